@@ -1,0 +1,633 @@
+"""The schema of servekit.yaml, and load() with errors that name the field, the value and the fix.
+
+Every tuning field maps to one container environment variable (see ../shared/CONTRACTS.md); the
+field names carry their units, and each default is the container's own default so that an empty
+tuning block changes nothing. `to_environment()` on each tuning model is the one place where the
+mapping lives: the constructs call it, the docs are generated from the field descriptions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from servekit import images
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+TRITON_TYPES = (
+    "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64", "TYPE_INT8", "TYPE_INT16",
+    "TYPE_INT32", "TYPE_INT64", "TYPE_FP16", "TYPE_FP32", "TYPE_FP64", "TYPE_STRING", "TYPE_BF16",
+)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt tuning key must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _bool_env(value: bool) -> str:
+    # The TFS container accepts true/false in any case; the PyTorch toolkit wants exact lowercase.
+    return "true" if value else "false"
+
+
+# ---------------------------------------------------------------------------------------------
+# Model sources: where the bytes of a model come from. Loading never touches a model hub.
+# ---------------------------------------------------------------------------------------------
+class ExampleSource(Strict):
+    """One of the reference chapter's models, made small and offline on the spot."""
+
+    kind: Literal["example"]
+    name: Literal["efficientnetv2", "distilbert-qa", "resnet"] = Field(
+        description="efficientnetv2 (TFS), distilbert-qa (TorchServe) or resnet (Triton)."
+    )
+
+
+class SavedModelSource(Strict):
+    """A TensorFlow SavedModel directory (the one that holds saved_model.pb)."""
+
+    kind: Literal["saved_model"]
+    path: Path
+
+
+class KerasSource(Strict):
+    """A Keras model file (.keras or .h5), exported to a SavedModel at build time."""
+
+    kind: Literal["keras"]
+    path: Path
+
+
+class TorchScriptSource(Strict):
+    """A TorchScript file made with torch.jit.trace or torch.jit.script."""
+
+    kind: Literal["torchscript"]
+    path: Path
+
+
+class StateDictSource(Strict):
+    """A state_dict plus the importable class it belongs to; traced to TorchScript at build time."""
+
+    kind: Literal["state_dict"]
+    path: Path
+    model_class: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="`module:Class`, importable.")
+    init_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the class.")
+    example_input_shape: list[int] = Field(min_length=1, description="Shape of one traced input, batch first.")
+
+
+class HuggingFaceSource(Strict):
+    """A local directory written by `save_pretrained` (model and tokenizer). Never downloaded."""
+
+    kind: Literal["huggingface"]
+    path: Path
+
+
+class OnnxSource(Strict):
+    """An ONNX file, served by Triton's onnxruntime backend."""
+
+    kind: Literal["onnx"]
+    path: Path
+
+
+class ArchiveSource(Strict):
+    """An existing model.tar.gz: checked against the server's layout, then uploaded as it is."""
+
+    kind: Literal["archive"]
+    path: Path
+
+
+class S3Source(Strict):
+    """A model.tar.gz already in S3: used as it is, nothing is built or uploaded."""
+
+    kind: Literal["s3"]
+    uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\.tar\.gz$")
+
+
+ModelSource = Annotated[
+    Union[
+        ExampleSource, SavedModelSource, KerasSource, TorchScriptSource, StateDictSource,
+        HuggingFaceSource, OnnxSource, ArchiveSource, S3Source,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorFlow Serving
+# ---------------------------------------------------------------------------------------------
+class TfsTuning(Strict):
+    """The TFS container's environment (CONTRACTS.md section 1). Defaults are the container's."""
+
+    enable_batching: bool = Field(False, description="SAGEMAKER_TFS_ENABLE_BATCHING.")
+    max_batch_size: int = Field(8, ge=1, description="SAGEMAKER_TFS_MAX_BATCH_SIZE.")
+    batch_timeout_micros: int = Field(1000, ge=0, description="SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS, microseconds.")
+    num_batch_threads: int | None = Field(None, ge=1, description="SAGEMAKER_TFS_NUM_BATCH_THREADS; unset = CPU count.")
+    max_enqueued_batches: int | None = Field(
+        None, ge=1, description="SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES; unset = CPU count."
+    )
+    server_processes: int = Field(
+        1, ge=1, le=16, description="SAGEMAKER_TFS_INSTANCE_COUNT: TFS processes; process i gets GPU i % GPUs."
+    )
+    fractional_gpu_mem_margin: float | None = Field(
+        None, ge=0.0, lt=1.0,
+        description="SAGEMAKER_TFS_FRACTIONAL_GPU_MEM_MARGIN (container default 0.2); GPU only, applies when "
+        "server_processes > 1.",
+    )
+    inter_op_parallelism: int = Field(0, ge=0, description="SAGEMAKER_TFS_INTER_OP_PARALLELISM; 0 = TF decides.")
+    intra_op_parallelism: int = Field(0, ge=0, description="SAGEMAKER_TFS_INTRA_OP_PARALLELISM; 0 = TF decides.")
+    wait_time_seconds: int | None = Field(
+        None, ge=1, description="SAGEMAKER_TFS_WAIT_TIME_SECONDS; unset = 55 // server_processes."
+    )
+    gunicorn_workers: int = Field(1, ge=1, description="SAGEMAKER_GUNICORN_WORKERS (front-end python service).")
+    gunicorn_threads: int = Field(1, ge=1, description="SAGEMAKER_GUNICORN_THREADS.")
+    gunicorn_timeout_seconds: int = Field(30, ge=1, description="SAGEMAKER_GUNICORN_TIMEOUT_SECONDS.")
+    nginx_proxy_read_timeout_seconds: int = Field(60, ge=1, description="SAGEMAKER_NGINX_PROXY_READ_TIMEOUT_SECONDS.")
+
+    def to_environment(self, default_model_name: str) -> dict[str, str]:
+        env = {
+            "SAGEMAKER_TFS_DEFAULT_MODEL_NAME": default_model_name,
+            "SAGEMAKER_TFS_ENABLE_BATCHING": _bool_env(self.enable_batching),
+            "SAGEMAKER_TFS_INSTANCE_COUNT": str(self.server_processes),
+            "SAGEMAKER_GUNICORN_WORKERS": str(self.gunicorn_workers),
+            "SAGEMAKER_GUNICORN_THREADS": str(self.gunicorn_threads),
+            "SAGEMAKER_GUNICORN_TIMEOUT_SECONDS": str(self.gunicorn_timeout_seconds),
+            "SAGEMAKER_NGINX_PROXY_READ_TIMEOUT_SECONDS": str(self.nginx_proxy_read_timeout_seconds),
+        }
+        if self.enable_batching:
+            # The batching variables are read only when batching is on; setting them otherwise
+            # would suggest to a reviewer that they do something.
+            env["SAGEMAKER_TFS_MAX_BATCH_SIZE"] = str(self.max_batch_size)
+            env["SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS"] = str(self.batch_timeout_micros)
+            if self.num_batch_threads is not None:
+                env["SAGEMAKER_TFS_NUM_BATCH_THREADS"] = str(self.num_batch_threads)
+            if self.max_enqueued_batches is not None:
+                env["SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES"] = str(self.max_enqueued_batches)
+        if self.fractional_gpu_mem_margin is not None:
+            env["SAGEMAKER_TFS_FRACTIONAL_GPU_MEM_MARGIN"] = str(self.fractional_gpu_mem_margin)
+        if self.inter_op_parallelism:
+            env["SAGEMAKER_TFS_INTER_OP_PARALLELISM"] = str(self.inter_op_parallelism)
+        if self.intra_op_parallelism:
+            env["SAGEMAKER_TFS_INTRA_OP_PARALLELISM"] = str(self.intra_op_parallelism)
+        if self.wait_time_seconds is not None:
+            env["SAGEMAKER_TFS_WAIT_TIME_SECONDS"] = str(self.wait_time_seconds)
+        return env
+
+
+class TfsModel(Strict):
+    """One SavedModel in a TFS archive: `<name>/<version>/saved_model.pb` at the archive root."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    version: int = Field(1, ge=1)
+    source: ModelSource
+
+
+class TfsEndpoint(Strict):
+    server: Literal["tfs"]
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str
+    instance_count: int = Field(1, ge=1, le=100)
+    image_version: str = Field("2.19", description="tensorflow-inference DLC version.")
+    models: list[TfsModel] = Field(min_length=1, description="Several SavedModels share one archive.")
+    default_model: str | None = Field(
+        None, description="Model that answers requests without tfs-model-name; default: the first listed."
+    )
+    tuning: TfsTuning = Field(default_factory=TfsTuning)
+
+    @property
+    def default_model_name(self) -> str:
+        return self.default_model or self.models[0].name
+
+    @model_validator(mode="after")
+    def _check(self) -> TfsEndpoint:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names {dupes} appear twice; give each model in `models` its own name")
+        if self.default_model is not None and self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is none of {names}; name one of them")
+        allowed = {"example", "saved_model", "keras", "archive", "s3"}
+        for m in self.models:
+            if m.source.kind not in allowed:
+                raise ValueError(f"models[{m.name}].source.kind {m.source.kind!r} cannot serve on TFS; use one of "
+                                 f"{sorted(allowed)}")
+        if len(self.models) > 1 and any(m.source.kind in ("archive", "s3") for m in self.models):
+            raise ValueError("an archive or s3 source is a whole model.tar.gz: list it as the only model")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# TorchServe (through the SageMaker PyTorch inference toolkit)
+# ---------------------------------------------------------------------------------------------
+class TorchServeTuning(Strict):
+    """SAGEMAKER_TS_* and friends (CONTRACTS.md section 2). Defaults are the toolkit's."""
+
+    batch_size: int = Field(1, ge=1, description="SAGEMAKER_TS_BATCH_SIZE (TorchServe batchSize).")
+    max_batch_delay_ms: int = Field(
+        100, ge=0, description="SAGEMAKER_TS_MAX_BATCH_DELAY, milliseconds (the book says microseconds: wrong)."
+    )
+    min_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MIN_WORKERS, workers per model.")
+    max_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MAX_WORKERS, workers per model.")
+    response_timeout_seconds: int = Field(60, ge=1, description="SAGEMAKER_TS_RESPONSE_TIMEOUT, seconds.")
+    default_accept: str = Field("application/json", description="SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TorchServeTuning:
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers {self.min_workers} > max_workers {self.max_workers}; raise max_workers or lower min_workers"
+            )
+        return self
+
+    def to_environment(self, program: str) -> dict[str, str]:
+        return {
+            "SAGEMAKER_PROGRAM": program,
+            "SAGEMAKER_TS_BATCH_SIZE": str(self.batch_size),
+            "SAGEMAKER_TS_MAX_BATCH_DELAY": str(self.max_batch_delay_ms),
+            "SAGEMAKER_TS_MIN_WORKERS": str(self.min_workers),
+            "SAGEMAKER_TS_MAX_WORKERS": str(self.max_workers),
+            "SAGEMAKER_TS_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": self.default_accept,
+            # Toolkit 2.0.25's bundled properties file ends without a newline, so the toolkit's own
+            # `enable_model_api=true` and `default_response_timeout` are glued into one bad line and
+            # lost. Its properties set enable_envvars_config=true, so TorchServe's TS_* overrides work.
+            "TS_ENABLE_MODEL_API": "true",
+            "TS_DEFAULT_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
+        }
+
+
+class TorchServeModel(Strict):
+    source: ModelSource
+    handler: str = Field(
+        "auto",
+        description="`question-answering`, `vision`, `auto` (chosen from the source) or a path to your own "
+        "inference.py, copied into the archive as code/inference.py.",
+    )
+    requirements: list[str] = Field(
+        default_factory=list, description="Extra pinned lines for code/requirements.txt (pip installs them at start)."
+    )
+    labels: list[str] = Field(default_factory=list, description="Class labels for the vision handler's top-k output.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TorchServeModel:
+        allowed = {"example", "torchscript", "state_dict", "huggingface", "archive", "s3"}
+        if self.source.kind not in allowed:
+            raise ValueError(f"source.kind {self.source.kind!r} cannot serve on TorchServe; use one of {sorted(allowed)}")
+        for line in self.requirements:
+            if not re.match(r"^[A-Za-z0-9_.\-\[\],]+==[\w.+!-]+$", line):
+                raise ValueError(f"requirements line {line!r} is not pinned; write it as name==version")
+        return self
+
+
+class TorchServeEndpoint(Strict):
+    server: Literal["torchserve"]
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str
+    instance_count: int = Field(1, ge=1, le=100)
+    image_version: str = Field("2.6", description="pytorch-inference DLC version.")
+    model: TorchServeModel
+    tuning: TorchServeTuning = Field(default_factory=TorchServeTuning)
+
+
+# ---------------------------------------------------------------------------------------------
+# Triton
+# ---------------------------------------------------------------------------------------------
+class TritonTensor(Strict):
+    name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    data_type: str = Field(description="Triton data type, e.g. TYPE_FP32.")
+    dims: list[int] = Field(min_length=1, description="Without the batch dimension when max_batch_size > 0; -1 = any.")
+
+    @field_validator("data_type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        if v not in TRITON_TYPES:
+            raise ValueError(f"unknown Triton data type {v!r}; use one of {', '.join(TRITON_TYPES)}")
+        return v
+
+    @field_validator("dims")
+    @classmethod
+    def _dims(cls, v: list[int]) -> list[int]:
+        if any(d == 0 or d < -1 for d in v):
+            raise ValueError(f"dims {v} must be positive or -1 (variable)")
+        return v
+
+
+class DynamicBatching(Strict):
+    preferred_batch_size: list[int] = Field(default_factory=list)
+    max_queue_delay_microseconds: int = Field(0, ge=0)
+
+
+class InstanceGroup(Strict):
+    count: int = Field(1, ge=1)
+    kind: Literal["KIND_AUTO", "KIND_CPU", "KIND_GPU"] = "KIND_AUTO"
+
+
+class TensorRTAccelerator(Strict):
+    """ONNX Runtime's TensorRT execution provider, built by Triton at load on the GPU it runs on."""
+
+    precision_mode: Literal["FP32", "FP16"] = "FP16"
+    max_workspace_size_bytes: int = Field(1 << 30, ge=1 << 20)
+
+
+class TensorRTBuild(Strict):
+    """torch_tensorrt.compile options: a plan specific to the GPU it was built on."""
+
+    min_batch: int = Field(1, ge=1)
+    opt_batch: int = Field(8, ge=1)
+    precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
+
+
+class TritonModel(Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    source: ModelSource
+    format: Literal["torchscript", "onnx", "tensorrt"] = Field(
+        "torchscript", description="torchscript → pytorch_libtorch, onnx → onnxruntime_onnx, tensorrt → tensorrt_plan."
+    )
+    max_batch_size: int = Field(8, ge=0, description="0 = the model takes no batch dimension (no batching).")
+    inputs: list[TritonTensor] = Field(min_length=1)
+    outputs: list[TritonTensor] = Field(min_length=1)
+    dynamic_batching: DynamicBatching | None = None
+    instance_group: InstanceGroup = Field(default_factory=InstanceGroup)
+    onnx_tensorrt_accelerator: TensorRTAccelerator | None = Field(
+        None, description="Only with format onnx: let ONNX Runtime build TensorRT engines at load (GPU)."
+    )
+    tensorrt: TensorRTBuild = Field(default_factory=TensorRTBuild, description="Only with format tensorrt.")
+    version: int = Field(1, ge=1)
+    version_policy_latest: int | None = Field(None, ge=1, description="Serve the N latest versions; default all.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TritonModel:
+        allowed = {"example", "torchscript", "state_dict", "onnx", "archive", "s3"}
+        if self.source.kind not in allowed:
+            raise ValueError(f"source.kind {self.source.kind!r} cannot serve on Triton; use one of {sorted(allowed)}")
+        if self.dynamic_batching is not None:
+            if self.max_batch_size == 0:
+                raise ValueError("dynamic_batching needs max_batch_size > 0; set max_batch_size or drop dynamic_batching")
+            bad = [p for p in self.dynamic_batching.preferred_batch_size if not 0 < p <= self.max_batch_size]
+            if bad:
+                raise ValueError(
+                    f"dynamic_batching.preferred_batch_size {bad} outside 1..max_batch_size ({self.max_batch_size}); "
+                    "Triton refuses to load such a model"
+                )
+        if self.onnx_tensorrt_accelerator is not None and self.format != "onnx":
+            raise ValueError("onnx_tensorrt_accelerator needs format: onnx; with format tensorrt the plan is TensorRT already")
+        if self.format == "tensorrt" and self.tensorrt.opt_batch > max(self.max_batch_size, 1):
+            raise ValueError(f"tensorrt.opt_batch {self.tensorrt.opt_batch} > max_batch_size {self.max_batch_size}")
+        return self
+
+
+class TritonTuning(Strict):
+    """SAGEMAKER_TRITON_* (CONTRACTS.md section 3). Defaults are the container's."""
+
+    thread_count: int = Field(8, ge=1, description="SAGEMAKER_TRITON_THREAD_COUNT.")
+    buffer_manager_thread_count: int = Field(0, ge=0, description="SAGEMAKER_TRITON_BUFFER_MANAGER_THREAD_COUNT.")
+    log_verbose: bool = Field(True, description="SAGEMAKER_TRITON_LOG_VERBOSE.")
+    shm_default_byte_size: int = Field(16777216, ge=1, description="SAGEMAKER_TRITON_SHM_DEFAULT_BYTE_SIZE, bytes.")
+    shm_growth_byte_size: int = Field(1048576, ge=1, description="SAGEMAKER_TRITON_SHM_GROWTH_BYTE_SIZE, bytes.")
+    model_load_gpu_limit: float | None = Field(
+        None, gt=0.0, le=1.0, description="SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT, fraction per GPU; GPU only."
+    )
+    ping_mode: Literal["ready", "live"] | None = Field(None, description="SAGEMAKER_TRITON_OVERRIDE_PING_MODE.")
+
+    def to_environment(self, default_model_name: str) -> dict[str, str]:
+        env = {
+            "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": default_model_name,
+            "SAGEMAKER_TRITON_THREAD_COUNT": str(self.thread_count),
+            "SAGEMAKER_TRITON_BUFFER_MANAGER_THREAD_COUNT": str(self.buffer_manager_thread_count),
+            "SAGEMAKER_TRITON_LOG_VERBOSE": _bool_env(self.log_verbose),
+            "SAGEMAKER_TRITON_SHM_DEFAULT_BYTE_SIZE": str(self.shm_default_byte_size),
+            "SAGEMAKER_TRITON_SHM_GROWTH_BYTE_SIZE": str(self.shm_growth_byte_size),
+        }
+        if self.model_load_gpu_limit is not None:
+            env["SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT"] = str(self.model_load_gpu_limit)
+        if self.ping_mode is not None:
+            env["SAGEMAKER_TRITON_OVERRIDE_PING_MODE"] = self.ping_mode
+        return env
+
+
+class TritonEndpoint(Strict):
+    server: Literal["triton"]
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str
+    instance_count: int = Field(1, ge=1, le=100)
+    image_version: str = Field("25.09", description="sagemaker-tritonserver DLC version.")
+    model: TritonModel
+    tuning: TritonTuning = Field(default_factory=TritonTuning)
+
+
+Endpoint = Annotated[Union[TfsEndpoint, TorchServeEndpoint, TritonEndpoint], Field(discriminator="server")]
+
+
+class AppConfig(Strict):
+    name: str = Field("servekit", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,30}$", description="Prefix of stack names.")
+    env_name: str = Field("dev", pattern=r"^[a-z][a-z0-9]{0,15}$", description="Environment: dev, staging, prod...")
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    account: str | None = Field(None, pattern=r"^\d{12}$", description="Unset = environment-agnostic stacks.")
+    tags: dict[str, str] = Field(default_factory=dict)
+    kms_key_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        description="Existing key for endpoint volumes; unset = one key created in the shared stack.",
+    )
+
+
+class ServekitConfig(Strict):
+    app: AppConfig = Field(default_factory=AppConfig)
+    endpoints: list[Endpoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ServekitConfig:
+        names = [e.name for e in self.endpoints]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"endpoint names {dupes} appear twice; give each endpoint its own name")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-field checks that need the image table: run after the schema, so each is one clear line.
+# ---------------------------------------------------------------------------------------------
+def _semantic_problems(config: ServekitConfig) -> list[str]:
+    problems: list[str] = []
+    region = config.app.region
+    for i, ep in enumerate(config.endpoints):
+        where = f"endpoints[{i}] ({ep.name})"
+        facts = images.instance_facts(ep.instance_type)
+        if facts is None:
+            problems.append(
+                f"{where}.instance_type: {ep.instance_type!r} is not a SageMaker instance type servekit knows; "
+                f"use one like ml.m5.xlarge or ml.g5.xlarge{images.suggest_instance_type(ep.instance_type)}"
+            )
+            continue
+        try:
+            images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
+        except images.ImageError as err:
+            problems.append(f"{where}.image_version: {ep.image_version!r}: {err}")
+        if not facts.gpus:
+            problems.extend(f"{where}.{p}" for p in _gpu_only_settings(ep))
+    return problems
+
+
+def _gpu_only_settings(ep: Any) -> list[str]:
+    fix = "use a GPU instance type (e.g. ml.g5.xlarge) or remove the setting"
+    out = []
+    if isinstance(ep, TfsEndpoint) and ep.tuning.fractional_gpu_mem_margin is not None:
+        out.append(f"tuning.fractional_gpu_mem_margin: {ep.tuning.fractional_gpu_mem_margin} is GPU-only but "
+                   f"{ep.instance_type} has no GPU; {fix}")
+    if isinstance(ep, TritonEndpoint):
+        if ep.model.instance_group.kind == "KIND_GPU":
+            out.append(f"model.instance_group.kind: 'KIND_GPU' on {ep.instance_type}, which has no GPU; use KIND_CPU "
+                       "or KIND_AUTO, or a GPU instance type")
+        if ep.model.format == "tensorrt":
+            out.append(f"model.format: 'tensorrt' plans run only on GPUs, and {ep.instance_type} has none; use "
+                       "format: onnx or torchscript, or a GPU instance type")
+        if ep.model.onnx_tensorrt_accelerator is not None:
+            out.append(f"model.onnx_tensorrt_accelerator: set on {ep.instance_type}, which has no GPU; {fix}")
+        if ep.tuning.model_load_gpu_limit is not None:
+            out.append(f"tuning.model_load_gpu_limit: {ep.tuning.model_load_gpu_limit} is GPU-only but "
+                       f"{ep.instance_type} has no GPU; {fix}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, with one line per problem
+# ---------------------------------------------------------------------------------------------
+class ConfigError(Exception):
+    """A servekit.yaml that must not reach CloudFormation. `problems` holds one line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("tfs", "torchserve", "triton") or str(part) in (
+            "example", "saved_model", "keras", "torchscript", "state_dict", "huggingface", "onnx", "archive", "s3",
+        ):
+            continue  # the discriminator's tag in pydantic's path: noise for a reader of the YAML
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel] | None) -> list[str]:
+    return sorted(model.model_fields) if model else []
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of `loc` (to list the allowed keys)."""
+    current: Any = ServekitConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if part in ("tfs", "torchserve", "triton"):
+            current = {"tfs": TfsEndpoint, "torchserve": TorchServeEndpoint, "triton": TritonEndpoint}[part]
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = _first_model(current.model_fields[part].annotation)
+        else:
+            found = _source_by_kind(part)
+            if found is None:
+                return None
+            current = found
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _source_by_kind(kind: Any) -> type[BaseModel] | None:
+    for cls in (ExampleSource, SavedModelSource, KerasSource, TorchScriptSource, StateDictSource,
+                HuggingFaceSource, OnnxSource, ArchiveSource, S3Source):
+        if cls.model_fields["kind"].annotation.__args__[0] == kind:
+            return cls
+    return None
+
+
+def _first_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    meta = getattr(annotation, "__origin__", None)
+    return _first_model(meta) if meta not in (None, Union, list, dict) else None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    field = _loc(loc)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(_model_at(loc))
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"{field}: unknown key (value {value!r}); remove it — {hint}"
+    if kind == "missing":
+        return f"{field}: required and missing; add it"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"{field}: {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}; use one of them"
+    if kind == "union_tag_not_found":
+        return f"{field}: needs its `{err.get('ctx', {}).get('discriminator', 'kind')}` key; add it"
+    msg = err["msg"].removeprefix("Value error, ")
+    shown = value if not isinstance(value, dict | list) else "(block)"
+    if kind == "string_pattern_mismatch":
+        return f"{field}: {value!r} does not match {err['ctx']['pattern']}; rename it to match"
+    if kind == "value_error":
+        return f"{field}: {msg}"
+    return f"{field}: {shown!r}: {msg}; fix the value"
+
+
+def parse(data: Any, source: str = "servekit.yaml") -> ServekitConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping with `app` and `endpoints`; see docs/configuration.md"])
+    try:
+        config = ServekitConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+    problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load(path: str | Path) -> ServekitConfig:
+    """Read and validate servekit.yaml. Relative model paths are resolved against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(str(path), [f"(file): cannot read it ({err.strerror}); pass the path of your servekit.yaml"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError(str(path), [f"(yaml): not valid YAML at {where}: {getattr(err, 'problem', err)}; fix the syntax"]) from None
+    config = parse(data, str(path))
+    return resolve_paths(config, path.parent)
+
+
+def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
+    """Make every local source path absolute, relative to the config file, so builds don't depend on cwd."""
+
+    def fix(source: Any) -> Any:
+        if hasattr(source, "path") and not source.path.is_absolute():
+            return source.model_copy(update={"path": (base / source.path).resolve()})
+        return source
+
+    endpoints = []
+    for ep in config.endpoints:
+        if isinstance(ep, TfsEndpoint):
+            models = [m.model_copy(update={"source": fix(m.source)}) for m in ep.models]
+            endpoints.append(ep.model_copy(update={"models": models}))
+        else:
+            endpoints.append(ep.model_copy(update={"model": ep.model.model_copy(update={"source": fix(ep.model.source)})}))
+    return config.model_copy(update={"endpoints": endpoints})
