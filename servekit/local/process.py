@@ -1,0 +1,139 @@
+"""A model server process on this machine: a free loopback port, a log file, a health wait, a clean stop.
+
+Every server servekit starts locally goes through `ServerProcess`, so all of them share one behaviour:
+they bind to 127.0.0.1, startup waits on health with a timeout and shows the server's log when it
+fails, and stop() (also run at interpreter exit and on Ctrl-C) kills the whole process group, so no
+Java worker or Triton stub outlives a test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_RUNNING: set[ServerProcess] = set()
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or never became healthy; the message ends with the tail of its log."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_status(url: str, timeout_seconds: float = 2.0) -> int | None:
+    """The HTTP status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+@dataclass(eq=False)
+class ServerProcess:
+    """One server process (and its children) started in its own process group."""
+
+    name: str
+    command: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    _proc: subprocess.Popen | None = None
+
+    def start(self) -> ServerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            list(self.command),
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stop() reaches the Java/stub children too
+        )
+        log.close()
+        _RUNNING.add(self)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_until(self, ready: Callable[[], bool], timeout_seconds: float, what: str) -> float:
+        """Poll `ready` until it is true; raise with the log's tail if the process dies or time runs out.
+        Returns the seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_seconds:
+            if not self.running():
+                code = self._proc.returncode if self._proc else None
+                raise ServerStartError(
+                    f"{self.name} exited with code {code} before {what}. Log {self.log_path}:\n{self.log_tail()}"
+                )
+            if ready():
+                return time.monotonic() - started
+            time.sleep(0.25)
+        self.stop()
+        raise ServerStartError(
+            f"{self.name} did not become {what} within {timeout_seconds:.0f} s. Log {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def wait_healthy(self, url: str, timeout_seconds: float = 120.0) -> float:
+        """Wait until GET `url` answers 200."""
+        return self.wait_until(lambda: http_status(url) == 200, timeout_seconds, f"healthy at {url}")
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        proc = self._proc
+        _RUNNING.discard(self)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+        # Children (Java workers, python stubs) may linger after the leader has gone.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop(grace_seconds=3.0)
