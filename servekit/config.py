@@ -108,10 +108,7 @@ class S3Source(Strict):
 
 
 ModelSource = Annotated[
-    Union[
-        ExampleSource, SavedModelSource, KerasSource, TorchScriptSource, StateDictSource,
-        HuggingFaceSource, OnnxSource, ArchiveSource, S3Source,
-    ],
+    ExampleSource | SavedModelSource | KerasSource | TorchScriptSource | StateDictSource | HuggingFaceSource | OnnxSource | ArchiveSource | S3Source,
     Field(discriminator="kind"),
 ]
 
@@ -418,7 +415,7 @@ class TritonEndpoint(Strict):
     tuning: TritonTuning = Field(default_factory=TritonTuning)
 
 
-Endpoint = Annotated[Union[TfsEndpoint, TorchServeEndpoint, TritonEndpoint], Field(discriminator="server")]
+Endpoint = Annotated[TfsEndpoint | TorchServeEndpoint | TritonEndpoint, Field(discriminator="server")]
 
 
 class AppConfig(Strict):

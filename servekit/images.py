@@ -84,7 +84,7 @@ def suggest_instance_type(wrong: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sdk():
     # Imported lazily: sagemaker-core takes seconds to import, and most commands never need it.
     from sagemaker.core import image_uris

@@ -1,0 +1,192 @@
+"""`servekit ...`: validate, synth, build, check-artifact, serve, invoke.
+
+Each command prints what a person needs and exits non-zero on failure, with one line per problem and
+no traceback for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from servekit import config as cfg
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+# jsii (aws-cdk-lib's runtime) prints a banner per process on Node 20, which is past its end of life
+# but is the Node this project's machines have; the synth output is unaffected.
+JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "20"}
+
+
+def _load(path: str) -> cfg.ServekitConfig:
+    try:
+        return cfg.load(path)
+    except cfg.ConfigError as err:
+        errors.print(f"[red]servekit: {err.source}: {len(err.problems)} problem(s)[/red]")
+        for problem in err.problems:
+            errors.print(f"  - {problem}", markup=False)
+        raise SystemExit(2) from None
+
+
+def _endpoint(config: cfg.ServekitConfig, name: str):
+    for endpoint in config.endpoints:
+        if endpoint.name == name:
+            return endpoint
+    names = ", ".join(e.name for e in config.endpoints)
+    errors.print(f"servekit: no endpoint {name!r} in the config; use one of: {names}", markup=False)
+    raise SystemExit(2)
+
+
+# --- validate ---------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    console.print(f"{args.config}: valid — {len(config.endpoints)} endpoint(s): "
+                  + ", ".join(f"{e.name} ({e.server})" for e in config.endpoints), markup=False)
+    return 0
+
+
+# --- synth ------------------------------------------------------------------------------------
+def cmd_synth(args: argparse.Namespace) -> int:
+    _load(args.config)  # fail here, before the CDK CLI starts, with the same one-line-per-problem output
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        errors.print(f"servekit: the CDK CLI is not installed at {cdk}; run `make synth` (it installs it)", markup=False)
+        return 2
+    command = [str(cdk), "synth", "--quiet", "--output", args.output, "-c", f"config={args.config}"]
+    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **JSII_ENV})
+    if result.returncode != 0:
+        errors.print(f"servekit: cdk synth failed (exit {result.returncode}); see the lines above", markup=False)
+        return result.returncode
+    print_endpoint_table(Path(args.output))
+    return 0
+
+
+def endpoint_rows(assembly: Path) -> list[dict[str, str]]:
+    """What each synthesized endpoint is, read back from the templates (so the table shows what deploys)."""
+    rows = []
+    for template_path in sorted(assembly.glob("*.template.json")):
+        template = json.loads(template_path.read_text())
+        resources = template.get("Resources", {})
+        models = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Model"]
+        configs = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+        if not models or not configs:
+            continue
+        container = models[0]["Properties"]["PrimaryContainer"]
+        variant = configs[0]["Properties"]["ProductionVariants"][0]
+        server = template.get("Outputs", {}).get("Server", {}).get("Value", "?")
+        env = container.get("Environment", {})
+        rows.append({
+            "stack": template_path.name.removesuffix(".template.json"),
+            "server": server,
+            "image": container["Image"].split("/", 1)[-1],
+            "instance": f"{variant['InstanceType']} x{variant['InitialInstanceCount']}",
+            "tuning": summarize_tuning(server, env),
+            "volume_key": "yes" if "KmsKeyId" in configs[0]["Properties"] else "no (NVMe)",
+        })
+    return rows
+
+
+def summarize_tuning(server: str, env: dict[str, str]) -> str:
+    keys = {
+        "tfs": [("SAGEMAKER_TFS_ENABLE_BATCHING", "batching"), ("SAGEMAKER_TFS_MAX_BATCH_SIZE", "max_batch"),
+                ("SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS", "timeout_us"), ("SAGEMAKER_TFS_INSTANCE_COUNT", "processes"),
+                ("SAGEMAKER_TFS_DEFAULT_MODEL_NAME", "default_model")],
+        "torchserve": [("SAGEMAKER_TS_BATCH_SIZE", "batch"), ("SAGEMAKER_TS_MAX_BATCH_DELAY", "delay_ms"),
+                       ("SAGEMAKER_TS_MIN_WORKERS", "min_workers"), ("SAGEMAKER_TS_MAX_WORKERS", "max_workers"),
+                       ("SAGEMAKER_TS_RESPONSE_TIMEOUT", "timeout_s")],
+        "triton": [("SAGEMAKER_TRITON_DEFAULT_MODEL_NAME", "model"), ("SAGEMAKER_TRITON_THREAD_COUNT", "threads"),
+                   ("SAGEMAKER_TRITON_LOG_VERBOSE", "log_verbose")],
+    }.get(server, [])
+    return " ".join(f"{label}={env[key]}" for key, label in keys if key in env)
+
+
+def print_endpoint_table(assembly: Path) -> None:
+    rows = endpoint_rows(assembly)
+    table = Table(title=f"servekit: {len(rows)} endpoint(s) synthesized into {assembly}/")
+    for column in ("stack", "server", "image", "instance", "tuning", "volume_key"):
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+
+
+# --- build and check-artifact -----------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    from servekit import model_build
+
+    config = _load(args.config)
+    selected = [_endpoint(config, args.endpoint)] if args.endpoint else config.endpoints
+    for endpoint in selected:
+        try:
+            artifact = model_build.build(endpoint, cache_dir=Path(args.cache_dir), progress=lambda m: errors.print(m, markup=False))
+        except model_build.BuildError as err:
+            errors.print(f"servekit: {endpoint.name}: {err}", markup=False)
+            return 2
+        if isinstance(artifact, model_build.RemoteArtifact):
+            console.print(f"{endpoint.name}: {artifact.uri} (in S3, not built)", markup=False)
+        else:
+            console.print(f"{endpoint.name}: {artifact.path} ({artifact.size_bytes / 1e6:.1f} MB, identity {artifact.identity[:16]})",
+                          markup=False)
+    return 0
+
+
+def cmd_check_artifact(args: argparse.Namespace) -> int:
+    from servekit import model_build
+
+    problems = model_build.check_artifact(
+        Path(args.path), args.server, default_model_name=args.default_model_name, instance_type=args.instance_type
+    )
+    if problems:
+        errors.print(f"{args.path}: {len(problems)} problem(s) for {args.server}", markup=False)
+        for problem in problems:
+            errors.print(f"  - {problem}", markup=False)
+        return 1
+    console.print(f"{args.path}: a valid {args.server} artifact", markup=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="servekit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check servekit.yaml; one line per problem")
+    p.add_argument("config", nargs="?", default="servekit.yaml")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("synth", help="build the artifacts and synthesize CloudFormation (runs the CDK CLI)")
+    p.add_argument("config", nargs="?", default="servekit.yaml")
+    p.add_argument("--output", default="cdk.out")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("build", help="build model.tar.gz artifacts (cached by identity)")
+    p.add_argument("endpoint", nargs="?", help="one endpoint; default: all")
+    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--cache-dir", default=".servekit/cache")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("check-artifact", help="report layout problems in a model.tar.gz")
+    p.add_argument("path")
+    p.add_argument("--server", required=True, choices=["tfs", "torchserve", "triton"])
+    p.add_argument("--default-model-name", help="TFS: the model SAGEMAKER_TFS_DEFAULT_MODEL_NAME names")
+    p.add_argument("--instance-type", help="checks GPU-only settings (e.g. Triton KIND_GPU) against it")
+    p.set_defaults(func=cmd_check_artifact)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

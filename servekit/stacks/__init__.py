@@ -1,0 +1,43 @@
+"""Stacks: compose the constructs; app.py only wires them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+
+from servekit import config as cfg
+from servekit.constructs import ModelData
+from servekit.stacks.serving_stack import ServingStack, SharedStack
+
+__all__ = ["ServingStack", "SharedStack", "add_serving_stacks", "stack_name"]
+
+
+def stack_name(app_config: cfg.AppConfig, part: str) -> str:
+    return f"{app_config.name}-{app_config.env_name}-{part}"
+
+
+def add_serving_stacks(
+    scope: cdk.App | cdk.Stage, config: cfg.ServekitConfig, model_data: Mapping[str, ModelData]
+) -> dict[str, ServingStack]:
+    """The shared stack and one ServingStack per endpoint, for one environment."""
+    env = cdk.Environment(account=config.app.account, region=config.app.region)
+    shared = SharedStack(
+        scope, stack_name(config.app, "shared"), app_config=config.app, env=env,
+        description=f"servekit {config.app.name}/{config.app.env_name}: shared resources of the endpoints",
+    )
+    stacks = {}
+    for endpoint in config.endpoints:
+        stack = ServingStack(
+            scope,
+            stack_name(config.app, endpoint.name),
+            endpoint=endpoint,
+            model_data=model_data[endpoint.name],
+            kms_key=shared.key,
+            env=env,
+            description=f"servekit {config.app.name}/{config.app.env_name}: {endpoint.server} endpoint {endpoint.name}",
+        )
+        stacks[endpoint.name] = stack
+    for key, value in {"servekit:app": config.app.name, "servekit:env": config.app.env_name, **config.app.tags}.items():
+        cdk.Tags.of(scope).add(key, value)
+    return stacks

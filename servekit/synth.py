@@ -1,0 +1,43 @@
+"""What app.py needs beyond wiring: a config that fails cleanly, and the model data of each endpoint."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from servekit import config as cfg
+from servekit.constructs import ModelData
+
+CACHE_DIR = Path(".servekit") / "cache"
+
+
+def load_or_exit(path: str | Path) -> cfg.ServekitConfig:
+    """The validated config, or one line per problem on stderr and exit status 2 (no traceback):
+    a bad config never reaches CloudFormation."""
+    try:
+        return cfg.load(path)
+    except cfg.ConfigError as err:
+        print(f"servekit: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def build_model_data(
+    config: cfg.ServekitConfig, *, cache_dir: Path = CACHE_DIR, progress: Callable[[str], None] | None = None
+) -> dict[str, ModelData]:
+    """Build (or take from the cache) every endpoint's model.tar.gz; the asset hash is the build's identity,
+    so an unchanged model never changes the template."""
+    from servekit import model_build
+
+    data: dict[str, ModelData] = {}
+    for endpoint in config.endpoints:
+        try:
+            artifact = model_build.build(endpoint, cache_dir=cache_dir, progress=progress)
+        except model_build.BuildError as err:
+            print(f"servekit: endpoint {endpoint.name}: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if isinstance(artifact, model_build.RemoteArtifact):
+            data[endpoint.name] = ModelData.from_s3_uri(artifact.uri)
+        else:
+            data[endpoint.name] = ModelData.from_asset(artifact.path, identity=artifact.identity)
+    return data
