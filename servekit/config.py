@@ -114,6 +114,81 @@ ModelSource = Annotated[
 
 
 # ---------------------------------------------------------------------------------------------
+# Production: scaling, safe deployments, alarms (shared by every server)
+# ---------------------------------------------------------------------------------------------
+class Scaling(Strict):
+    """Application Auto Scaling of the variant's instance count, target tracking on invocations per instance."""
+
+    min_instances: int = Field(1, ge=1)
+    max_instances: int = Field(ge=1)
+    target_invocations_per_instance: int = Field(
+        ge=1, description="SageMakerVariantInvocationsPerInstance target (invocations per instance per minute)."
+    )
+    scale_in_cooldown_seconds: int = Field(300, ge=0)
+    scale_out_cooldown_seconds: int = Field(60, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scaling:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"min_instances {self.min_instances} > max_instances {self.max_instances}; raise max_instances"
+            )
+        return self
+
+
+class Deployment(Strict):
+    """How an update shifts traffic (AWS::SageMaker::Endpoint DeploymentConfig), rolled back on the alarms."""
+
+    strategy: Literal["all_at_once", "canary", "linear", "rolling"] = "canary"
+    canary_percent: int = Field(10, ge=1, le=50, description="canary: share of capacity that takes traffic first.")
+    linear_step_percent: int = Field(20, ge=1, le=50, description="linear: share of capacity shifted per step.")
+    rolling_batch_percent: int = Field(25, ge=5, le=50, description="rolling: share of instances updated per batch.")
+    wait_interval_seconds: int = Field(300, ge=0, le=3600, description="Bake time between steps, seconds.")
+    termination_wait_seconds: int = Field(120, ge=0, le=3600, description="Old fleet kept after the shift, seconds.")
+    maximum_execution_timeout_seconds: int = Field(3600, ge=600, le=14400)
+    rollback_on_servekit_alarms: bool = Field(True, description="Roll back when this endpoint's own alarms fire.")
+    rollback_alarm_names: list[str] = Field(default_factory=list, description="More CloudWatch alarms to roll back on.")
+
+
+class Alarms(Strict):
+    """CloudWatch alarms on the endpoint's own metrics. Latency in milliseconds (SageMaker reports microseconds)."""
+
+    enabled: bool = True
+    invocation_5xx_errors_per_minute: int = Field(1, ge=1, description="Alarm when 5XX errors reach this per minute.")
+    model_latency_p99_ms: int = Field(1000, ge=1, description="Alarm when p99 ModelLatency exceeds this.")
+    evaluation_periods: int = Field(3, ge=1, description="Consecutive one-minute periods before the alarm fires.")
+    sns_topic_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$", description="Notify this topic on alarm and OK."
+    )
+
+
+class EndpointBase(Strict):
+    """What every endpoint has, whatever its server."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str
+    instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (min_instances when scaling).")
+    scaling: Scaling | None = None
+    deployment: Deployment | None = None
+    alarms: Alarms = Field(default_factory=Alarms)
+
+    @model_validator(mode="after")
+    def _check_base(self) -> EndpointBase:
+        if self.scaling is not None and not self.scaling.min_instances <= self.instance_count <= self.scaling.max_instances:
+            raise ValueError(
+                f"instance_count {self.instance_count} is outside scaling {self.scaling.min_instances}.."
+                f"{self.scaling.max_instances}; set it within the scaling range"
+            )
+        if self.deployment is not None and self.deployment.rollback_on_servekit_alarms and not self.alarms.enabled:
+            raise ValueError("deployment.rollback_on_servekit_alarms needs alarms.enabled; enable the alarms or "
+                             "set rollback_on_servekit_alarms: false")
+        if self.deployment is not None and self.deployment.strategy == "rolling" and self.instance_count < 2:
+            raise ValueError("deployment.strategy rolling needs instance_count >= 2 (it updates instances in batches); "
+                             "use canary or linear")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
 # TensorFlow Serving
 # ---------------------------------------------------------------------------------------------
 class TfsTuning(Strict):
@@ -182,11 +257,8 @@ class TfsModel(Strict):
     source: ModelSource
 
 
-class TfsEndpoint(Strict):
+class TfsEndpoint(EndpointBase):
     server: Literal["tfs"]
-    name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str
-    instance_count: int = Field(1, ge=1, le=100)
     image_version: str = Field("2.19", description="tensorflow-inference DLC version.")
     models: list[TfsModel] = Field(min_length=1, description="Several SavedModels share one archive.")
     default_model: str | None = Field(
@@ -279,11 +351,8 @@ class TorchServeModel(Strict):
         return self
 
 
-class TorchServeEndpoint(Strict):
+class TorchServeEndpoint(EndpointBase):
     server: Literal["torchserve"]
-    name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str
-    instance_count: int = Field(1, ge=1, le=100)
     image_version: str = Field("2.6", description="pytorch-inference DLC version.")
     model: TorchServeModel
     tuning: TorchServeTuning = Field(default_factory=TorchServeTuning)
@@ -405,11 +474,8 @@ class TritonTuning(Strict):
         return env
 
 
-class TritonEndpoint(Strict):
+class TritonEndpoint(EndpointBase):
     server: Literal["triton"]
-    name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str
-    instance_count: int = Field(1, ge=1, le=100)
     image_version: str = Field("25.09", description="sagemaker-tritonserver DLC version.")
     model: TritonModel
     tuning: TritonTuning = Field(default_factory=TritonTuning)
@@ -451,6 +517,10 @@ def _semantic_problems(config: ServekitConfig) -> list[str]:
     region = config.app.region
     for i, ep in enumerate(config.endpoints):
         where = f"endpoints[{i}] ({ep.name})"
+        full_name = f"{config.app.name}-{config.app.env_name}-{ep.name}"
+        if len(full_name) > 63:
+            problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
+                            "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
         facts = images.instance_facts(ep.instance_type)
         if facts is None:
             problems.append(
@@ -464,6 +534,9 @@ def _semantic_problems(config: ServekitConfig) -> list[str]:
             problems.append(f"{where}.image_version: {ep.image_version!r}: {err}")
         if not facts.gpus:
             problems.extend(f"{where}.{p}" for p in _gpu_only_settings(ep))
+        if ep.scaling is not None and facts.burstable:
+            problems.append(f"{where}.scaling: {ep.instance_type} is burstable (CPU credits), which makes scaling "
+                            "on load unreliable; use an m5/c5 or GPU type, or remove scaling")
     return problems
 
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from servekit import images
-from servekit.config import TfsTuning, TorchServeTuning, TritonTuning
+from servekit.config import Alarms, Deployment, Scaling, TfsTuning, TorchServeTuning, TritonTuning
 from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.endpoint import ServingEndpoint
 from servekit.constructs.model_data import ModelData
@@ -36,6 +36,10 @@ class TfsEndpoint(ServingEndpoint):
         tuning: TfsTuning | None = None,
         default_model_name: str | None = None,
         kms_key: kms.IKey | None = None,
+        endpoint_name: str | None = None,
+        scaling: Scaling | None = None,
+        deployment: Deployment | None = None,
+        alarms: Alarms | None = None,
     ) -> None:
         """
         :param model_names: the SavedModels in the archive (`<name>/<version>/saved_model.pb`).
@@ -63,6 +67,10 @@ class TfsEndpoint(ServingEndpoint):
             instance_type=instance_type,
             instance_count=instance_count,
             kms_key=kms_key,
+            endpoint_name=endpoint_name,
+            scaling=scaling,
+            deployment=deployment,
+            alarms=alarms,
         )
 
 
@@ -84,6 +92,10 @@ class TorchServeEndpoint(ServingEndpoint):
         tuning: TorchServeTuning | None = None,
         program: str = "inference.py",
         kms_key: kms.IKey | None = None,
+        endpoint_name: str | None = None,
+        scaling: Scaling | None = None,
+        deployment: Deployment | None = None,
+        alarms: Alarms | None = None,
     ) -> None:
         """
         :param image_version: pytorch-inference DLC version. Default: 2.6.
@@ -102,6 +114,10 @@ class TorchServeEndpoint(ServingEndpoint):
             instance_type=instance_type,
             instance_count=instance_count,
             kms_key=kms_key,
+            endpoint_name=endpoint_name,
+            scaling=scaling,
+            deployment=deployment,
+            alarms=alarms,
         )
 
 
@@ -123,6 +139,10 @@ class TritonEndpoint(ServingEndpoint):
         image: ContainerImage | None = None,
         tuning: TritonTuning | None = None,
         kms_key: kms.IKey | None = None,
+        endpoint_name: str | None = None,
+        scaling: Scaling | None = None,
+        deployment: Deployment | None = None,
+        alarms: Alarms | None = None,
     ) -> None:
         """
         :param model_name: the model directory at the archive root that /invocations serves
@@ -143,6 +163,10 @@ class TritonEndpoint(ServingEndpoint):
             instance_type=instance_type,
             instance_count=instance_count,
             kms_key=kms_key,
+            endpoint_name=endpoint_name,
+            scaling=scaling,
+            deployment=deployment,
+            alarms=alarms,
         )
 
 

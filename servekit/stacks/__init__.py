@@ -34,6 +34,7 @@ def add_serving_stacks(
             endpoint=endpoint,
             model_data=model_data[endpoint.name],
             kms_key=shared.key,
+            endpoint_name=stack_name(config.app, endpoint.name),
             env=env,
             description=f"servekit {config.app.name}/{config.app.env_name}: {endpoint.server} endpoint {endpoint.name}",
         )

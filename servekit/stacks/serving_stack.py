@@ -8,6 +8,7 @@ parallel. The same classes serve every environment (the pipeline reuses them per
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -44,13 +45,32 @@ class ServingStack(cdk.Stack):
         endpoint: cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint,
         model_data: ModelData,
         kms_key: kms.IKey | None,
+        endpoint_name: str,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.endpoint = make_endpoint(self, "Endpoint", endpoint, model_data, kms_key)
+        self.endpoint = make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name)
         acknowledge_endpoint_findings(self.endpoint)
+        self.dashboard = _dashboard(self, self.endpoint, endpoint_name)
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         cdk.CfnOutput(self, "Server", value=endpoint.server)
+
+
+def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloudwatch.Dashboard:
+    """Latency, traffic, errors and utilisation of the endpoint on one page."""
+    dashboard = cloudwatch.Dashboard(scope, "Dashboard")
+    utilisation = [endpoint.metric_cpu_utilization(), endpoint.metric_memory_utilization()]
+    if endpoint.facts.gpus:
+        utilisation += [endpoint.metric_gpu_utilization(), endpoint.metric_gpu_memory_utilization()]
+    dashboard.add_widgets(
+        cloudwatch.GraphWidget(title=f"{title}: model latency (µs)", width=12, left=[
+            endpoint.metric_model_latency(statistic="p50"), endpoint.metric_model_latency(statistic="p99"),
+            endpoint.metric_overhead_latency(statistic="p99")]),
+        cloudwatch.GraphWidget(title=f"{title}: invocations and errors", width=12, left=[
+            endpoint.metric_invocations(), endpoint.metric_invocation4xx_errors(), endpoint.metric_invocation5xx_errors()]),
+        cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation),
+    )
+    return dashboard
 
 
 def make_endpoint(
@@ -59,8 +79,13 @@ def make_endpoint(
     endpoint: cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint,
     model_data: ModelData,
     kms_key: kms.IKey | None,
+    endpoint_name: str | None = None,
 ) -> ServingEndpoint:
     common = dict(
+        endpoint_name=endpoint_name,
+        scaling=endpoint.scaling,
+        deployment=endpoint.deployment,
+        alarms=endpoint.alarms if endpoint.alarms.enabled else None,
         model_data=model_data,
         instance_type=endpoint.instance_type,
         instance_count=endpoint.instance_count,

@@ -264,3 +264,46 @@ def test_when_loaded_from_a_file_then_relative_model_paths_resolve_against_its_f
     (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
     config = cfg.load(tmp_path / "servekit.yaml")
     assert config.endpoints[2].model.source.path == tmp_path / "models" / "resnet.pt"
+
+
+def test_when_scaling_min_exceeds_max_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"]["min_instances"] = 5
+    with pytest.raises(cfg.ConfigError, match=r"min_instances 5 > max_instances 4; raise max_instances"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_instance_count_is_outside_the_scaling_range_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["instance_count"] = 9
+    with pytest.raises(cfg.ConfigError, match=r"instance_count 9 is outside scaling 1..4"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_burstable_instance_is_scaled_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["instance_type"] = "ml.t2.medium"
+    with pytest.raises(cfg.ConfigError, match=r"scaling: ml.t2.medium is burstable"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_rolling_update_has_one_instance_then_it_suggests_canary(default_config_data):
+    endpoint(default_config_data, "question-answering")["deployment"]["strategy"] = "rolling"
+    with pytest.raises(cfg.ConfigError, match=r"rolling needs instance_count >= 2 .*use canary or linear"):
+        cfg.parse(default_config_data)
+
+
+def test_when_rollback_relies_on_disabled_alarms_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["alarms"]["enabled"] = False
+    with pytest.raises(cfg.ConfigError, match=r"rollback_on_servekit_alarms needs alarms.enabled"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_full_endpoint_name_exceeds_63_characters_then_it_is_rejected(default_config_data):
+    default_config_data["app"]["name"] = "a" * 30
+    endpoint(default_config_data, "question-answering")["name"] = "q" * 35
+    with pytest.raises(cfg.ConfigError, match=r"over SageMaker's 63; shorten the endpoint"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_canary_is_over_half_the_fleet_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["deployment"]["canary_percent"] = 80
+    with pytest.raises(cfg.ConfigError, match=r"deployment.canary_percent: 80: Input should be less than or equal to 50"):
+        cfg.parse(default_config_data)

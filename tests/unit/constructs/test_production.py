@@ -1,0 +1,129 @@
+"""Scaling, safe deployments and alarms: the production part of an endpoint."""
+
+from __future__ import annotations
+
+import tarfile
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from servekit import config as cfg
+from servekit.constructs import ModelData, TorchServeEndpoint
+
+ENV = cdk.Environment(account="111122223333", region="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("artifact")
+    (folder / "w.bin").write_bytes(b"\x02" * 16)
+    path = folder / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(folder / "w.bin", arcname="w.bin")
+    return path
+
+
+def template_for(tarball, **kwargs) -> Template:
+    stack = cdk.Stack(cdk.App(), "Prod", env=ENV)
+    TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge",
+                       endpoint_name="svc-prod-qa", **kwargs)
+    return Template.from_stack(stack)
+
+
+def test_when_scaling_is_on_then_the_variant_tracks_invocations_and_deployments_keep_the_scaled_count(tarball):
+    template = template_for(tarball, scaling=cfg.Scaling(min_instances=2, max_instances=6,
+                                                         target_invocations_per_instance=750), instance_count=2)
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
+        "ResourceId": "endpoint/svc-prod-qa/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "ServiceNamespace": "sagemaker", "MinCapacity": 2, "MaxCapacity": 6,
+    })
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": 750,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "ScaleInCooldown": 300, "ScaleOutCooldown": 60,
+        },
+    })
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DesiredWeight"},
+                                             {"VariantPropertyType": "DataCaptureConfig"}],
+    })
+
+
+def test_when_scaling_is_off_then_variant_properties_follow_the_config(tarball):
+    template = template_for(tarball)
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    assert "RetainAllVariantProperties" not in endpoint["Properties"]
+
+
+def test_when_a_canary_deployment_is_set_then_traffic_shifts_and_rolls_back_on_the_endpoint_alarms(tarball):
+    template = template_for(tarball, alarms=cfg.Alarms(), deployment=cfg.Deployment(
+        strategy="canary", canary_percent=10, wait_interval_seconds=600, rollback_alarm_names=["team-slo-breach"]))
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {
+        "EndpointName": "svc-prod-qa",
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 600,
+                                                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
+                "TerminationWaitInSeconds": 120, "MaximumExecutionTimeoutInSeconds": 3600,
+            },
+            "AutoRollbackConfiguration": {"Alarms": [
+                {"AlarmName": {"Ref": Match.string_like_regexp("QaInvocation5XXErrorsAlarm")}},
+                {"AlarmName": {"Ref": Match.string_like_regexp("QaModelLatencyP99Alarm")}},
+                {"AlarmName": "team-slo-breach"},
+            ]},
+        },
+    })
+    names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert names == {"svc-prod-qa-invocation-5xx-errors", "svc-prod-qa-model-latency-p99"}
+
+
+def test_when_a_rolling_update_is_set_then_instances_update_in_batches(tarball):
+    template = template_for(tarball, instance_count=4, alarms=cfg.Alarms(),
+                            deployment=cfg.Deployment(strategy="rolling", rolling_batch_percent=25))
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": {
+        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                                "WaitIntervalInSeconds": 300},
+        "BlueGreenUpdatePolicy": Match.absent(),
+    }})
+
+
+def test_when_alarms_are_on_then_latency_is_watched_in_microseconds_and_errors_per_minute(tarball):
+    template = template_for(tarball, alarms=cfg.Alarms(model_latency_p99_ms=250, invocation_5xx_errors_per_minute=3))
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": "svc-prod-qa-model-latency-p99", "MetricName": "ModelLatency", "Namespace": "AWS/SageMaker",
+        "ExtendedStatistic": "p99", "Threshold": 250000, "ComparisonOperator": "GreaterThanThreshold",
+        "Dimensions": [{"Name": "EndpointName", "Value": "svc-prod-qa"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+    })
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "Invocation5XXErrors", "Statistic": "Sum", "Threshold": 3, "Period": 60,
+        "TreatMissingData": "notBreaching",
+    })
+
+
+def test_when_an_sns_topic_is_given_then_alarms_notify_it_on_alarm_and_ok(tarball):
+    arn = "arn:aws:sns:us-east-1:111122223333:oncall"
+    template = template_for(tarball, alarms=cfg.Alarms(sns_topic_arn=arn))
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [arn]
+        assert alarm["Properties"]["OKActions"] == [arn]
+
+
+def test_when_rollback_alarms_are_wanted_without_an_endpoint_name_then_the_construct_explains_why(tarball):
+    stack = cdk.Stack(cdk.App(), "P", env=ENV)
+    with pytest.raises(ValueError, match=r"rollback on servekit's alarms needs endpoint_name and alarms"):
+        TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge",
+                           alarms=cfg.Alarms(), deployment=cfg.Deployment())
+
+
+def test_when_the_endpoint_is_named_then_its_role_writes_only_that_endpoints_log_group(tarball):
+    template = template_for(tarball)
+    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
+    logs = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "logs:PutLogEvents" in s["Action"])
+    group = logs["Resource"][0]["Fn::Join"][1][-1]
+    assert group.endswith(":log-group:/aws/sagemaker/Endpoints/svc-prod-qa")
