@@ -19,7 +19,8 @@ from rich.table import Table
 from servekit import config as cfg
 
 ROOT = Path(__file__).resolve().parent.parent
-console = Console(stderr=False, highlight=False)
+# Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True, highlight=False)
 
 # jsii (aws-cdk-lib's runtime) prints a banner per process on Node 20, which is past its end of life

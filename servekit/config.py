@@ -302,6 +302,12 @@ class TorchServeTuning(Strict):
     max_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MAX_WORKERS, workers per model.")
     response_timeout_seconds: int = Field(60, ge=1, description="SAGEMAKER_TS_RESPONSE_TIMEOUT, seconds.")
     default_accept: str = Field("application/json", description="SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT.")
+    batched_forward: bool = Field(
+        False,
+        description="Route TorchServe batches to the handler's handle() (TS_DEFAULT_SERVICE_HANDLER=inference:handle) "
+        "for one forward pass per batch; the stock toolkit calls the model once per request even when batch_size > 1. "
+        "Needs a servekit handler (question-answering, vision) or your own handle(data, context).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TorchServeTuning:
@@ -312,7 +318,7 @@ class TorchServeTuning(Strict):
         return self
 
     def to_environment(self, program: str) -> dict[str, str]:
-        return {
+        env = {
             "SAGEMAKER_PROGRAM": program,
             "SAGEMAKER_TS_BATCH_SIZE": str(self.batch_size),
             "SAGEMAKER_TS_MAX_BATCH_DELAY": str(self.max_batch_delay_ms),
@@ -326,6 +332,9 @@ class TorchServeTuning(Strict):
             "TS_ENABLE_MODEL_API": "true",
             "TS_DEFAULT_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
         }
+        if self.batched_forward:
+            env["TS_DEFAULT_SERVICE_HANDLER"] = f"{program.removesuffix('.py')}:handle"
+        return env
 
 
 class TorchServeModel(Strict):

@@ -26,9 +26,11 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
         )
     )
     stack = cdk.Stack.of(endpoint)
+    # cdk-nag writes a literal region and partition into the finding id where the stack resolves them.
     region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+    partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
     generated = cdk.Token.is_unresolved(endpoint.endpoint_name)
-    log_group = (f"arn:<AWS::Partition>:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/"
+    log_group = (f"arn:{partition}:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/"
                  + ("*" if generated else endpoint.endpoint_name))
     cdk.Validations.of(endpoint.policy).acknowledge(
         cdk.Acknowledgment(

@@ -294,3 +294,10 @@ def test_when_model_data_is_missing_or_not_s3_then_the_fix_is_named(tmp_path):
         ModelData.from_asset(tmp_path / "nope.tar.gz")
     with pytest.raises(ValueError, match=r"is not s3://<bucket>/<key>"):
         ModelData.from_s3_uri("https://bucket.s3.amazonaws.com/model.tar.gz")
+
+
+def test_when_batched_forward_is_on_then_torchserve_batches_go_to_the_handlers_handle(tarball):
+    s = stack()
+    TorchServeEndpoint(s, "Ts", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge",
+                       tuning=cfg.TorchServeTuning(batch_size=8, batched_forward=True))
+    assert model_environment(Template.from_stack(s))["TS_DEFAULT_SERVICE_HANDLER"] == "inference:handle"

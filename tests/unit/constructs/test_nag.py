@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -28,7 +29,9 @@ def tarball(tmp_path_factory):
 
 def default_app(tmp_path, tarball, config_data):
     config = cfg.parse(config_data)
-    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    # The feature flags of cdk.json, as the CDK CLI passes them (they change partitions, hence finding ids).
+    context = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
     stacks = add_serving_stacks(app, config, {e.name: ModelData.from_asset(tarball) for e in config.endpoints})
     add_nag_packs(app)
     return app, stacks

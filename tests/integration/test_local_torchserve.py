@@ -1,0 +1,221 @@
+"""Serve built TorchServe artifacts in the real stack (SageMaker PyTorch inference toolkit + TorchServe)."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from servekit import config
+from servekit.local import torchserve
+from servekit.model_build.builder import build
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+LABELS = [f"class-{i}" for i in range(10)]
+QA_PAIR = {"question": "what is the capital of france?", "context": "paris is the capital of france."}
+
+
+class TinyCnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.fc = torch.nn.Linear(4 * 14 * 14, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def post(url: str, body: bytes, content_type: str, accept: str | None = None) -> tuple[int, str, bytes]:
+    headers = {"Content-Type": content_type}
+    if accept:
+        headers["Accept"] = accept
+    request = urllib.request.Request(f"{url}/invocations", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def ping(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/ping", timeout=10) as response:
+        return response.status
+
+
+def npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def image(n: int = 1) -> np.ndarray:
+    return np.random.default_rng(n).random((n, 3, 16, 16), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def qa_endpoint(tmp_path_factory):
+    """The embedded default config's question-answering endpoint, built by model_build and served."""
+    cfg = config.load(REPO / "servekit.yaml")
+    endpoint = next(e for e in cfg.endpoints if isinstance(e, config.TorchServeEndpoint))
+    root = tmp_path_factory.mktemp("ts-qa")
+    artifact = build(endpoint, cache_dir=root / "cache")
+    with torchserve.start(endpoint, artifact.path, workdir=root / "serve", progress=print) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def vision_endpoint(tmp_path_factory):
+    """A TorchScript CNN made here, built with the vision handler and served."""
+    root = tmp_path_factory.mktemp("ts-vision")
+    torch.manual_seed(0)
+    torch.jit.trace(TinyCnn().eval(), torch.zeros(1, 3, 16, 16)).save(str(root / "cnn.pt"))
+    endpoint = config.TorchServeEndpoint.model_validate({
+        "server": "torchserve", "name": "vision", "instance_type": "ml.m5.xlarge",
+        "model": {"source": {"kind": "torchscript", "path": str(root / "cnn.pt")}, "handler": "vision",
+                  "labels": LABELS},
+    })
+    artifact = build(endpoint, cache_dir=root / "cache")
+    with torchserve.start(endpoint, artifact.path, workdir=root / "serve", progress=print) as served:
+        yield served
+
+
+def test_when_two_torchserve_servers_run_at_once_then_both_answer_ping(qa_endpoint, vision_endpoint):
+    assert ping(qa_endpoint.url) == 200 and ping(vision_endpoint.url) == 200
+    assert qa_endpoint.url != vision_endpoint.url
+    assert not qa_endpoint.emulated and qa_endpoint.startup_seconds > 0
+    assert any("sagemaker-pytorch-inference" in line for line in qa_endpoint.differences)
+
+
+def test_when_requirements_are_already_satisfied_then_pip_is_skipped_and_said(qa_endpoint):
+    assert any("not pip-installed" in line for line in qa_endpoint.differences)
+    assert "pip install skipped" in qa_endpoint.server.log_path.read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Question answering
+# ---------------------------------------------------------------------------------------------
+def test_when_qa_gets_one_pair_then_an_answer_span_of_the_context(qa_endpoint):
+    status, content_type, body = post(qa_endpoint.url, json.dumps(QA_PAIR).encode(), "application/json")
+    assert status == 200 and content_type.startswith("application/json")
+    answer = json.loads(body)
+    assert QA_PAIR["context"][answer["start"]:answer["end"]] == answer["answer"]
+
+
+def test_when_qa_gets_a_list_of_pairs_then_a_list_of_answers(qa_endpoint):
+    status, _, body = post(qa_endpoint.url, json.dumps([QA_PAIR, QA_PAIR]).encode(), "application/json")
+    assert status == 200 and len(json.loads(body)) == 2
+
+
+def test_when_qa_gets_16_concurrent_requests_then_all_answer(qa_endpoint):
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: post(qa_endpoint.url, json.dumps(QA_PAIR).encode(), "application/json"),
+                                range(16)))
+    assert [r[0] for r in results] == [200] * 16
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "words"),
+    [
+        (b"", "application/json", 400, "empty body"),
+        (b"{\"question\": ", "application/json", 400, "not valid JSON"),
+        (json.dumps({"question": "what?"}).encode(), "application/json", 400, "missing key"),
+        (b"question,context", "text/csv", 415, "not supported"),
+        (json.dumps({"question": "q", "context": "x" * (1024 * 1024)}).encode(), "application/json", 413, "over the limit"),
+    ],
+    ids=["empty", "invalid-json", "missing-key", "wrong-content-type", "oversized"],
+)
+def test_when_qa_request_is_malformed_then_4xx_with_message_and_server_keeps_serving(
+    qa_endpoint, body, content_type, status, words
+):
+    got, _, text = post(qa_endpoint.url, body, content_type)
+    assert got == status and words in text.decode()
+    assert ping(qa_endpoint.url) == 200
+    assert post(qa_endpoint.url, json.dumps(QA_PAIR).encode(), "application/json")[0] == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Vision
+# ---------------------------------------------------------------------------------------------
+def test_when_vision_gets_json_nested_lists_then_top5_labels(vision_endpoint):
+    status, _, body = post(vision_endpoint.url, json.dumps(image(2).tolist()).encode(), "application/json")
+    assert status == 200
+    predictions = json.loads(body)["predictions"]
+    assert len(predictions) == 2 and all(len(p) == 5 for p in predictions)
+    assert all(p["label"] == LABELS[p["index"]] for top in predictions for p in top)
+
+
+def test_when_vision_gets_json_inputs_object_then_one_prediction(vision_endpoint):
+    status, _, body = post(vision_endpoint.url, json.dumps({"inputs": image(1)[0].tolist()}).encode(), "application/json")
+    assert status == 200 and len(json.loads(body)["predictions"]) == 1
+
+
+def test_when_vision_gets_npy_and_accepts_npy_then_structured_npy(vision_endpoint):
+    status, content_type, body = post(vision_endpoint.url, npy(image(3)), "application/x-npy", "application/x-npy")
+    assert status == 200 and content_type.startswith("application/x-npy")
+    out = np.load(io.BytesIO(body), allow_pickle=False)
+    assert out.shape == (3, 5) and out["label"][0, 0] == LABELS[out["index"][0, 0]]
+
+
+def test_when_vision_gets_npy_without_accept_then_json(vision_endpoint):
+    status, content_type, body = post(vision_endpoint.url, npy(image(1)), "application/x-npy")
+    assert status == 200 and content_type.startswith("application/json") and json.loads(body)["predictions"]
+
+
+def test_when_vision_gets_16_concurrent_requests_then_all_answer(vision_endpoint):
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: post(vision_endpoint.url, npy(image(1)), "application/x-npy"), range(16)))
+    assert [r[0] for r in results] == [200] * 16
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "words"),
+    [
+        (b"", "application/x-npy", 400, "empty body"),
+        (b"[[[", "application/json", 400, "not valid JSON"),
+        (npy(np.zeros((1, 2, 16, 16), dtype=np.float32)), "application/x-npy", 400, "rejected an input of shape"),
+        (json.dumps([1.0, 2.0]).encode(), "application/json", 400, "expected one image"),
+        (b"1,2,3", "text/csv", 415, "not supported"),
+        (b"\x93NUMPY" + b"0" * 6_400_000, "application/x-npy", 413, "over the limit"),
+    ],
+    ids=["empty", "invalid-json", "wrong-tensor-shape", "wrong-rank", "wrong-content-type", "oversized"],
+)
+def test_when_vision_request_is_malformed_then_4xx_with_message_and_server_keeps_serving(
+    vision_endpoint, body, content_type, status, words
+):
+    got, _, text = post(vision_endpoint.url, body, content_type)
+    assert got == status and words in text.decode(errors="replace")
+    assert ping(vision_endpoint.url) == 200
+    assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200
+
+
+def test_when_stopped_then_no_process_of_its_group_survives(vision_endpoint):
+    import os
+    import time
+
+    import psutil
+
+    group = vision_endpoint.server.pid
+    vision_endpoint.stop()
+
+    def alive() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
+                    found.append(process)
+            except (psutil.Error, ProcessLookupError):
+                continue
+        return found
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive() == []

@@ -1,0 +1,56 @@
+"""Load the container-side handlers (handlers/*.py, not a package) the way the containers import them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+HANDLERS = Path(__file__).resolve().parents[3] / "handlers"
+
+
+def load_handler(name: str):
+    spec = importlib.util.spec_from_file_location(f"servekit_test_handler_{name}", HANDLERS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeRequestProcessor:
+    """TorchServe's per-request header holder (ts.context.RequestProcessor), as the worker fills it."""
+
+    def __init__(self, headers: dict[str, str]):
+        self._headers = headers
+        self.status: tuple[int, str] | None = None
+
+    def get_request_property(self, key: str):
+        return self._headers.get(key)
+
+    def get_request_properties(self) -> dict[str, str]:
+        return self._headers
+
+    def report_status(self, code, reason_phrase=None):
+        self.status = (code, reason_phrase)
+
+
+class FakeTorchServeContext:
+    """The parts of ts.context.Context that the handlers use."""
+
+    def __init__(self, model_dir: Path, headers: list[dict[str, str]] | None = None):
+        self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
+        self.request_processor = [FakeRequestProcessor(h) for h in (headers or [])]
+        self.content_types: dict[int, str] = {}
+
+    def get_all_request_header(self, idx: int) -> dict[str, str]:
+        return self.request_processor[idx].get_request_properties()
+
+    def set_response_content_type(self, idx: int, value: str) -> None:
+        self.content_types[idx] = value
+
+    def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
+        self.request_processor[idx].report_status(code, phrase)
+
+    def status(self, idx: int) -> int:
+        reported = self.request_processor[idx].status
+        return reported[0] if reported else 200
