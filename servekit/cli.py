@@ -155,6 +155,77 @@ def cmd_check_artifact(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- serve and invoke -------------------------------------------------------------------------
+def _artifact(endpoint, cache_dir: str) -> Path:
+    from servekit import model_build
+
+    try:
+        artifact = model_build.build(endpoint, cache_dir=Path(cache_dir), progress=lambda m: errors.print(m, markup=False))
+    except model_build.BuildError as err:
+        errors.print(f"servekit: {endpoint.name}: {err}", markup=False)
+        raise SystemExit(2) from None
+    if isinstance(artifact, model_build.RemoteArtifact):
+        errors.print(f"servekit: {endpoint.name} uses {artifact.uri}, which is in S3; serve a local source", markup=False)
+        raise SystemExit(2)
+    return artifact.path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from servekit import local
+
+    config = _load(args.config)
+    endpoint = _endpoint(config, args.endpoint)
+    artifact = _artifact(endpoint, args.cache_dir)
+    workdir = Path(args.workdir or f".servekit/serve/{endpoint.name}").resolve()
+    server = local.start(endpoint, artifact, workdir=workdir, port=args.port,
+                         progress=lambda m: errors.print(m, markup=False))
+    with server:
+        kind = "EMULATION of" if server.emulated else "real"
+        console.print(f"{endpoint.name}: {kind} {endpoint.server} serving {artifact} at {server.url} "
+                      f"(/ping, /invocations), ready in {server.startup_seconds:.1f} s", markup=False)
+        for line in server.differences:
+            console.print(f"  differs from the cloud: {line}", markup=False)
+        console.print(f"log: {server.server.log_path}; Ctrl-C stops it", markup=False)
+        try:
+            while server.running():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    body = Path(args.data).read_bytes() if args.data != "-" else sys.stdin.buffer.read()
+    headers = {"Content-Type": args.content_type, "Accept": args.accept}
+    if args.deployed:
+        import boto3
+
+        config = _load(args.config)
+        _endpoint(config, args.endpoint)
+        name = f"{config.app.name}-{config.app.env_name}-{args.endpoint}"
+        runtime = boto3.client("sagemaker-runtime", region_name=config.app.region)
+        response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=args.content_type, Accept=args.accept)
+        sys.stdout.buffer.write(response["Body"].read() + b"\n")
+        return 0
+    request = urllib.request.Request(f"{args.url.rstrip('/')}/invocations", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout_seconds) as response:
+            sys.stdout.buffer.write(response.read() + b"\n")
+            return 0
+    except urllib.error.HTTPError as err:
+        errors.print(f"HTTP {err.code}: {err.read().decode(errors='replace')}", markup=False)
+        return 1
+    except urllib.error.URLError as err:
+        errors.print(f"servekit: nothing answers at {args.url} ({err.reason}); start it with `servekit serve {args.endpoint}`",
+                     markup=False)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servekit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +251,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--default-model-name", help="TFS: the model SAGEMAKER_TFS_DEFAULT_MODEL_NAME names")
     p.add_argument("--instance-type", help="checks GPU-only settings (e.g. Triton KIND_GPU) against it")
     p.set_defaults(func=cmd_check_artifact)
+
+    p = sub.add_parser("serve", help="run an endpoint's artifact in its model server on this machine")
+    p.add_argument("endpoint")
+    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workdir", help="where the artifact is unpacked and logs go; default .servekit/serve/<endpoint>")
+    p.add_argument("--cache-dir", default=".servekit/cache")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("invoke", help="send one request to a served (or, with --deployed, a deployed) endpoint")
+    p.add_argument("endpoint")
+    p.add_argument("--data", required=True, help="request body file, or - for stdin")
+    p.add_argument("--content-type", default="application/json")
+    p.add_argument("--accept", default="application/json")
+    p.add_argument("--url", default="http://127.0.0.1:8080")
+    p.add_argument("--deployed", action="store_true", help="call the SageMaker endpoint with your AWS credentials")
+    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--timeout-seconds", type=float, default=60.0)
+    p.set_defaults(func=cmd_invoke)
 
     args = parser.parse_args(argv)
     try:

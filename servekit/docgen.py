@@ -1,0 +1,84 @@
+"""docs/configuration.md, generated from the schema in servekit/config.py so it never drifts from the code.
+
+    .venv/bin/python -m servekit.docgen > docs/configuration.md
+(a unit test fails when the committed file differs from what this prints).
+"""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from servekit import config as cfg
+
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("app", cfg.AppConfig),
+    ("endpoints[] (server: tfs)", cfg.TfsEndpoint),
+    ("endpoints[].models[] (tfs)", cfg.TfsModel),
+    ("endpoints[].tuning (tfs)", cfg.TfsTuning),
+    ("endpoints[] (server: torchserve)", cfg.TorchServeEndpoint),
+    ("endpoints[].model (torchserve)", cfg.TorchServeModel),
+    ("endpoints[].tuning (torchserve)", cfg.TorchServeTuning),
+    ("endpoints[] (server: triton)", cfg.TritonEndpoint),
+    ("endpoints[].model (triton)", cfg.TritonModel),
+    ("endpoints[].model.inputs[] / outputs[] (triton)", cfg.TritonTensor),
+    ("endpoints[].model.dynamic_batching (triton)", cfg.DynamicBatching),
+    ("endpoints[].model.instance_group (triton)", cfg.InstanceGroup),
+    ("endpoints[].model.onnx_tensorrt_accelerator (triton)", cfg.TensorRTAccelerator),
+    ("endpoints[].model.tensorrt (triton)", cfg.TensorRTBuild),
+    ("endpoints[].tuning (triton)", cfg.TritonTuning),
+    ("endpoints[].scaling", cfg.Scaling),
+    ("endpoints[].deployment", cfg.Deployment),
+    ("endpoints[].alarms", cfg.Alarms),
+]
+SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchScriptSource, cfg.StateDictSource,
+           cfg.HuggingFaceSource, cfg.OnnxSource, cfg.ArchiveSource, cfg.S3Source]
+
+
+def _type(annotation: typing.Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("servekit.config.", "").replace("pathlib._local.", "")
+    text = text.replace("<class '", "").replace("'>", "").replace("pathlib.", "")
+    if "Annotated[Union[ExampleSource" in text or "ExampleSource, SavedModelSource" in text:
+        return "model source (below)"
+    return text.replace("NoneType", "None").replace("|", "\\|")
+
+
+def _default(field: typing.Any) -> str:
+    if field.is_required():
+        return "**required**"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return f"`{value.model_dump() if isinstance(value, BaseModel) else value}`"
+    return "unset" if field.default is None or field.default is PydanticUndefined else f"`{field.default}`"
+
+
+def _table(model: type[BaseModel]) -> list[str]:
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        description = field.description or ""
+        lines.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {description.replace('|', '/')} |")
+    return lines
+
+
+def render() -> str:
+    out = [
+        "# servekit.yaml reference",
+        "",
+        "Generated from `servekit/config.py` by `python -m servekit.docgen`; do not edit by hand.",
+        "Unknown keys are errors. Every tuning key names its container variable and unit; unset means the",
+        "container's own default. `servekit validate` checks a file with one line per problem.",
+        "",
+    ]
+    for title, model in SECTIONS:
+        out += [f"## {title}", "", (model.__doc__ or "").strip(), "", *_table(model), ""]
+    out += ["## Model sources (`source:`)", "", "Chosen by `kind`. Local paths are relative to servekit.yaml.", ""]
+    for model in SOURCES:
+        kind = model.model_fields["kind"].annotation.__args__[0]
+        out += [f"### kind: {kind}", "", (model.__doc__ or "").strip(), "", *_table(model), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,53 @@
+"""`servekit serve` and `servekit invoke` as a user runs them: the built artifact answers in real TorchServe."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from servekit.local.process import free_port, http_status
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def test_when_serve_runs_then_invoke_gets_an_answer_and_ctrl_c_stops_the_server(tmp_path):
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "servekit.cli", "serve", "question-answering", "--port", str(port),
+         "--workdir", str(tmp_path / "serve")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while http_status(f"http://127.0.0.1:{port}/ping") != 200:
+            assert serve.poll() is None, serve.stdout.read()
+            assert time.monotonic() < deadline, "servekit serve did not become healthy in 300 s"
+            time.sleep(0.5)
+        invoke = subprocess.run(
+            [sys.executable, "-m", "servekit.cli", "invoke", "question-answering", "--data",
+             str(ROOT / "examples" / "question-answering.json"), "--url", f"http://127.0.0.1:{port}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+        assert invoke.returncode == 0, invoke.stderr
+        answer = json.loads(invoke.stdout)
+        assert set(answer) >= {"answer", "score", "start", "end"}
+
+        bad = subprocess.run(
+            [sys.executable, "-m", "servekit.cli", "invoke", "question-answering", "--data", "-",
+             "--url", f"http://127.0.0.1:{port}"],
+            cwd=ROOT, input="{not json", capture_output=True, text=True, timeout=120,
+        )
+        assert bad.returncode == 1 and "HTTP 400" in bad.stderr
+    finally:
+        os.killpg(serve.pid, signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    assert "real torchserve serving" in output
+    assert http_status(f"http://127.0.0.1:{port}/ping") is None, "Ctrl-C must stop the server"
