@@ -17,11 +17,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 setup: $(STAMP) $(CDK)
 
 # Re-installs only when a pin changes.
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet pip==25.3
 	@echo "Installing pinned Python dependencies into $(VENV) (first time: about 3 minutes, 3.6 GB)..."
 	$(BIN)/pip install --progress-bar off -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --progress-bar off --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 

@@ -1,0 +1,243 @@
+"""The Triton artifact served by the real tritonserver (nvidia-pytriton's build, python backend) on loopback."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from servekit import codecs
+from servekit.config import TritonEndpoint
+from servekit.local import triton
+
+pytestmark = pytest.mark.integration
+
+CONFIG_PBTXT = """name: "tiny"
+platform: "pytorch_libtorch"
+max_batch_size: 8
+input [ { name: "input__0" data_type: TYPE_FP32 dims: [3, 16, 16] } ]
+output [ { name: "output__0" data_type: TYPE_FP32 dims: [10] } ]
+dynamic_batching { preferred_batch_size: [4, 8] max_queue_delay_microseconds: 2000 }
+instance_group [ { count: 1 kind: KIND_GPU } ]
+"""
+
+
+def build_artifact(tmp: Path) -> tuple[Path, Path]:
+    """A small TorchScript CNN traced with a dynamic batch dimension, in the container's layout."""
+    import torch
+    from torch import nn
+
+    class TinyCnn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.head = nn.Linear(8, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+    torch.manual_seed(0)
+    module = TinyCnn().eval()
+    scripted = torch.jit.trace(module, torch.rand(2, 3, 16, 16))
+    root = tmp / "src" / "tiny"
+    (root / "1").mkdir(parents=True)
+    model_file = root / "1" / "model.pt"
+    scripted.save(str(model_file))
+    (root / "config.pbtxt").write_text(CONFIG_PBTXT)
+    artifact = tmp / "model.tar.gz"
+    with tarfile.open(artifact, "w:gz") as tar:
+        tar.add(root, arcname="tiny")
+    return artifact, model_file
+
+
+def reference(model_file: Path, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return torch.jit.load(str(model_file))(torch.from_numpy(x)).numpy()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("triton")
+    artifact, model_file = build_artifact(tmp)
+    endpoint = TritonEndpoint.model_validate({
+        "server": "triton", "name": "tiny", "instance_type": "ml.g5.xlarge",
+        "model": {
+            "name": "tiny", "source": {"kind": "archive", "path": str(artifact)},
+            "inputs": [{"name": "input__0", "data_type": "TYPE_FP32", "dims": [3, 16, 16]}],
+            "outputs": [{"name": "output__0", "data_type": "TYPE_FP32", "dims": [10]}],
+        },
+        "tuning": {"log_verbose": False},
+    })
+    lines: list[str] = []
+    local = triton.start(endpoint, artifact, workdir=tmp / "work", progress=lines.append)
+    try:
+        yield local, model_file, artifact, lines
+    finally:
+        local.stop()
+
+
+def post(url: str, body: bytes, content_type: str | None) -> tuple[int, str, bytes]:
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def batch(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 3, 16, 16), dtype=np.float32)
+
+
+def test_ping_answers_200(served):
+    local, *_ = served
+    with urllib.request.urlopen(local.ping_url, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_start_reports_what_differs_from_the_cloud(served):
+    local, _, _, lines = served
+    assert not local.emulated
+    assert any("python backend" in d and "pytorch_libtorch" in d for d in local.differences)
+    assert any("KIND_GPU runs as KIND_CPU" in d for d in local.differences)
+    assert any("differs from the cloud" in line for line in lines)
+    assert local.startup_seconds > 0
+
+
+def test_served_config_is_the_endpoint_config_except_backend_and_kind(served):
+    local, _, artifact, _ = served
+    served_cfg = triton.read_config(local.server.cwd / "model_repository" / "tiny" / "config.pbtxt")
+    original = triton.read_config(local.server.cwd / "artifact" / "tiny" / "config.pbtxt")
+    assert served_cfg.backend == "python" and not served_cfg.platform
+    for cfg in (served_cfg, original):
+        cfg.ClearField("platform")
+        cfg.ClearField("backend")
+        cfg.ClearField("instance_group")
+    assert served_cfg == original
+
+
+def test_kserve_json_answers_like_the_in_process_model(served):
+    local, model_file, artifact, _ = served
+    signature = codecs.TritonSignature.from_artifact(artifact)
+    x = batch(3)
+    status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_json({"input__0": x}, signature=signature))
+    assert status == 200, body
+    out = codecs.decode_response(body, ctype)["output__0"]
+    assert out.shape == (3, 10) and out.dtype == np.float32
+    np.testing.assert_allclose(out, reference(model_file, x), rtol=1e-5, atol=1e-6)
+
+
+def test_binary_json_answers_in_binary_like_the_in_process_model(served):
+    local, model_file, artifact, _ = served
+    signature = codecs.TritonSignature.from_artifact(artifact)
+    x = batch(2, seed=1)
+    status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"input__0": x}, signature=signature))
+    assert status == 200, body
+    size = codecs.header_size(ctype)
+    assert size is not None and json.loads(body[:size])["outputs"][0]["parameters"]["binary_data_size"] == 2 * 10 * 4
+    np.testing.assert_allclose(codecs.decode_response(body, ctype)["output__0"], reference(model_file, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_binary_request_can_ask_for_a_json_answer(served):
+    local, model_file, _, _ = served
+    x = batch(1, seed=2)
+    body, ctype = codecs.encode_kserve_binary({"input__0": x}, outputs=["output__0"], binary_outputs=False)
+    status, rtype, answer = post(local.invocations_url, body, ctype)
+    assert status == 200 and rtype.startswith("application/json")
+    np.testing.assert_allclose(codecs.decode_response(answer, rtype)["output__0"], reference(model_file, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_sixteen_concurrent_requests_all_answer_through_dynamic_batching(served):
+    local, model_file, _, _ = served
+    inputs = [batch(1 + i % 3, seed=100 + i) for i in range(16)]
+
+    def call(x: np.ndarray) -> tuple[int, np.ndarray]:
+        status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"input__0": x}))
+        return status, codecs.decode_response(body, ctype)["output__0"] if status == 200 else body
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, inputs))
+    for x, (status, out) in zip(inputs, results, strict=True):
+        assert status == 200, out
+        np.testing.assert_allclose(out, reference(model_file, x), rtol=1e-5, atol=1e-6)
+
+
+def _malformed() -> dict[str, tuple[bytes, str | None]]:
+    good = batch(1)
+    wrong_shape = {"inputs": [{"name": "input__0", "shape": [1, 3, 8, 8], "datatype": "FP32", "data": [0.0] * 192}]}
+    oversized = {"inputs": [{"name": "input__0", "shape": [9, 3, 16, 16], "datatype": "FP32",
+                             "data": [0.0] * (9 * 3 * 16 * 16)}]}
+    json_body, _ = codecs.encode_kserve_json({"input__0": good})
+    binary_body, binary_type = codecs.encode_kserve_binary({"input__0": good})
+    return {
+        "wrong tensor shape": (json.dumps(wrong_shape).encode(), "application/json"),
+        "wrong tensor name": (json_body.replace(b"input__0", b"INPUT__0"), "application/json"),
+        "oversized batch (9 > max_batch_size 8)": (json.dumps(oversized).encode(), "application/json"),
+        "header size beyond the body": (binary_body, f"{codecs.BINARY_PREFIX}{len(binary_body) + 10}"),
+        "binary body shorter than its tensors": (binary_body[:-100], binary_type),
+    }
+
+
+def still_answers(local, model_file: Path) -> None:
+    x = batch(1, seed=7)
+    status, rtype, answer = post(local.invocations_url, *codecs.encode_kserve_json({"input__0": x}))
+    assert status == 200
+    np.testing.assert_allclose(codecs.decode_response(answer, rtype)["output__0"], reference(model_file, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", list(_malformed()))
+def test_malformed_request_gets_4xx_with_a_message_and_the_server_still_answers(served, case):
+    local, model_file, _, _ = served
+    body, ctype = _malformed()[case]
+    status, _, answer = post(local.invocations_url, body, ctype)
+    assert 400 <= status < 500, (status, answer)
+    assert json.loads(answer)["error"], answer
+    still_answers(local, model_file)
+
+
+UNPARSABLE = {
+    "invalid JSON": (b'{"inputs": [', "application/json", "failed to parse the request JSON"),
+    "wrong content type (CSV)": (b"1,2,3\n4,5,6", "text/csv", "failed to parse the request JSON"),
+    "JSON without inputs": (b"{}", "application/json", "Unable to parse 'inputs'"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNPARSABLE))
+def test_unparsable_body_gets_500_with_the_parser_message_and_the_server_still_answers(served, case):
+    # Triton's SageMaker route (2.44 here) answers a body it cannot parse as KServe JSON with 500, not 4xx,
+    # whatever the Content-Type: it reads every non-binary body as JSON. The message says what is wrong.
+    local, model_file, _, _ = served
+    body, ctype, message = UNPARSABLE[case]
+    status, _, answer = post(local.invocations_url, body, ctype)
+    assert status == 500, (status, answer)
+    assert message in json.loads(answer)["error"]
+    still_answers(local, model_file)
+
+
+def test_empty_body_is_answered_from_uninitialised_inputs_so_the_client_refuses_to_send_one(served):
+    # Triton 2.44 runs a request with an empty body as if every input were present (uninitialised memory)
+    # and answers 200 with whatever comes out: servekit's codec never sends an empty request.
+    local, model_file, _, _ = served
+    status, _, answer = post(local.invocations_url, b"", "application/json")
+    assert status == 200, answer
+    with pytest.raises(codecs.CodecError, match="no input tensors"):
+        codecs.encode_kserve_json({})
+    still_answers(local, model_file)
+
+
+def test_archive_with_config_at_the_root_is_refused_like_the_container(tmp_path):
+    (tmp_path / "config.pbtxt").write_text(CONFIG_PBTXT)
+    with pytest.raises(triton.TritonLocalError, match="Incorrect directory structure"):
+        triton.model_directories(tmp_path)
