@@ -26,7 +26,7 @@ predictions), application/jsonlines (one prediction per line).
 Errors: `HandlerError` carries an HTTP status and the message (TensorFlow Serving's own error text for its
 errors, with TFS's HTTP status or the gRPC code mapped to one). The container answers any exception from a
 handler with 500 and {"error": str(exception)}: a handler there cannot choose the status, so str() names
-it ("TensorFlow Serving answered 400: ..."); servekit's local emulation uses `status_code` as the status.
+it ("TensorFlow Serving answered 400: ..."). servekit's local emulation answers 500 the same way, so a local run predicts the cloud.
 Only the gRPC path needs anything beyond the standard library and numpy: grpc, tensorflow and
 tensorflow-serving-api, all in the TFS DLC image.
 """
