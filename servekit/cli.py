@@ -21,7 +21,7 @@ from servekit import config as cfg
 ROOT = Path(__file__).resolve().parent.parent
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
-errors = Console(stderr=True, highlight=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem per line, never wrapped
 
 # jsii (aws-cdk-lib's runtime) prints a banner per process on Node 20, which is past its end of life
 # but is the Node this project's machines have; the synth output is unaffected.

@@ -708,5 +708,9 @@ def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
             models = [m.model_copy(update={"source": fix(m.source)}) for m in ep.models]
             endpoints.append(ep.model_copy(update={"models": models}))
         else:
-            endpoints.append(ep.model_copy(update={"model": ep.model.model_copy(update={"source": fix(ep.model.source)})}))
+            update: dict[str, Any] = {"source": fix(ep.model.source)}
+            handler = getattr(ep.model, "handler", None)
+            if handler and handler.endswith(".py") and not Path(handler).is_absolute():
+                update["handler"] = str((base / handler).resolve())  # the user's own inference.py
+            endpoints.append(ep.model_copy(update={"model": ep.model.model_copy(update=update)}))
     return config.model_copy(update={"endpoints": endpoints})

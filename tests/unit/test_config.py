@@ -307,3 +307,12 @@ def test_when_the_canary_is_over_half_the_fleet_then_it_is_rejected(default_conf
     endpoint(default_config_data, "question-answering")["deployment"]["canary_percent"] = 80
     with pytest.raises(cfg.ConfigError, match=r"deployment.canary_percent: 80: Input should be less than or equal to 50"):
         cfg.parse(default_config_data)
+
+
+def test_when_a_handler_is_a_relative_path_then_it_resolves_against_the_config_folder(tmp_path, default_config_data):
+    import yaml
+
+    endpoint(default_config_data, "question-answering")["model"]["handler"] = "code/my_inference.py"
+    (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
+    config = cfg.load(tmp_path / "servekit.yaml")
+    assert config.endpoints[1].model.handler == str(tmp_path / "code" / "my_inference.py")

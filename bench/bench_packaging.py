@@ -1,0 +1,88 @@
+"""Packaging throughput of servekit's deterministic archive writer vs `tar -czf`, and example build times.
+
+    .venv/bin/python bench/bench_packaging.py [--size-mb 500] [--skip-examples]
+
+Writes a weights-like file (float32 from a normal distribution, which gzip shrinks only a little, as
+real weights) of --size-mb MB, packages it with servekit.model_build.archive.write_archive and with
+`tar -czf` (gzip level 6 both), and prints MB/s. Then builds each example of servekit.yaml cold (empty
+cache) and cached, and prints build times and archive sizes. Figures, not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from servekit import config  # noqa: E402
+from servekit.model_build import build  # noqa: E402
+from servekit.model_build.archive import write_archive  # noqa: E402
+
+
+def make_weights(path: Path, size_mb: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    chunk = 1 << 18  # float32 values per chunk: 1 MiB
+    with open(path, "wb") as f:
+        for _ in range(size_mb * 1_000_000 // (chunk * 4) + 1):
+            f.write(rng.normal(0, 0.02, chunk).astype(np.float32).tobytes())
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size-mb", type=int, default=500)
+    ap.add_argument("--skip-examples", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        src = tmp_path / "src"
+        src.mkdir()
+        weights = src / "model.pt"
+        make_weights(weights, args.size_mb)
+        size = weights.stat().st_size / 1e6
+        rows = [["packager", "input MB", "seconds", "MB/s", "archive MB"]]
+        start = time.perf_counter()
+        write_archive({"model.pt": weights}, tmp_path / "servekit.tar.gz")
+        took = time.perf_counter() - start
+        rows.append(["servekit archive.py (gzip 6)", f"{size:.0f}", f"{took:.1f}", f"{size / took:.1f}",
+                     f"{(tmp_path / 'servekit.tar.gz').stat().st_size / 1e6:.1f}"])
+        start = time.perf_counter()
+        subprocess.run(["tar", "-czf", str(tmp_path / "tar.tar.gz"), "-C", str(src), "model.pt"], check=True)
+        took = time.perf_counter() - start
+        rows.append(["tar -czf (gzip 6)", f"{size:.0f}", f"{took:.1f}", f"{size / took:.1f}",
+                     f"{(tmp_path / 'tar.tar.gz').stat().st_size / 1e6:.1f}"])
+        print(table(rows))
+        if args.skip_examples:
+            return
+        cfg = config.load(Path(__file__).resolve().parents[1] / "servekit.yaml")
+        cache = tmp_path / "cache"
+        rows = [["endpoint", "server", "example", "cold s", "cached s", "archive KB"]]
+        for ep in cfg.endpoints:
+            start = time.perf_counter()
+            artifact = build(ep, cache_dir=cache)
+            cold = time.perf_counter() - start
+            start = time.perf_counter()
+            build(ep, cache_dir=cache)
+            cached = time.perf_counter() - start
+            source = ep.models[0].source if ep.server == "tfs" else ep.model.source
+            rows.append([ep.name, ep.server, getattr(source, "name", source.kind), f"{cold:.1f}", f"{cached:.4f}",
+                         f"{artifact.size_bytes / 1e3:.0f}"])
+        print()
+        print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Which container-side handler goes into an archive as code/inference.py, and what it needs installed.
+
+The handlers themselves live in the repository's handlers/ folder (HANDLERS_DIR); this module is the one
+place that maps a server and a `handler:` value to a file and to the pinned lines of code/requirements.txt.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from servekit import config
+
+HANDLERS_DIR = Path(__file__).resolve().parents[2] / "handlers"
+
+HANDLER_FILES = {
+    "tfs": "tfs_inference.py",
+    "question-answering": "torchserve_question_answering.py",
+    "vision": "torchserve_vision.py",
+}
+
+# Pinned packages each handler imports beyond what its DLC ships. The question-answering handler uses
+# transformers' pipeline("question-answering"), removed in transformers 5.3: keep 4.x.
+REQUIREMENTS = {
+    "tfs": [],
+    "question-answering": ["transformers==4.57.6"],
+    "vision": [],
+}
+
+# handler: auto -> by source kind (and example name).
+AUTO_BY_KIND = {"huggingface": "question-answering", "torchscript": "vision", "state_dict": "vision"}
+AUTO_BY_EXAMPLE = {"distilbert-qa": "question-answering", "resnet": "vision"}
+
+
+class HandlerError(ValueError):
+    pass
+
+
+def torchserve_handler(model: config.TorchServeModel) -> str:
+    """`question-answering`, `vision`, or the absolute path of the user's own inference.py."""
+    value = model.handler
+    if value == "auto":
+        source = model.source
+        if source.kind == "example":
+            return AUTO_BY_EXAMPLE[source.name]
+        if source.kind in AUTO_BY_KIND:
+            return AUTO_BY_KIND[source.kind]
+        raise HandlerError(f"model.handler: auto cannot choose for source kind {source.kind!r}; name the handler")
+    if value in HANDLER_FILES and value != "tfs":
+        return value
+    path = Path(value).expanduser().resolve()
+    if path.suffix != ".py":
+        raise HandlerError(
+            f"model.handler: {value!r} is neither auto, question-answering, vision nor a path to a .py file; use one"
+        )
+    if not path.is_file():
+        raise HandlerError(f"model.handler: {value!r} does not exist ({path}); give the path of your inference.py")
+    return str(path)
+
+
+def handler_path(key: str) -> Path:
+    """The file copied as code/inference.py for a handler key (or a user path)."""
+    if key not in HANDLER_FILES:
+        return Path(key)
+    path = HANDLERS_DIR / HANDLER_FILES[key]
+    if not path.is_file():
+        raise HandlerError(f"handler file {path} is missing; restore handlers/{HANDLER_FILES[key]} from the repository")
+    return path
+
+
+def _package(line: str) -> str:
+    return re.split(r"[=<>!~\[ ;]", line, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def requirements_lines(key: str, extra: list[str]) -> list[str]:
+    """The handler's pins, then the endpoint's own lines; the same package pinned twice is an error."""
+    lines = list(REQUIREMENTS.get(key, []))
+    seen = {_package(line): line for line in lines}
+    for line in extra:
+        pkg = _package(line)
+        if pkg in seen and seen[pkg] != line:
+            raise HandlerError(
+                f"model.requirements: {line!r} conflicts with {seen[pkg]!r}, which the {key} handler needs; "
+                f"remove {line!r}"
+            )
+        if pkg not in seen:
+            lines.append(line)
+            seen[pkg] = line
+    return lines
+
+
+def requirements_text(lines: list[str]) -> bytes:
+    if not lines:
+        return b"# No packages beyond the container's own: the handler imports only what the image ships.\n"
+    return ("\n".join(lines) + "\n").encode()

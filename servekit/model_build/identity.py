@@ -1,0 +1,120 @@
+"""The identity of a build: sha256 of its inputs, computed without importing torch or TensorFlow.
+
+Inputs: the builder's FORMAT_VERSION, the bytes of every source file (folders walked in sorted order,
+paths relative to the folder, so where a checkout lives does not matter), the handler code, the
+requirements, the model-relevant options of the endpoint as canonical JSON, and, for steps that run a
+framework (examples, Keras export, tracing, ONNX export), the framework versions and the bytes of the
+servekit code that runs it. The endpoint's name, instance type and tuning are not inputs: they change
+the template, not the artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from servekit import config
+from servekit.model_build import handlers
+from servekit.model_build.archive import FileHasher
+
+# Bump when the same inputs must give different bytes (layout, archive format, export code paths).
+FORMAT_VERSION = "1"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Framework versions that can change the bytes a step produces.
+_TOOLS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "keras"),
+    "torch": ("torch",),
+    "transformers": ("torch", "transformers", "tokenizers", "safetensors"),
+    "onnx": ("torch", "onnx"),
+    "tensorrt": ("torch", "torch-tensorrt", "tensorrt"),
+}
+
+
+def tool_versions(group: str) -> dict[str, str]:
+    out = {}
+    for dist in _TOOLS[group]:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def code_digest(*names: str) -> str:
+    """sha256 over servekit's own build code files (their bytes), e.g. examples.py, torch_io.py."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data).encode()).hexdigest()
+
+
+def module_file(spec: str) -> Path | None:
+    """The source file of `module` in `module:Class`, found without importing it (or its packages)."""
+    parts = spec.split(":")[0].split(".")
+    search: list[str] = [str(Path.cwd()), *sys.path]
+    found = None
+    for i in range(len(parts)):
+        found = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
+        if found is None:
+            return None
+        search = list(found.submodule_search_locations or [])
+    if found is None or not found.origin or not Path(found.origin).is_file():
+        return None
+    return Path(found.origin)
+
+
+def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What identifies a source's bytes: kind, content digests and non-path options (never the path).
+
+    `needs`: extra tool groups the build of this source runs (e.g. "onnx" for a Triton ONNX export).
+    """
+    kind = source.kind
+    fp: dict[str, Any] = {"kind": kind}
+    tools: set[str] = set(needs)
+    if isinstance(source, config.ExampleSource):
+        fp["name"] = source.name
+        fp["code"] = code_digest("examples.py", "torch_io.py", "worker.py")
+        tools.add({"efficientnetv2": "tensorflow", "distilbert-qa": "transformers", "resnet": "torch"}[source.name])
+    elif isinstance(source, config.SavedModelSource | config.HuggingFaceSource):
+        fp["tree"] = hasher.tree(source.path)
+    elif isinstance(source, config.KerasSource):
+        fp["file"] = hasher.file(source.path)
+        fp["code"] = code_digest("examples.py", "worker.py")
+        tools.add("tensorflow")
+    elif isinstance(source, config.TorchScriptSource | config.OnnxSource | config.ArchiveSource):
+        fp["file"] = hasher.file(source.path)
+    elif isinstance(source, config.StateDictSource):
+        fp["file"] = hasher.file(source.path)
+        fp["model_class"] = source.model_class
+        fp["init_kwargs"] = source.init_kwargs
+        fp["example_input_shape"] = source.example_input_shape
+        module = module_file(source.model_class)
+        fp["module_file"] = hasher.file(module) if module else None
+        fp["code"] = code_digest("torch_io.py", "worker.py")
+        tools.add("torch")
+    elif isinstance(source, config.S3Source):
+        fp["uri"] = source.uri
+    else:  # pragma: no cover - the schema's union is closed
+        raise TypeError(f"unknown source {source!r}")
+    if tools:
+        fp["tools"] = {group: tool_versions(group) for group in sorted(tools)}
+    return fp
+
+
+def handler_digest(key: str) -> str:
+    return hashlib.sha256(handlers.handler_path(key).read_bytes()).hexdigest()
