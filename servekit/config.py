@@ -11,24 +11,35 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from servekit import images
+from servekit.options import (
+    Alarms,
+    AsyncInference,
+    ContainerOptions,
+    DataCapture,
+    Deployment,
+    MultiModel,
+    Network,
+    Scaling,
+    Serverless,
+    Strict,
+    combination_problems,
+)
+from servekit.options import (
+    ScheduledScaling as ScheduledScaling,  # re-exported: part of the schema (docs, tests)
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+VARIANT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # SageMaker's VariantName
 TRITON_TYPES = (
     "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64", "TYPE_INT8", "TYPE_INT16",
     "TYPE_INT32", "TYPE_INT64", "TYPE_FP16", "TYPE_FP32", "TYPE_FP64", "TYPE_STRING", "TYPE_BF16",
 )
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a misspelt tuning key must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _bool_env(value: bool) -> str:
@@ -114,79 +125,131 @@ ModelSource = Annotated[
 
 
 # ---------------------------------------------------------------------------------------------
-# Production: scaling, safe deployments, alarms (shared by every server)
+# What every endpoint has, whatever its server; the production blocks live in servekit.options.
 # ---------------------------------------------------------------------------------------------
-class Scaling(Strict):
-    """Application Auto Scaling of the variant's instance count, target tracking on invocations per instance."""
+class ResolvedVariant(NamedTuple):
+    """One variant as SageMaker will run it: `endpoint` is the endpoint with the variant's overrides."""
 
-    min_instances: int = Field(1, ge=1)
-    max_instances: int = Field(ge=1)
-    target_invocations_per_instance: int = Field(
-        ge=1, description="SageMakerVariantInvocationsPerInstance target (invocations per instance per minute)."
+    name: str
+    role: Literal["production", "shadow"]
+    weight: float
+    endpoint: Any  # TfsEndpoint | TorchServeEndpoint | TritonEndpoint
+
+
+class VariantBase(Strict):
+    """Another production variant (A/B test) or the shadow variant. Unset keys inherit the endpoint's; a
+    block that is set (`model`, `models`, `tuning`, `container`) replaces the endpoint's block whole."""
+
+    name: str = Field(pattern=VARIANT_NAME_PATTERN, description="VariantName; unique in the endpoint.")
+    weight: float | None = Field(
+        None, ge=0, description="Production variants: traffic weight (share = weight / sum of weights); default 1."
     )
-    scale_in_cooldown_seconds: int = Field(300, ge=0)
-    scale_out_cooldown_seconds: int = Field(60, ge=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> Scaling:
-        if self.min_instances > self.max_instances:
-            raise ValueError(
-                f"min_instances {self.min_instances} > max_instances {self.max_instances}; raise max_instances"
-            )
-        return self
-
-
-class Deployment(Strict):
-    """How an update shifts traffic (AWS::SageMaker::Endpoint DeploymentConfig), rolled back on the alarms."""
-
-    strategy: Literal["all_at_once", "canary", "linear", "rolling"] = "canary"
-    canary_percent: int = Field(10, ge=1, le=50, description="canary: share of capacity that takes traffic first.")
-    linear_step_percent: int = Field(20, ge=1, le=50, description="linear: share of capacity shifted per step.")
-    rolling_batch_percent: int = Field(25, ge=5, le=50, description="rolling: share of instances updated per batch.")
-    wait_interval_seconds: int = Field(300, ge=0, le=3600, description="Bake time between steps, seconds.")
-    termination_wait_seconds: int = Field(120, ge=0, le=3600, description="Old fleet kept after the shift, seconds.")
-    maximum_execution_timeout_seconds: int = Field(3600, ge=600, le=14400)
-    rollback_on_servekit_alarms: bool = Field(True, description="Roll back when this endpoint's own alarms fire.")
-    rollback_alarm_names: list[str] = Field(default_factory=list, description="More CloudWatch alarms to roll back on.")
-
-
-class Alarms(Strict):
-    """CloudWatch alarms on the endpoint's own metrics. Latency in milliseconds (SageMaker reports microseconds)."""
-
-    enabled: bool = True
-    invocation_5xx_errors_per_minute: int = Field(1, ge=1, description="Alarm when 5XX errors reach this per minute.")
-    model_latency_p99_ms: int = Field(1000, ge=1, description="Alarm when p99 ModelLatency exceeds this.")
-    evaluation_periods: int = Field(3, ge=1, description="Consecutive one-minute periods before the alarm fires.")
-    sns_topic_arn: str | None = Field(
-        None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$", description="Notify this topic on alarm and OK."
+    sampling_percent: int | None = Field(
+        None, ge=1, le=100, description="Shadow variant: share of the production variant's requests copied; default 100."
     )
+    instance_type: str | None = None
+    instance_count: int | None = Field(None, ge=1, le=100)
+    image_version: str | None = None
+    container: ContainerOptions | None = None
+
+
+# Blocks that belong to the endpoint as a whole; a variant's own endpoint (variant_endpoint) drops them.
+_ENDPOINT_LEVEL = {"variants", "shadow_variant", "scaling", "deployment", "data_capture", "async_inference"}
 
 
 class EndpointBase(Strict):
     """What every endpoint has, whatever its server."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str
-    instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (min_instances when scaling).")
-    scaling: Scaling | None = None
-    deployment: Deployment | None = None
-    alarms: Alarms = Field(default_factory=Alarms)
+    instance_type: str | None = Field(None, description="e.g. ml.m5.xlarge; required unless serverless.")
+    instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (within scaling's range).")
+    variant_name: str = Field("AllTraffic", pattern=VARIANT_NAME_PATTERN, description="The endpoint's own variant.")
+    weight: float = Field(1.0, ge=0, description="Traffic weight of the endpoint's own variant beside `variants`.")
+    scaling: Scaling | None = Field(None, description="Autoscaling of the instance counts; unset: fixed counts.")
+    deployment: Deployment | None = Field(None, description="Traffic shifting of updates; unset: all at once.")
+    alarms: Alarms = Field(default_factory=Alarms, description="CloudWatch alarms (on by default).")
+    data_capture: DataCapture | None = Field(None, description="Request/response capture; unset: none.")
+    async_inference: AsyncInference | None = Field(None, description="Queue requests, results to S3; unset: real-time.")
+    serverless: Serverless | None = Field(None, description="No instances, CPU only; unset: instances.")
+    multi_model: MultiModel | None = Field(None, description="Models loaded on demand from an S3 prefix.")
+    network: Network = Field(default_factory=Network, description="VPC and network isolation (on by default).")
+    container: ContainerOptions = Field(default_factory=ContainerOptions, description="Start timeouts, volume size.")
+    # Each server adds `variants: list[<Server>Variant]` and `shadow_variant: <Server>Variant | None`.
+    variants: list[Any] = Field(default_factory=list)
+    shadow_variant: Any = None
+
+    def variant_endpoint(self, variant: VariantBase) -> EndpointBase:
+        """This endpoint as `variant` runs it: the variant's keys over the endpoint's, endpoint-level blocks dropped."""
+        data = self.model_dump(exclude=_ENDPOINT_LEVEL)
+        overrides = {k for k in variant.model_fields_set - {"name", "weight", "sampling_percent"}
+                     if getattr(variant, k) is not None}
+        data.update(variant.model_dump(include=overrides))
+        data["variant_name"] = variant.name
+        data["weight"] = 1.0  # a variant's weight (or shadow share) is its ResolvedVariant's, not its endpoint's
+        return type(self).model_validate(data)
+
+    def resolved_variants(self) -> list[ResolvedVariant]:
+        """The endpoint's own variant, then `variants`, then the shadow (weight: its share of the production one's)."""
+        out = [ResolvedVariant(self.variant_name, "production", self.weight, self)]
+        for v in self.variants:
+            out.append(ResolvedVariant(v.name, "production", 1.0 if v.weight is None else v.weight,
+                                       self.variant_endpoint(v)))
+        if self.shadow_variant is not None:
+            share = (self.shadow_variant.sampling_percent or 100) / 100
+            out.append(ResolvedVariant(self.shadow_variant.name, "shadow", self.weight * share,
+                                       self.variant_endpoint(self.shadow_variant)))
+        return out
+
+    @property
+    def uses_shared_bucket(self) -> bool:
+        capture = self.data_capture is not None and self.data_capture.shared_bucket
+        return capture or (self.async_inference is not None and self.async_inference.uses_shared_bucket)
 
     @model_validator(mode="after")
     def _check_base(self) -> EndpointBase:
-        if self.scaling is not None and not self.scaling.min_instances <= self.instance_count <= self.scaling.max_instances:
-            raise ValueError(
-                f"instance_count {self.instance_count} is outside scaling {self.scaling.min_instances}.."
-                f"{self.scaling.max_instances}; set it within the scaling range"
+        problems = _variant_problems(self)
+        if not problems:
+            production = [self, *(self.variant_endpoint(v) for v in self.variants)]
+            problems = combination_problems(
+                instance_type=self.instance_type,
+                instance_counts=[e.instance_count for e in production],
+                weights=[r.weight for r in self.resolved_variants() if r.role == "production"],
+                has_shadow=self.shadow_variant is not None,
+                scaling=self.scaling, deployment=self.deployment, alarms_enabled=self.alarms.enabled,
+                data_capture=self.data_capture is not None, is_async=self.async_inference is not None,
+                serverless=self.serverless is not None, multi_model=self.multi_model is not None,
+                in_vpc=self.network.in_vpc, isolation=self.network.isolation,
+                volume_size_set=self.container.volume_size_gb is not None,
             )
-        if self.deployment is not None and self.deployment.rollback_on_servekit_alarms and not self.alarms.enabled:
-            raise ValueError("deployment.rollback_on_servekit_alarms needs alarms.enabled; enable the alarms or "
-                             "set rollback_on_servekit_alarms: false")
-        if self.deployment is not None and self.deployment.strategy == "rolling" and self.instance_count < 2:
-            raise ValueError("deployment.strategy rolling needs instance_count >= 2 (it updates instances in batches); "
-                             "use canary or linear")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
+
+def _variant_problems(ep: EndpointBase) -> list[str]:
+    named = [("variants", i, v) for i, v in enumerate(ep.variants)]
+    if ep.shadow_variant is not None:
+        named.append(("shadow_variant", None, ep.shadow_variant))
+    out = []
+    names = [ep.variant_name] + [v.name for _, _, v in named]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        out.append(f"variants: variant names {dupes} appear twice (the endpoint's own is variant_name "
+                   f"{ep.variant_name!r}); give each variant its own name")
+    for field, i, v in named:
+        where = f"{field}[{i}] ({v.name})" if i is not None else f"{field} ({v.name})"
+        if field == "variants" and v.sampling_percent is not None:
+            out.append(f"{where}.sampling_percent: only the shadow variant samples; use weight for a production one")
+        if field == "shadow_variant" and v.weight is not None:
+            out.append(f"{where}.weight: a shadow variant takes copies, not a share; use sampling_percent")
+        if ep.multi_model is not None and ({"model", "models"} & v.model_fields_set):
+            out.append(f"{where}: in multi-model mode the models come from multi_model.s3_prefix; remove the "
+                       "variant's model")
+        try:
+            ep.variant_endpoint(v)
+        except ValidationError as err:
+            out += [f"{where}: {line}" for e in err.errors() for line in _describe(e)]
+    return out
 
 # ---------------------------------------------------------------------------------------------
 # TensorFlow Serving
@@ -257,6 +320,14 @@ class TfsModel(Strict):
     source: ModelSource
 
 
+class TfsVariant(VariantBase):
+    """A TFS variant: VariantBase's keys plus the TFS endpoint's `models`, `default_model` and `tuning`."""
+
+    models: list[TfsModel] | None = Field(None, min_length=1, description="Replaces the endpoint's models.")
+    default_model: str | None = None
+    tuning: TfsTuning | None = Field(None, description="Replaces the endpoint's tuning.")
+
+
 class TfsEndpoint(EndpointBase):
     server: Literal["tfs"]
     image_version: str = Field("2.19", description="tensorflow-inference DLC version.")
@@ -265,6 +336,8 @@ class TfsEndpoint(EndpointBase):
         None, description="Model that answers requests without tfs-model-name; default: the first listed."
     )
     tuning: TfsTuning = Field(default_factory=TfsTuning)
+    variants: list[TfsVariant] = Field(default_factory=list, description="More production variants (A/B tests).")
+    shadow_variant: TfsVariant | None = Field(None, description="Takes copies of the production traffic.")
 
     @property
     def default_model_name(self) -> str:
@@ -317,7 +390,7 @@ class TorchServeTuning(Strict):
             )
         return self
 
-    def to_environment(self, program: str) -> dict[str, str]:
+    def to_environment(self, program: str, *, multi_model: bool = False) -> dict[str, str]:
         env = {
             "SAGEMAKER_PROGRAM": program,
             "SAGEMAKER_TS_BATCH_SIZE": str(self.batch_size),
@@ -326,12 +399,17 @@ class TorchServeTuning(Strict):
             "SAGEMAKER_TS_MAX_WORKERS": str(self.max_workers),
             "SAGEMAKER_TS_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
             "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": self.default_accept,
-            # Toolkit 2.0.25's bundled properties file ends without a newline, so the toolkit's own
-            # `enable_model_api=true` and `default_response_timeout` are glued into one bad line and
-            # lost. Its properties set enable_envvars_config=true, so TorchServe's TS_* overrides work.
+            # Toolkit 2.0.25's bundled properties files (single- and multi-model) end without a newline, so
+            # the toolkit's own `enable_model_api=true` and `default_response_timeout` are glued into one
+            # bad line and lost. They set enable_envvars_config=true, so TorchServe's TS_* overrides work.
             "TS_ENABLE_MODEL_API": "true",
             "TS_DEFAULT_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
         }
+        if multi_model:
+            # The toolkit applies SAGEMAKER_TS_* to single-model endpoints only: leave out what does nothing.
+            env = {k: v for k, v in env.items() if not k.startswith("SAGEMAKER_TS_")}
+            env["SAGEMAKER_MULTI_MODEL"] = "true"
+            return env
         if self.batched_forward:
             env["TS_DEFAULT_SERVICE_HANDLER"] = f"{program.removesuffix('.py')}:handle"
         return env
@@ -360,11 +438,20 @@ class TorchServeModel(Strict):
         return self
 
 
+class TorchServeVariant(VariantBase):
+    """A TorchServe variant: VariantBase's keys plus the TorchServe endpoint's `model` and `tuning`."""
+
+    model: TorchServeModel | None = Field(None, description="Replaces the endpoint's model.")
+    tuning: TorchServeTuning | None = Field(None, description="Replaces the endpoint's tuning.")
+
+
 class TorchServeEndpoint(EndpointBase):
     server: Literal["torchserve"]
     image_version: str = Field("2.6", description="pytorch-inference DLC version.")
     model: TorchServeModel
     tuning: TorchServeTuning = Field(default_factory=TorchServeTuning)
+    variants: list[TorchServeVariant] = Field(default_factory=list, description="More production variants.")
+    shadow_variant: TorchServeVariant | None = Field(None, description="Takes copies of the production traffic.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,9 +554,12 @@ class TritonTuning(Strict):
     )
     ping_mode: Literal["ready", "live"] | None = Field(None, description="SAGEMAKER_TRITON_OVERRIDE_PING_MODE.")
 
-    def to_environment(self, default_model_name: str) -> dict[str, str]:
+    def to_environment(self, default_model_name: str, *, multi_model: bool = False) -> dict[str, str]:
         env = {
-            "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": default_model_name,
+            # In multi-model mode the serve script ignores the default model (each TargetModel is its own
+            # repository, loaded on demand) and SageMaker wants SAGEMAKER_MULTI_MODEL exactly "true".
+            **({"SAGEMAKER_MULTI_MODEL": "true"} if multi_model else
+               {"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": default_model_name}),
             "SAGEMAKER_TRITON_THREAD_COUNT": str(self.thread_count),
             "SAGEMAKER_TRITON_BUFFER_MANAGER_THREAD_COUNT": str(self.buffer_manager_thread_count),
             "SAGEMAKER_TRITON_LOG_VERBOSE": _bool_env(self.log_verbose),
@@ -483,11 +573,20 @@ class TritonTuning(Strict):
         return env
 
 
+class TritonVariant(VariantBase):
+    """A Triton variant: VariantBase's keys plus the Triton endpoint's `model` and `tuning`."""
+
+    model: TritonModel | None = Field(None, description="Replaces the endpoint's model.")
+    tuning: TritonTuning | None = Field(None, description="Replaces the endpoint's tuning.")
+
+
 class TritonEndpoint(EndpointBase):
     server: Literal["triton"]
     image_version: str = Field("25.09", description="sagemaker-tritonserver DLC version.")
     model: TritonModel
     tuning: TritonTuning = Field(default_factory=TritonTuning)
+    variants: list[TritonVariant] = Field(default_factory=list, description="More production variants.")
+    shadow_variant: TritonVariant | None = Field(None, description="Takes copies of the production traffic.")
 
 
 Endpoint = Annotated[TfsEndpoint | TorchServeEndpoint | TritonEndpoint, Field(discriminator="server")]
@@ -501,13 +600,15 @@ class AppConfig(Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     kms_key_arn: str | None = Field(
         None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
-        description="Existing key for endpoint volumes; unset = one key created in the shared stack.",
+        description="Existing key for endpoint volumes, captured data and async results; unset = one key created "
+        "in the shared stack.",
     )
 
 
 class ServekitConfig(Strict):
     app: AppConfig = Field(default_factory=AppConfig)
     endpoints: list[Endpoint] = Field(min_length=1)
+    pipeline: PipelineConfig | None = Field(None, description="CDK Pipelines deployment; unset = no pipeline stack.")
 
     @model_validator(mode="after")
     def _check(self) -> ServekitConfig:
@@ -519,54 +620,110 @@ class ServekitConfig(Strict):
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-field checks that need the image table: run after the schema, so each is one clear line.
+# Cross-field checks that need the image and instance tables: run after the schema, so each is one
+# clear line. Each variant is checked as it runs (its own instance type, image and settings).
 # ---------------------------------------------------------------------------------------------
 def _semantic_problems(config: ServekitConfig) -> list[str]:
     problems: list[str] = []
-    region = config.app.region
     for i, ep in enumerate(config.endpoints):
         where = f"endpoints[{i}] ({ep.name})"
         full_name = f"{config.app.name}-{config.app.env_name}-{ep.name}"
         if len(full_name) > 63:
             problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
                             "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
-        facts = images.instance_facts(ep.instance_type)
-        if facts is None:
-            problems.append(
-                f"{where}.instance_type: {ep.instance_type!r} is not a SageMaker instance type servekit knows; "
-                f"use one like ml.m5.xlarge or ml.g5.xlarge{images.suggest_instance_type(ep.instance_type)}"
-            )
-            continue
-        try:
-            images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
-        except images.ImageError as err:
-            problems.append(f"{where}.image_version: {ep.image_version!r}: {err}")
-        if not facts.gpus:
-            problems.extend(f"{where}.{p}" for p in _gpu_only_settings(ep))
-        if ep.scaling is not None and facts.burstable:
-            problems.append(f"{where}.scaling: {ep.instance_type} is burstable (CPU credits), which makes scaling "
-                            "on load unreliable; use an m5/c5 or GPU type, or remove scaling")
+        for j, variant in enumerate(ep.resolved_variants()):
+            at = where if j == 0 else f"{where}.{_variant_field(ep, variant.name)}"
+            problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, config.app.region)]
     return problems
 
 
-def _gpu_only_settings(ep: Any) -> list[str]:
+def _variant_field(ep: EndpointBase, name: str) -> str:
+    if ep.shadow_variant is not None and ep.shadow_variant.name == name:
+        return f"shadow_variant ({name})"
+    return f"variants[{[v.name for v in ep.variants].index(name)}] ({name})"
+
+
+def facts_of(ep: EndpointBase) -> images.InstanceFacts | None:
+    """The instance facts a variant runs on: serverless has those of "no GPU" (servekit.images.SERVERLESS)."""
+    return images.SERVERLESS if ep.serverless is not None else images.instance_facts(ep.instance_type or "")
+
+
+def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: str) -> list[str]:
+    ep = variant.endpoint
+    out: list[str] = []
+    facts = facts_of(ep)
+    if facts is None:
+        return [f"instance_type: {ep.instance_type!r} is not a SageMaker instance type servekit knows; use one like "
+                f"ml.m5.xlarge or ml.g5.xlarge{images.suggest_instance_type(ep.instance_type or '')}"]
+    try:
+        images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
+    except images.ImageError as err:
+        out.append(f"image_version: {ep.image_version!r}: {err}")
+    if not facts.gpus:
+        out += _gpu_only_settings(ep, ep.instance_type or "serverless inference (CPU only)")
+    scaling = parent.scaling
+    if scaling is not None and variant.role == "production":
+        if facts.burstable:
+            out.append(f"scaling: {ep.instance_type} is burstable (CPU credits), which makes scaling on load "
+                       "unreliable; use an m5/c5 or GPU type, or remove scaling")
+        if scaling.target_gpu_utilization_percent is not None and not facts.gpus:
+            out.append(f"scaling.target_gpu_utilization_percent: {ep.instance_type} has no GPU; remove it or use a "
+                       "GPU instance type")
+    if ep.container.volume_size_gb is not None and facts.nvme:
+        out.append(f"container.volume_size_gb: {ep.instance_type} has NVMe instance storage, where SageMaker refuses "
+                   "a volume size; remove volume_size_gb or use an EBS-only type (e.g. ml.m5, ml.c5)")
+    if ep.multi_model is not None:
+        problem = images.multi_model_problem(ep.server, facts)
+        if problem:
+            out.append(f"multi_model: {problem}")
+        if isinstance(ep, TorchServeEndpoint):
+            out += _torchserve_multi_model_problems(ep)
+    return out
+
+
+def _torchserve_multi_model_problems(ep: TorchServeEndpoint) -> list[str]:
+    # The PyTorch toolkit applies SAGEMAKER_TS_* only to single-model endpoints and, in multi-model mode,
+    # never runs pip on a model's code/requirements.txt (it installs only /opt/ml/model/code's at start).
+    out = []
+    ignored = sorted(ep.tuning.model_fields_set & {"batch_size", "max_batch_delay_ms", "min_workers", "max_workers",
+                                                   "response_timeout_seconds"})
+    if ignored:
+        out.append(f"tuning: {', '.join(ignored)} are ignored by the PyTorch toolkit in multi-model mode (it applies "
+                   "SAGEMAKER_TS_* to single-model endpoints only); remove them")
+    if ep.tuning.batched_forward:
+        out.append("tuning.batched_forward: not supported in multi-model mode; remove it")
+    from servekit.model_build import handlers  # lazily: model_build imports this module
+
+    try:
+        key = handlers.torchserve_handler(ep.model)
+        lines = handlers.requirements_lines(key if key in handlers.HANDLER_FILES else "custom", ep.model.requirements)
+    except handlers.HandlerError:
+        return out  # the build reports a bad handler with its own fix
+    if lines:
+        out.append(f"model: its handler needs {', '.join(lines)} from code/requirements.txt, which the toolkit never "
+                   "installs in multi-model mode; use a handler that needs only the image's packages, or a single-model "
+                   "endpoint")
+    return out
+
+
+def _gpu_only_settings(ep: Any, where: str) -> list[str]:
     fix = "use a GPU instance type (e.g. ml.g5.xlarge) or remove the setting"
     out = []
     if isinstance(ep, TfsEndpoint) and ep.tuning.fractional_gpu_mem_margin is not None:
         out.append(f"tuning.fractional_gpu_mem_margin: {ep.tuning.fractional_gpu_mem_margin} is GPU-only but "
-                   f"{ep.instance_type} has no GPU; {fix}")
+                   f"{where} has no GPU; {fix}")
     if isinstance(ep, TritonEndpoint):
         if ep.model.instance_group.kind == "KIND_GPU":
-            out.append(f"model.instance_group.kind: 'KIND_GPU' on {ep.instance_type}, which has no GPU; use KIND_CPU "
+            out.append(f"model.instance_group.kind: 'KIND_GPU' on {where}, which has no GPU; use KIND_CPU "
                        "or KIND_AUTO, or a GPU instance type")
         if ep.model.format == "tensorrt":
-            out.append(f"model.format: 'tensorrt' plans run only on GPUs, and {ep.instance_type} has none; use "
+            out.append(f"model.format: 'tensorrt' plans run only on GPUs, and {where} has none; use "
                        "format: onnx or torchscript, or a GPU instance type")
         if ep.model.onnx_tensorrt_accelerator is not None:
-            out.append(f"model.onnx_tensorrt_accelerator: set on {ep.instance_type}, which has no GPU; {fix}")
+            out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {fix}")
         if ep.tuning.model_load_gpu_limit is not None:
             out.append(f"tuning.model_load_gpu_limit: {ep.tuning.model_load_gpu_limit} is GPU-only but "
-                       f"{ep.instance_type} has no GPU; {fix}")
+                       f"{where} has no GPU; {fix}")
     return out
 
 
@@ -638,9 +795,16 @@ def _first_model(annotation: Any) -> Any:
     return _first_model(meta) if meta not in (None, Union, list, dict) else None
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: dict[str, Any]) -> list[str]:
+    """One line per problem; a cross-field rule may report several, one per line of its message."""
+    field = _loc(tuple(err["loc"]))
+    if err["type"] == "value_error":
+        return [f"{field}: {line}" for line in err["msg"].removeprefix("Value error, ").split("\n")]
+    return [_describe_one(err, field)]
+
+
+def _describe_one(err: dict[str, Any], field: str) -> str:
     loc = tuple(err["loc"])
-    field = _loc(loc)
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
@@ -655,12 +819,10 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{field}: {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}; use one of them"
     if kind == "union_tag_not_found":
         return f"{field}: needs its `{err.get('ctx', {}).get('discriminator', 'kind')}` key; add it"
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = err["msg"]
     shown = value if not isinstance(value, dict | list) else "(block)"
     if kind == "string_pattern_mismatch":
         return f"{field}: {value!r} does not match {err['ctx']['pattern']}; rename it to match"
-    if kind == "value_error":
-        return f"{field}: {msg}"
     return f"{field}: {shown!r}: {msg}; fix the value"
 
 
@@ -670,7 +832,7 @@ def parse(data: Any, source: str = "servekit.yaml") -> ServekitConfig:
     try:
         config = ServekitConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+        raise ConfigError(source, [line for e in err.errors() for line in _describe(e)]) from None
     problems = _semantic_problems(config)
     if problems:
         raise ConfigError(source, problems)
@@ -702,15 +864,112 @@ def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
             return source.model_copy(update={"path": (base / source.path).resolve()})
         return source
 
+    def fix_models(owner: Any) -> Any:
+        """An endpoint or a variant, with its model sources (and own handler file) made absolute."""
+        if getattr(owner, "models", None):
+            return owner.model_copy(update={"models": [m.model_copy(update={"source": fix(m.source)})
+                                                       for m in owner.models]})
+        if getattr(owner, "model", None) is None:
+            return owner
+        update: dict[str, Any] = {"source": fix(owner.model.source)}
+        handler = getattr(owner.model, "handler", None)
+        if handler and handler.endswith(".py") and not Path(handler).is_absolute():
+            update["handler"] = str((base / handler).resolve())  # the user's own inference.py
+        return owner.model_copy(update={"model": owner.model.model_copy(update=update)})
+
     endpoints = []
     for ep in config.endpoints:
-        if isinstance(ep, TfsEndpoint):
-            models = [m.model_copy(update={"source": fix(m.source)}) for m in ep.models]
-            endpoints.append(ep.model_copy(update={"models": models}))
-        else:
-            update: dict[str, Any] = {"source": fix(ep.model.source)}
-            handler = getattr(ep.model, "handler", None)
-            if handler and handler.endswith(".py") and not Path(handler).is_absolute():
-                update["handler"] = str((base / handler).resolve())  # the user's own inference.py
-            endpoints.append(ep.model_copy(update={"model": ep.model.model_copy(update=update)}))
+        shadow = fix_models(ep.shadow_variant) if ep.shadow_variant is not None else None
+        endpoints.append(fix_models(ep).model_copy(
+            update={"variants": [fix_models(v) for v in ep.variants], "shadow_variant": shadow}))
     return config.model_copy(update={"endpoints": endpoints})
+
+
+def artifact_key(endpoint_name: str, variant_name: str, primary: bool) -> str:
+    """The key of a variant's model data: the endpoint's name for its own variant, `endpoint/variant` else."""
+    return endpoint_name if primary else f"{endpoint_name}/{variant_name}"
+
+
+def artifact_endpoints(config: ServekitConfig) -> list[tuple[str, Any]]:
+    """(key, endpoint as the variant runs it) for every variant whose model servekit builds: multi-model
+    endpoints have none (their models live under multi_model.s3_prefix)."""
+    out = []
+    for ep in config.endpoints:
+        if ep.multi_model is not None:
+            continue
+        for i, variant in enumerate(ep.resolved_variants()):
+            out.append((artifact_key(ep.name, variant.name, i == 0), variant.endpoint))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline (optional): CDK Pipelines deploys the endpoints above to each environment on every push
+# ---------------------------------------------------------------------------------------------
+class PipelineRepository(Strict):
+    """The source repository, read through a CodeStar/CodeConnections connection."""
+
+    owner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Owner: user, organisation or workspace.")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Repository name.")
+
+
+class PipelineEnvironment(Strict):
+    """One stage of the pipeline: the same endpoints, with this environment's name, account and region."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9]{0,15}$", description="Stage name, and env_name of its stacks and endpoints.")
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    requires_approval: bool | None = Field(
+        None, description="A manual approval before this stage deploys; unset = yes when the name starts with prod."
+    )
+    verify_role_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="Role in `account` that the stage's verification assumes; needed when `account` is not the "
+        "pipeline's.",
+    )
+
+    @property
+    def approval(self) -> bool:
+        return self.requires_approval if self.requires_approval is not None else self.name.startswith("prod")
+
+
+class PipelineConfig(Strict):
+    """CDK Pipelines: source through the connection, `make test` and `make synth`, then each environment in
+    order, each verified with `servekit verify --deployed`."""
+
+    connection_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$",
+        description="CodeStar/CodeConnections connection; the pipeline is deployed in its account and region.",
+    )
+    repository: PipelineRepository
+    branch: str = Field("main", pattern=r"^[^\s~^:?*\[\\]+$", description="Branch whose pushes run the pipeline.")
+    environments: list[PipelineEnvironment] = Field(min_length=1, description="Deployed in this order.")
+
+    @property
+    def account(self) -> str:
+        return self.connection_arn.split(":")[4]
+
+    @property
+    def region(self) -> str:
+        return self.connection_arn.split(":")[3]
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineConfig:
+        names = [e.name for e in self.environments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"environments {dupes} appear twice; give each environment its own name")
+        for i, env in enumerate(self.environments):
+            if env.verify_role_arn is not None and env.verify_role_arn.split(":")[4] != env.account:
+                raise ValueError(f"environments[{i}] ({env.name}).verify_role_arn: the role must be in account "
+                                 f"{env.account}; use a role of that account")
+            if env.account != self.account and env.verify_role_arn is None:
+                raise ValueError(
+                    f"environments[{i}] ({env.name}): account {env.account} is not the pipeline's ({self.account}, "
+                    "from connection_arn), so its verification needs verify_role_arn: a role in that account the "
+                    "pipeline may assume, allowed sagemaker:DescribeEndpoint, sagemaker:InvokeEndpoint, "
+                    "cloudformation:GetTemplate and cloudformation:DescribeStackResource"
+                )
+        return self
+
+
+ServekitConfig.model_rebuild()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import inspect
 import typing
 
 from pydantic import BaseModel
@@ -30,8 +31,18 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("endpoints[].model.tensorrt (triton)", cfg.TensorRTBuild),
     ("endpoints[].tuning (triton)", cfg.TritonTuning),
     ("endpoints[].scaling", cfg.Scaling),
+    ("endpoints[].scaling.schedules[]", cfg.ScheduledScaling),
     ("endpoints[].deployment", cfg.Deployment),
     ("endpoints[].alarms", cfg.Alarms),
+    ("endpoints[].data_capture", cfg.DataCapture),
+    ("endpoints[].async_inference", cfg.AsyncInference),
+    ("endpoints[].serverless", cfg.Serverless),
+    ("endpoints[].multi_model", cfg.MultiModel),
+    ("endpoints[].network", cfg.Network),
+    ("endpoints[].container", cfg.ContainerOptions),
+    ("endpoints[].variants[] / shadow_variant (tfs)", cfg.TfsVariant),
+    ("endpoints[].variants[] / shadow_variant (torchserve)", cfg.TorchServeVariant),
+    ("endpoints[].variants[] / shadow_variant (triton)", cfg.TritonVariant),
 ]
 SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchScriptSource, cfg.StateDictSource,
            cfg.HuggingFaceSource, cfg.OnnxSource, cfg.ArchiveSource, cfg.S3Source]
@@ -39,8 +50,10 @@ SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchSc
 
 def _type(annotation: typing.Any) -> str:
     text = str(annotation).replace("typing.", "").replace("servekit.config.", "").replace("pathlib._local.", "")
+    text = text.replace("servekit.options.", "")
     text = text.replace("<class '", "").replace("'>", "").replace("pathlib.", "")
-    if "Annotated[Union[ExampleSource" in text or "ExampleSource, SavedModelSource" in text:
+    if any(marker in text for marker in ("Annotated[Union[ExampleSource", "ExampleSource, SavedModelSource",
+                                         "ExampleSource | SavedModelSource")):
         return "model source (below)"
     return text.replace("NoneType", "None").replace("|", "\\|")
 
@@ -50,7 +63,7 @@ def _default(field: typing.Any) -> str:
         return "**required**"
     if field.default_factory is not None:
         value = field.default_factory()
-        return f"`{value.model_dump() if isinstance(value, BaseModel) else value}`"
+        return "its defaults (below)" if isinstance(value, BaseModel) else f"`{value}`"
     return "unset" if field.default is None or field.default is PydanticUndefined else f"`{field.default}`"
 
 
@@ -72,11 +85,11 @@ def render() -> str:
         "",
     ]
     for title, model in SECTIONS:
-        out += [f"## {title}", "", (model.__doc__ or "").strip(), "", *_table(model), ""]
+        out += [f"## {title}", "", inspect.cleandoc(model.__doc__ or ""), "", *_table(model), ""]
     out += ["## Model sources (`source:`)", "", "Chosen by `kind`. Local paths are relative to servekit.yaml.", ""]
     for model in SOURCES:
         kind = model.model_fields["kind"].annotation.__args__[0]
-        out += [f"### kind: {kind}", "", (model.__doc__ or "").strip(), "", *_table(model), ""]
+        out += [f"### kind: {kind}", "", inspect.cleandoc(model.__doc__ or ""), "", *_table(model), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -2,7 +2,8 @@
 
 URIs come from sagemaker-core's own table (`image_uris.retrieve`), the one the SageMaker SDK uses, so
 accounts that differ by region (ap-east-1, me-south-1, cn-*, ...) are right without a table of ours.
-Instance facts (GPUs, NVMe instance storage, burstable) live in the one table below.
+Instance facts (vCPUs, GPUs, NVMe instance storage, burstable) live in the one table below, and so do the
+rules that follow from them alone: what serverless inference and multi-model endpoints can run.
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ class ImageError(ValueError):
 class InstanceFacts:
     instance_type: str
     gpus: int
-    nvme: bool  # instance storage: SageMaker rejects a KMS key on the endpoint config's volume
+    nvme: bool  # instance storage: SageMaker rejects a KMS key and a volume size on the endpoint config
     burstable: bool  # CPU credits: useless for autoscaling on utilisation
+    vcpus: int = 0  # CPUUtilization is summed over vCPUs (0..100 x vCPUs); 0 = serverless, not published
 
     @property
     def processor(self) -> str:
         return "gpu" if self.gpus else "cpu"
+
+
+# Serverless inference runs on CPU only ("GPUs" heads AWS's list of features serverless does not support:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions),
+# so a serverless endpoint gets the facts of "no GPU": every GPU-only setting is refused by the same checks
+# that refuse it on a CPU instance, and the image is the CPU one.
+SERVERLESS = InstanceFacts("serverless", gpus=0, nvme=False, burstable=False, vcpus=0)
 
 
 # family -> (sizes, GPUs per size (default 0), NVMe instance storage, burstable)
@@ -60,13 +69,21 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], dict[str, int], bool, bool]] = {
 _GPU_FAMILIES = {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5"}
 
 
+def _vcpus(size: str) -> int:
+    # Every family in the table follows EC2's size naming: medium and large have 2 vCPUs, xlarge 4,
+    # Nxlarge 4N (t2.medium, p3.2xlarge and g5.48xlarge included).
+    if size in ("medium", "large"):
+        return 2
+    return 4 * int(size.removesuffix("xlarge") or 1)
+
+
 def _all_types() -> dict[str, InstanceFacts]:
     table = {}
     for family, (sizes, gpus, nvme, burstable) in _FAMILIES.items():
         for size in sizes:
             name = f"ml.{family}.{size}"
             count = gpus.get(size, 1) if family in _GPU_FAMILIES else 0
-            table[name] = InstanceFacts(name, count, nvme, burstable)
+            table[name] = InstanceFacts(name, count, nvme, burstable, _vcpus(size))
     return table
 
 
@@ -75,6 +92,30 @@ INSTANCE_TYPES: dict[str, InstanceFacts] = _all_types()
 
 def instance_facts(instance_type: str) -> InstanceFacts | None:
     return INSTANCE_TYPES.get(instance_type)
+
+
+def multi_model_problem(server: str, facts: InstanceFacts) -> str | None:
+    """Why `server` cannot run a SageMaker multi-model endpoint on this instance, or None.
+
+    AWS: CPU multi-model endpoints are supported by the TensorFlow and PyTorch containers; GPU ones only by
+    the Triton container (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
+    TFS is left out on purpose: servekit routes several SavedModels of one archive with tfs-model-name.
+    """
+    if server == "tfs":
+        return ("TFS serves several SavedModels from one archive instead: list them under `models` and route "
+                "with the tfs-model-name custom attribute")
+    if server == "torchserve" and facts.gpus:
+        return (f"GPU multi-model endpoints run only in the Triton container, and {facts.instance_type} has a GPU; "
+                "use a CPU instance type or server: triton")
+    family = facts.instance_type.split(".")[1] if facts.instance_type.count(".") == 2 else ""
+    if facts.gpus and (facts.gpus > 1 or family not in _MULTI_MODEL_GPU_FAMILIES):
+        return (f"AWS lists only single-GPU {', '.join(sorted(_MULTI_MODEL_GPU_FAMILIES))} instances for GPU "
+                f"multi-model endpoints, not {facts.instance_type}; use e.g. ml.g5.xlarge")
+    return None
+
+
+# The GPU instance types AWS lists for multi-model endpoints: single-GPU sizes of these families.
+_MULTI_MODEL_GPU_FAMILIES = {"p3", "g4dn", "g5"}
 
 
 def suggest_instance_type(wrong: str) -> str:
@@ -93,13 +134,19 @@ def _sdk():
 
 
 @functools.lru_cache(maxsize=256)
-def image_uri(server: str, version: str, region: str, instance_type: str) -> str:
-    """The DLC inference image for `server` (tfs | torchserve | triton), CPU or GPU from `instance_type`."""
+def image_uri(server: str, version: str, region: str, instance_type: str | None) -> str:
+    """The DLC inference image for `server` (tfs | torchserve | triton), CPU or GPU from `instance_type`;
+    `instance_type` None means serverless, which runs the CPU image."""
     if server not in FRAMEWORKS:
         raise ImageError(f"unknown server {server!r}; use one of {sorted(FRAMEWORKS)}")
     framework = FRAMEWORKS[server]
+    where: dict[str, object] = {"instance_type": instance_type}
+    if instance_type is None:
+        from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig
+
+        where = {"serverless_inference_config": ServerlessInferenceConfig()}
     try:
-        return _sdk().retrieve(framework, region, version=version, image_scope="inference", instance_type=instance_type)
+        return _sdk().retrieve(framework, region, version=version, image_scope="inference", **where)
     except ValueError as err:
         raise ImageError(_explain(framework, str(err))) from None
 

@@ -25,19 +25,20 @@ def load_or_exit(path: str | Path) -> cfg.ServekitConfig:
 def build_model_data(
     config: cfg.ServekitConfig, *, cache_dir: Path = CACHE_DIR, progress: Callable[[str], None] | None = None
 ) -> dict[str, ModelData]:
-    """Build (or take from the cache) every endpoint's model.tar.gz; the asset hash is the build's identity,
-    so an unchanged model never changes the template."""
+    """Build (or take from the cache) the model.tar.gz of every endpoint and of each of its variants, keyed
+    by cfg.artifact_key; the asset hash is the build's identity, so an unchanged model never changes the
+    template. Multi-model endpoints have none: their models live under their S3 prefix."""
     from servekit import model_build
 
     data: dict[str, ModelData] = {}
-    for endpoint in config.endpoints:
+    for key, endpoint in cfg.artifact_endpoints(config):
         try:
             artifact = model_build.build(endpoint, cache_dir=cache_dir, progress=progress)
         except model_build.BuildError as err:
-            print(f"servekit: endpoint {endpoint.name}: {err}", file=sys.stderr)
+            print(f"servekit: endpoint {key}: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         if isinstance(artifact, model_build.RemoteArtifact):
-            data[endpoint.name] = ModelData.from_s3_uri(artifact.uri)
+            data[key] = ModelData.from_s3_uri(artifact.uri)
         else:
-            data[endpoint.name] = ModelData.from_asset(artifact.path, identity=artifact.identity)
+            data[key] = ModelData.from_asset(artifact.path, identity=artifact.identity)
     return data

@@ -2,8 +2,10 @@
 `constructs` library that aws-cdk-lib imports.)"""
 
 from servekit.constructs.container_image import ContainerImage
-from servekit.constructs.endpoint import ServingEndpoint
+from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
 from servekit.constructs.servers import TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit.constructs.variant import Variant
 
-__all__ = ["ContainerImage", "ModelData", "ServingEndpoint", "TfsEndpoint", "TorchServeEndpoint", "TritonEndpoint"]
+__all__ = ["ContainerImage", "EndpointOptions", "ModelData", "ServingEndpoint", "TfsEndpoint", "TorchServeEndpoint",
+           "TritonEndpoint", "Variant"]

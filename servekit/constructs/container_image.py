@@ -21,7 +21,7 @@ class ContainerImage:
     @staticmethod
     def from_dlc(server: str, version: str) -> ContainerImage:
         """The AWS Deep Learning Container for `server` (tfs | torchserve | triton) and `version`, resolved
-        offline for the stack's region and CPU/GPU from the instance type."""
+        offline for the stack's region and CPU/GPU from the instance type (CPU for serverless)."""
         return ContainerImage(server=server, version=version)
 
     @staticmethod
@@ -30,7 +30,8 @@ class ContainerImage:
         images.ecr_repository_arn(uri)  # fail now, with the fix, rather than at deploy
         return ContainerImage(uri=uri)
 
-    def resolve(self, scope: Construct, instance_type: str) -> str:
+    def resolve(self, scope: Construct, instance_type: str | None) -> str:
+        """The image URI; instance_type None means serverless (the CPU image)."""
         if self._uri:
             return self._uri
         region = cdk.Stack.of(scope).region
@@ -41,7 +42,7 @@ class ContainerImage:
             )
         return images.image_uri(self._server, self._version, region, instance_type)
 
-    def bind(self, scope: Construct, policy: iam.ManagedPolicy, instance_type: str) -> str:
+    def bind(self, scope: Construct, policy: iam.ManagedPolicy, instance_type: str | None) -> str:
         """Grant `policy` pull access to the image's repository; return the image URI."""
         uri = self.resolve(scope, instance_type)
         policy.add_statements(

@@ -1,29 +1,39 @@
 """The shared base of TfsEndpoint, TorchServeEndpoint and TritonEndpoint.
 
-One real-time endpoint: a least-privilege execution role, a SageMaker Model, an EndpointConfig and
-an Endpoint. Names are left to CloudFormation: an EndpointConfig is immutable, so a change must
-create a new one, which a fixed name would forbid ("already exists").
+One endpoint: a least-privilege execution role, a SageMaker Model per variant, one EndpointConfig and an
+Endpoint, plus what production needs (scaling, deployment policy, alarms, data capture, async and
+serverless inference, VPC). Names are left to CloudFormation: an EndpointConfig is immutable, so a
+change must create a new one, which a fixed name would forbid ("already exists").
+
+The endpoint's own (first) variant keeps its resources at the construct's top level (Model, ModelData,
+alarms, ScalableTarget), so adding variants never renames what is deployed; other variants live under
+`Variant-<name>`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from servekit import images
-from servekit.config import Alarms, Deployment, Scaling
-from servekit.constructs.container_image import ContainerImage
-from servekit.constructs.model_data import ModelData
+from servekit.constructs.alarms import add_variant_alarms
+from servekit.constructs.data_paths import DataPaths
+from servekit.constructs.network import EndpointNetwork
+from servekit.constructs.scaling import add_variant_scaling
+from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
+from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling, combination_problems
 
 # Metrics the endpoint itself publishes: invocation metrics in AWS/SageMaker, instance metrics in
 # /aws/sagemaker/Endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
@@ -31,11 +41,28 @@ INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 
 
-class ServingEndpoint(Construct):
-    """A SageMaker real-time endpoint behind one model server.
+class EndpointOptions(TypedDict, total=False):
+    """What every server's endpoint takes besides its model and tuning; see ServingEndpoint."""
 
-    Subclasses decide the server (image and environment); everything else is shared.
-    """
+    kms_key: kms.IKey | None
+    endpoint_name: str | None
+    variants: Sequence[Variant]
+    shadow_variant: Variant | None
+    scaling: Scaling | None
+    deployment: Deployment | None
+    alarms: Alarms | None
+    data_capture: DataCapture | None
+    async_inference: AsyncInference | None
+    data_bucket: s3.IBucket | None
+    vpc: ec2.IVpc | None
+    vpc_subnets: Sequence[ec2.ISubnet] | None
+    security_groups: Sequence[ec2.ISecurityGroup] | None
+    network_isolation: bool | None
+
+
+class ServingEndpoint(Construct):
+    """A SageMaker endpoint behind one model server. Subclasses make the variants (image and environment
+    from their tuning); everything else is shared."""
 
     server: str = ""
 
@@ -44,45 +71,44 @@ class ServingEndpoint(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        model_data: ModelData,
-        image: ContainerImage,
-        environment: Mapping[str, str],
-        instance_type: str,
-        instance_count: int = 1,
+        production_variants: Sequence[Variant],
+        shadow_variant: Variant | None = None,
         kms_key: kms.IKey | None = None,
-        variant_name: str = "AllTraffic",
         endpoint_name: str | None = None,
         scaling: Scaling | None = None,
         deployment: Deployment | None = None,
         alarms: Alarms | None = None,
+        data_capture: DataCapture | None = None,
+        async_inference: AsyncInference | None = None,
+        data_bucket: s3.IBucket | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: Sequence[ec2.ISubnet] | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        network_isolation: bool | None = None,
     ) -> None:
         """
-        :param model_data: the model.tar.gz (ModelData.from_asset or ModelData.from_s3_uri).
-        :param image: the serving container; ContainerImage.from_dlc(...) for the AWS DLC.
-        :param environment: the container's environment, already mapped from the server's tuning.
-        :param instance_type: SageMaker instance type, e.g. ml.g5.xlarge.
-        :param instance_count: initial instance count of the variant. Default: 1.
-        :param kms_key: key for the endpoint's storage volume. Default: none (AWS-managed encryption).
-            Left out, with a warning, on instance types with NVMe instance storage, which SageMaker
-            encrypts itself and where it rejects a volume key.
-        :param variant_name: production variant name. Default: AllTraffic.
+        :param production_variants: the endpoint's own variant first, then A/B variants (traffic by weight).
+        :param shadow_variant: takes copies of the (single) production variant's requests. Default: none.
+        :param kms_key: key for the storage volumes, captured data and async results. Default: none
+            (AWS-managed encryption). Left out of the volume, with a warning, on instance types with NVMe
+            instance storage, which SageMaker encrypts itself and where it rejects a volume key.
         :param endpoint_name: the endpoint's name. Default: generated by CloudFormation. The Endpoint (unlike
             its immutable EndpointConfig) is updated in place, so a name derived from the app keeps working; it
             is needed for rollback alarms, which watch the endpoint that names them in its DeploymentConfig.
-        :param scaling: target tracking on invocations per instance. Default: none (fixed instance_count).
+        :param scaling: Application Auto Scaling of each production variant. Default: none (fixed counts).
         :param deployment: traffic shifting and auto-rollback of updates. Default: none (SageMaker's default
             blue/green, all at once, no alarms).
-        :param alarms: 5XX and p99 latency alarms. Default: none. servekit's stacks always pass them.
+        :param alarms: error, latency and utilization alarms per production variant. Default: none.
+        :param data_capture: request/response capture. Default: none.
+        :param async_inference: queue requests, write results to S3. Default: none (real-time).
+        :param data_bucket: the bucket for data capture and async locations that name no S3 URI. Default: none.
+        :param vpc_subnets: run the containers in these subnets. Default: none (SageMaker's network).
+        :param security_groups: of the containers. Default: one created in `vpc`.
+        :param network_isolation: EnableNetworkIsolation. Default (None): on, unless a variant's archive
+            installs packages at start (then off for it, with a warning); True with such an archive fails.
         """
         super().__init__(scope, construct_id)
-        facts = images.instance_facts(instance_type)
-        if facts is None:
-            raise ValueError(
-                f"{self.node.path}: instance_type {instance_type!r} is unknown; use a SageMaker type like "
-                f"ml.m5.xlarge{images.suggest_instance_type(instance_type)}"
-            )
-        if instance_count < 1:
-            raise ValueError(f"{self.node.path}: instance_count {instance_count} must be at least 1")
+        check_variants(self.node.path, production_variants, shadow_variant)
         if endpoint_name is not None and not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", endpoint_name):
             raise ValueError(f"{self.node.path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
                              "hyphens, starting and ending with a letter or digit")
@@ -90,9 +116,26 @@ class ServingEndpoint(Construct):
             raise ValueError(f"{self.node.path}: rollback on servekit's alarms needs endpoint_name and alarms "
                              "(the alarms must name the endpoint before it exists); pass both, or set "
                              "rollback_on_servekit_alarms=False")
-        self.instance_type = instance_type
-        self.facts = facts
-        self.variant_name = variant_name
+        primary = production_variants[0]
+        problems = combination_problems(
+            instance_type=primary.instance_type,
+            instance_counts=[v.instance_count for v in production_variants],
+            weights=[v.weight for v in production_variants],
+            has_shadow=shadow_variant is not None,
+            scaling=scaling, deployment=deployment, alarms_enabled=alarms is not None and alarms.enabled,
+            data_capture=data_capture is not None, is_async=async_inference is not None,
+            serverless=primary.serverless is not None,
+            multi_model=any(v.model_data.multi_model for v in production_variants),
+            in_vpc=bool(vpc_subnets), isolation=network_isolation,
+            volume_size_set=primary.container.volume_size_gb is not None,
+        )
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self.production_variants = list(production_variants)
+        self.shadow_variant = shadow_variant
+        self.variant_name = primary.name
+        self.instance_type = primary.instance_type
+        self.facts = primary.facts
         stack = cdk.Stack.of(self)
 
         self.role = iam.Role(
@@ -102,7 +145,7 @@ class ServingEndpoint(Construct):
             description=f"SageMaker execution role of {self.node.path}: reads its model, pulls its image, writes logs",
         )
         # A customer-managed policy, not an inline one (HIPAA/NIST IAMNoInlinePolicy), holding only
-        # what this model needs; each part (model data, image, key) adds its own statements.
+        # what this endpoint needs; each part (model data, image, key, data paths) adds its own statements.
         self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", roles=[self.role])
         log_group_arn = stack.format_arn(
             service="logs",
@@ -121,46 +164,51 @@ class ServingEndpoint(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": [INSTANCE_NAMESPACE, INVOCATION_NAMESPACE]}},
             ),
         )
-        model_data_url = model_data.bind(self, self.policy)
-        self.image_uri = image.bind(self, self.policy, instance_type)
-        self.environment = dict(environment)
+        self.network: EndpointNetwork | None = None
+        if vpc_subnets:
+            self.network = EndpointNetwork(self, "Network", subnets=vpc_subnets, security_groups=security_groups or (),
+                                           vpc=vpc)
+            self.network.grant(self.policy)
+        self.connections = self.network.connections if self.network else ec2.Connections()
 
-        if kms_key is not None and not facts.nvme:
+        all_variants = [*production_variants, *([shadow_variant] if shadow_variant else [])]
+        nvme = any(v.facts.nvme for v in all_variants)
+        if kms_key is not None and not nvme:
             # In the managed policy, not through kms_key.grant_decrypt(), which would add an inline policy.
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
 
-        self.model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.image_uri,
-                model_data_url=model_data_url,
-                environment=self.environment,
-            ),
-        )
-        # The model must not be created before its role can read the model data.
-        self.model.node.add_dependency(self.policy)
+        self.models: dict[str, sagemaker.CfnModel] = {}
+        properties = {}
+        for variant in all_variants:
+            self.models[variant.name] = add_model(
+                self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
+                isolation=network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
+            )
+            properties[variant.name] = variant_property(variant, self.models[variant.name])
+        self.model = self.models[primary.name]
+        self.image_uri = primary.image.resolve(self, primary.instance_type)
+        self.environment = dict(primary.environment)
 
-        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name=variant_name,
-            model_name=self.model.attr_model_name,
-            initial_instance_count=instance_count,
-            instance_type=instance_type,
-            initial_variant_weight=1.0,
-        )
         volume_key = None
         if kms_key is not None:
-            if facts.nvme:
+            if nvme:
+                types = sorted({v.instance_type for v in all_variants if v.facts.nvme})
                 cdk.Annotations.of(self).add_warning_v2(
                     "servekit:nvme-volume-key",
-                    f"{instance_type} has NVMe instance storage, which SageMaker encrypts itself and where it "
+                    f"{', '.join(types)} has NVMe instance storage, which SageMaker encrypts itself and where it "
                     "rejects a volume KMS key: the endpoint config is synthesized without KmsKeyId.",
                 )
             else:
                 volume_key = kms_key.key_arn
+        paths = DataPaths(self, key=endpoint_name or cdk.Names.unique_id(self), policy=self.policy,
+                          bucket=data_bucket, kms_key=kms_key)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig", production_variants=[variant], kms_key_id=volume_key
+            self, "EndpointConfig",
+            production_variants=[properties[v.name] for v in production_variants],
+            shadow_production_variants=[properties[shadow_variant.name]] if shadow_variant else None,
+            kms_key_id=volume_key,
+            data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
+            async_inference_config=paths.async_inference(async_inference) if async_inference is not None else None,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
@@ -170,45 +218,53 @@ class ServingEndpoint(Construct):
         self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name)
 
         self.alarm_topic: sns.ITopic | None = None
-        self.alarms: list[cloudwatch.Alarm] = self._add_alarms(alarms) if alarms is not None and alarms.enabled else []
+        self.rollback_alarms: list[cloudwatch.Alarm] = []
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms is not None and alarms.enabled:
+            self._add_alarms(alarms)
         if deployment is not None:
             self.endpoint.deployment_config = self._deployment_config(deployment)
-        self.scalable_target = self._add_scaling(scaling) if scaling is not None else None
+        self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
+        if scaling is not None:
+            self._add_scaling(scaling)
+        self.scalable_target = self.scalable_targets.get(primary.name)
 
-    def _add_alarms(self, alarms: Alarms) -> list[cloudwatch.Alarm]:
+    @classmethod
+    def from_variants(cls, scope: Construct, construct_id: str, *, production_variants: Sequence[Variant],
+                      **options) -> ServingEndpoint:
+        """An endpoint of this server from variants made with its `variant(...)` factory (what the stacks
+        do with a servekit.yaml entry); `options` as for ServingEndpoint."""
+        endpoint = cls.__new__(cls)
+        ServingEndpoint.__init__(endpoint, scope, construct_id, production_variants=production_variants, **options)
+        return endpoint
+
+    def variant_scope(self, variant_name: str) -> Construct:
+        """Where a variant's resources live: the construct itself for the endpoint's own variant."""
+        if variant_name == self.variant_name:
+            return self
+        found = self.node.try_find_child(f"Variant-{variant_name}")
+        return found if found is not None else Construct(self, f"Variant-{variant_name}")
+
+    def _add_alarms(self, alarms: Alarms) -> None:
         # Named after the endpoint: its DeploymentConfig lists them by name for auto-rollback.
         prefix = self.endpoint_name if not cdk.Token.is_unresolved(self.endpoint_name) else None
-        made = [
-            self.metric_invocation5xx_errors().create_alarm(
-                self, "Invocation5XXErrorsAlarm",
-                alarm_name=f"{prefix}-invocation-5xx-errors" if prefix else None,
-                alarm_description=f"{self.node.path}: model server errors (5XX) reached "
-                f"{alarms.invocation_5xx_errors_per_minute} per minute",
-                threshold=alarms.invocation_5xx_errors_per_minute,
-                evaluation_periods=alarms.evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            self.metric_model_latency().create_alarm(
-                self, "ModelLatencyP99Alarm",
-                alarm_name=f"{prefix}-model-latency-p99" if prefix else None,
-                alarm_description=f"{self.node.path}: p99 model latency above {alarms.model_latency_p99_ms} ms",
-                threshold=alarms.model_latency_p99_ms * 1000,  # ModelLatency is in microseconds
-                evaluation_periods=alarms.evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
+        for variant in self.production_variants:
+            made = add_variant_alarms(
+                self.variant_scope(variant.name), alarms=alarms, facts=variant.facts,
+                metric=lambda name, _v=variant.name, **kw: self.metric(name, variant_name=_v, **kw),
+                name_prefix=prefix if prefix is None or variant.name == self.variant_name else f"{prefix}-{variant.name}",
+            )
+            self.rollback_alarms += made.rollback
+            self.alarms += made.all
         if alarms.sns_topic_arn:
             self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarms.sns_topic_arn)
-            for alarm in made:
+            for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
                 alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
-        return made
 
     def _deployment_config(self, deployment: Deployment) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         percent = sagemaker.CfnEndpoint.CapacitySizeProperty
-        names = [a.alarm_name for a in self.alarms] if deployment.rollback_on_servekit_alarms else []
+        names = [a.alarm_name for a in self.rollback_alarms] if deployment.rollback_on_servekit_alarms else []
         names += deployment.rollback_alarm_names
         rollback = (
             sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
@@ -241,31 +297,20 @@ class ServingEndpoint(Construct):
             ),
         )
 
-    def _add_scaling(self, scaling: Scaling) -> appscaling.ScalableTarget:
-        target = appscaling.ScalableTarget(
-            self, "ScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint_name}/variant/{self.variant_name}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=scaling.min_instances,
-            max_capacity=scaling.max_instances,
-        )
-        target.node.add_dependency(self.endpoint)
-        target.scale_to_track_metric(
-            "InvocationsPerInstance",
-            target_value=scaling.target_invocations_per_instance,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-            scale_in_cooldown=cdk.Duration.seconds(scaling.scale_in_cooldown_seconds),
-            scale_out_cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
-        )
-        # A deployment must not reset the scaled instance count to the config's initial count; weights and
+    def _add_scaling(self, scaling: Scaling) -> None:
+        for variant in self.production_variants:
+            target = add_variant_scaling(self.variant_scope(variant.name), scaling=scaling,
+                                         endpoint_name=self.endpoint_name, variant_name=variant.name,
+                                         facts=variant.facts)
+            target.node.add_dependency(self.endpoint)
+            self.scalable_targets[variant.name] = target
+        # A deployment must not reset the scaled instance counts to the config's initial counts; weights and
         # capture settings still come from the new config.
         self.endpoint.retain_all_variant_properties = True
         self.endpoint.exclude_retained_variant_properties = [
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight"),
             sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
         ]
-        return target
 
     # --- access --------------------------------------------------------------------------------
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -283,12 +328,13 @@ class ServingEndpoint(Construct):
     # --- metrics, named after the official ones ------------------------------------------------
     def metric(
         self, metric_name: str, *, namespace: str = INVOCATION_NAMESPACE, statistic: str = "Sum",
-        period: cdk.Duration | None = None,
+        period: cdk.Duration | None = None, variant_name: str | None = None,
     ) -> cloudwatch.Metric:
+        """A metric of one variant (default: the endpoint's own)."""
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant_name or self.variant_name},
             statistic=statistic,
             period=period or cdk.Duration.minutes(1),
         )
@@ -311,7 +357,7 @@ class ServingEndpoint(Construct):
         return self.metric("OverheadLatency", statistic=statistic, **kwargs)
 
     def metric_cpu_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
-        """Percent, summed over cores (up to 100 x vCPUs)."""
+        """Percent, summed over vCPUs (up to 100 x vCPUs)."""
         return self.metric("CPUUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
 
     def metric_memory_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
@@ -322,4 +368,11 @@ class ServingEndpoint(Construct):
         return self.metric("GPUUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
 
     def metric_gpu_memory_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
+        """Percent, summed over GPUs (up to 100 x GPUs)."""
         return self.metric("GPUMemoryUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
+
+    def metric_backlog_size(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
+        """Async only: queued requests (ApproximateBacklogSize, per endpoint)."""
+        return cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="ApproximateBacklogSize",
+                                 dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic,
+                                 period=kwargs.get("period") or cdk.Duration.minutes(1))

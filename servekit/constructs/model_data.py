@@ -20,6 +20,9 @@ _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+)$")
 
 
 class ModelData(ABC):
+    multi_model: bool = False  # a prefix of model.tar.gz files, loaded on demand (Mode: MultiModel)
+    archive: Path | None = None  # the local model.tar.gz, when there is one to inspect at synth
+
     @staticmethod
     def from_asset(path: str | Path, *, identity: str | None = None) -> ModelData:
         """A local model.tar.gz, uploaded as a CDK asset.
@@ -36,6 +39,14 @@ class ModelData(ABC):
             raise ValueError(f"model data URI {uri!r} is not s3://<bucket>/<key>; give the full object URI")
         return _S3ModelData(uri)
 
+    @staticmethod
+    def from_s3_prefix(prefix: str) -> ModelData:
+        """An S3 prefix (`s3://bucket/prefix/`) of model.tar.gz files for a multi-model endpoint: ModelDataUrl
+        is the prefix, and each request's TargetModel names a file under it."""
+        if not _S3_URI.match(prefix.rstrip("/") + "/x") or not prefix.endswith("/"):
+            raise ValueError(f"multi-model prefix {prefix!r} is not s3://<bucket>/<prefix>/ (with the trailing '/')")
+        return _S3PrefixModelData(prefix)
+
     @abstractmethod
     def bind(self, scope: Construct, policy: iam.ManagedPolicy) -> str:
         """Grant `policy` read access to the object; return its s3:// URL for ModelDataUrl."""
@@ -46,8 +57,8 @@ class _AssetModelData(ModelData):
         if not path.is_file():
             raise ValueError(f"model data {str(path)!r} is not a file; build it first (make synth) or fix the path")
         self.path = path
+        self.archive = path
         self.identity = identity or _sha256(path)
-        self._assets: dict[int, s3_assets.Asset] = {}
 
     def bind(self, scope: Construct, policy: iam.ManagedPolicy) -> str:
         asset = s3_assets.Asset(
@@ -74,6 +85,22 @@ class _S3ModelData(ModelData):
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{bucket}/{key}"])
         )
         return self.uri
+
+
+class _S3PrefixModelData(ModelData):
+    multi_model = True
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def bind(self, scope: Construct, policy: iam.ManagedPolicy) -> str:
+        bucket, key = _S3_URI.match(self.prefix + "x").groups()
+        partition = cdk.Stack.of(scope).partition
+        # Every model of the endpoint lives under the prefix, and new ones arrive without a deployment.
+        policy.add_statements(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{bucket}/{key[:-1]}*"])
+        )
+        return self.prefix
 
 
 def _sha256(path: Path) -> str:

@@ -1,7 +1,9 @@
-"""cdk-nag packs for the whole app, and the few acknowledgements servekit's endpoints need, each one
-exact (the finding id, not the whole rule) and with its reason."""
+"""cdk-nag packs for the whole app, and the few acknowledgements servekit's stacks need, each one exact
+(the finding id, not the whole rule) and with its reason."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
@@ -9,6 +11,25 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 from servekit.constructs.endpoint import ServingEndpoint
 
 PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
+
+# Why a wildcard resource is the narrowest AWS allows, by the first action of its statement.
+WILDCARD_REASONS = {
+    "ecr:GetAuthorizationToken": "ecr:GetAuthorizationToken supports no resource-level permission (AWS requires '*').",
+    "ec2:DescribeNetworkInterfaces": "The ec2:Describe* actions SageMaker needs in a VPC support no resource-level "
+    "permission (AWS requires '*').",
+    "cloudwatch:PutMetricData": "cloudwatch:PutMetricData supports no resource-level permission (AWS requires '*'); "
+    "it is limited by a cloudwatch:namespace condition.",
+    "logs:CreateLogGroup": "SageMaker creates one log stream per instance (named after the instance) in the endpoint's "
+    "group.",
+    "ec2:CreateNetworkInterface": "SageMaker creates one ENI per instance in the endpoint's subnets; their ids exist "
+    "only at run time, so the grant names the ENI type in this account and region, plus the exact subnets and groups.",
+    "ec2:CreateNetworkInterfacePermission": "SageMaker manages the ENIs it creates per instance; their ids exist only "
+    "at run time.",
+    "s3:PutObject": "SageMaker writes each captured record or async result as a new object with a generated key "
+    "(date, hour, request id) under this endpoint's own prefix; nothing above the prefix is granted.",
+    "s3:GetObject": "Objects under this endpoint's own prefix: async request payloads uploaded by callers, or the "
+    "models of a multi-model endpoint, added without a deployment.",
+}
 
 
 def add_nag_packs(app: cdk.App) -> None:
@@ -18,46 +39,74 @@ def add_nag_packs(app: cdk.App) -> None:
 
 
 def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
-    cdk.Validations.of(endpoint.policy).acknowledge(
-        cdk.Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level "
-            "permission (AWS requires '*'); PutMetricData is limited by a cloudwatch:namespace condition.",
-        )
-    )
     stack = cdk.Stack.of(endpoint)
-    # cdk-nag writes a literal region and partition into the finding id where the stack resolves them.
-    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
-    partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
-    generated = cdk.Token.is_unresolved(endpoint.endpoint_name)
-    log_group = (f"arn:{partition}:logs:{region}:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/"
-                 + ("*" if generated else endpoint.endpoint_name))
-    cdk.Validations.of(endpoint.policy).acknowledge(
-        cdk.Acknowledgment(
-            id=f"AwsSolutions-IAM5[Resource::{log_group}:log-stream:*]",
-            reason="SageMaker creates one log stream per instance (named after the instance) in the endpoint's group.",
-        )
-    )
-    if generated:
+    document = stack.resolve(endpoint.policy.document)
+    reasons: dict[str, list[str]] = {}
+    for statement in document.get("Statement", []):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        reason = next((WILDCARD_REASONS[a] for a in actions if a in WILDCARD_REASONS), None)
+        for rendered in (_render(r) for r in resources):
+            if "*" not in rendered or reason is None:
+                continue  # an unexpected wildcard must fail the synth, not be waved through
+            if rendered.endswith(":log-group:/aws/sagemaker/Endpoints/*"):
+                reason = "SageMaker names the log group after the endpoint, whose name CloudFormation generates later."
+            if reason not in reasons.setdefault(rendered, []):
+                reasons[rendered].append(reason)
+    for rendered, why in reasons.items():
         cdk.Validations.of(endpoint.policy).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{log_group}]",
-                reason="SageMaker names the log group after the endpoint, whose name CloudFormation generates later.",
-            )
+            cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{rendered}]", reason=" ".join(why))
         )
     for alarm in endpoint.alarms:
         if endpoint.alarm_topic is None:
-            reason = ("The alarm drives the deployment's automatic rollback and the dashboard; set "
+            reason = ("The alarm drives the deployment's automatic rollback, or shows load on the dashboard; set "
                       "alarms.sns_topic_arn to be notified as well.")
             cdk.Validations.of(alarm).acknowledge(
                 cdk.Acknowledgment(id="HIPAA.Security-CloudWatchAlarmAction", reason=reason),
                 cdk.Acknowledgment(id="NIST.800.53.R5-CloudWatchAlarmAction", reason=reason),
             )
-    if endpoint.facts.nvme:
-        reason = (f"{endpoint.instance_type} has NVMe instance storage: SageMaker encrypts it with a "
-                  "hardware module and rejects a KMS key on the endpoint config's volume.")
+    nvme = sorted({v.instance_type for v in endpoint.production_variants if v.facts.nvme})
+    if nvme:
+        reason = (f"{', '.join(nvme)} has NVMe instance storage: SageMaker encrypts it with a hardware module and "
+                  "rejects a KMS key on the endpoint config's volume.")
         cdk.Validations.of(endpoint.endpoint_config).acknowledge(
             cdk.Acknowledgment(id="HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured", reason=reason),
             cdk.Acknowledgment(id="NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured", reason=reason),
         )
 
+
+def acknowledge_shared_findings(shared: Any) -> None:
+    """The shared stack's data and access-log buckets (servekit.stacks.SharedStack)."""
+    if shared.data_bucket is None:
+        return
+    replication = ("Captured requests and async results are working data of one region: cross-region replication "
+                   "would need a second bucket and region that this app does not own; the bucket is versioned.")
+    for bucket in (shared.data_bucket, shared.access_logs):
+        cdk.Validations.of(bucket).acknowledge(
+            cdk.Acknowledgment(id="HIPAA.Security-S3BucketReplicationEnabled", reason=replication),
+            cdk.Acknowledgment(id="NIST.800.53.R5-S3BucketReplicationEnabled", reason=replication),
+        )
+    sse_s3 = ("S3 server access logs can be delivered only to a bucket encrypted with SSE-S3, not SSE-KMS; the "
+              "logged data bucket itself uses the KMS key.")
+    cdk.Validations.of(shared.access_logs).acknowledge(
+        cdk.Acknowledgment(id="HIPAA.Security-S3DefaultEncryptionKMS", reason=sse_s3),
+        cdk.Acknowledgment(id="NIST.800.53.R5-S3DefaultEncryptionKMS", reason=sse_s3),
+    )
+
+
+def _render(value: Any) -> str:
+    """A resolved template value as cdk-nag writes it in a finding id: Ref -> <Name>, GetAtt -> <Id.Attr>,
+    ImportValue -> the export's name, Join -> the parts joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, arg), = value.items()
+        if kind == "Ref":
+            return f"<{arg}>"
+        if kind == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+        if kind == "Fn::ImportValue":
+            return _render(arg)
+        if kind == "Fn::Join":
+            return arg[0].join(_render(part) for part in arg[1])
+    return str(value)

@@ -20,10 +20,13 @@ def stack_name(app_config: cfg.AppConfig, part: str) -> str:
 def add_serving_stacks(
     scope: cdk.App | cdk.Stage, config: cfg.ServekitConfig, model_data: Mapping[str, ModelData]
 ) -> dict[str, ServingStack]:
-    """The shared stack and one ServingStack per endpoint, for one environment."""
+    """The shared stack and one ServingStack per endpoint, for one environment. model_data: per
+    cfg.artifact_key, as servekit.synth.build_model_data returns it."""
     env = cdk.Environment(account=config.app.account, region=config.app.region)
     shared = SharedStack(
         scope, stack_name(config.app, "shared"), app_config=config.app, env=env,
+        stack_name=stack_name(config.app, "shared"),  # the same name in a pipeline Stage as in the App
+        data_bucket=any(e.uses_shared_bucket for e in config.endpoints),
         description=f"servekit {config.app.name}/{config.app.env_name}: shared resources of the endpoints",
     )
     stacks = {}
@@ -31,9 +34,11 @@ def add_serving_stacks(
         stack = ServingStack(
             scope,
             stack_name(config.app, endpoint.name),
+            stack_name=stack_name(config.app, endpoint.name),
             endpoint=endpoint,
-            model_data=model_data[endpoint.name],
+            model_data=model_data,
             kms_key=shared.key,
+            data_bucket=shared.data_bucket if endpoint.uses_shared_bucket else None,
             endpoint_name=stack_name(config.app, endpoint.name),
             env=env,
             description=f"servekit {config.app.name}/{config.app.env_name}: {endpoint.server} endpoint {endpoint.name}",

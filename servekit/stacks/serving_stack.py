@@ -1,4 +1,5 @@
-"""The stacks: one shared stack (what endpoints share: the KMS key) and one stack per endpoint.
+"""The stacks: one shared stack (what endpoints share: the KMS key, the data bucket) and one stack per
+endpoint.
 
 A stack per endpoint keeps an update's blast radius to that endpoint, stays far under CloudFormation's
 500-resource cap however many endpoints there are, and lets `cdk deploy --concurrency N` deploy in
@@ -7,31 +8,85 @@ parallel. The same classes serve every environment (the pipeline reuses them per
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from servekit import config as cfg
 from servekit.constructs import ModelData, ServingEndpoint, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
-from servekit.constructs.nag import acknowledge_endpoint_findings
+from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
+from servekit.constructs.variant import Variant
+
+AnyEndpoint = cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint
 
 
 class SharedStack(cdk.Stack):
-    """What the endpoints of one app and environment share."""
+    """What the endpoints of one app and environment share: the KMS key, and (when an endpoint captures
+    data or runs async inference without S3 locations of its own) the data bucket."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, app_config: cfg.AppConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, app_config: cfg.AppConfig,
+                 data_bucket: bool = False, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # Access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL (ACLs stay disabled).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         if app_config.kms_key_arn:
             self.key: kms.IKey = kms.Key.from_key_arn(self, "VolumeKey", app_config.kms_key_arn)
         else:
             self.key = kms.Key(
                 self,
                 "VolumeKey",
-                description=f"{app_config.name}-{app_config.env_name}: SageMaker endpoint storage volumes",
+                description=f"{app_config.name}-{app_config.env_name}: SageMaker endpoint volumes, captured data and "
+                "async results",
                 enable_key_rotation=True,
                 removal_policy=cdk.RemovalPolicy.RETAIN,
             )
+        self.access_logs: s3.Bucket | None = None
+        self.data_bucket: s3.Bucket | None = None
+        self.data_bucket_exports: dict[str, str] = {}
+        if data_bucket:
+            self.access_logs, self.data_bucket = self._data_bucket()
+            # Explicit export names, so the endpoints' grants (and the ids of the cdk-nag findings that
+            # name them) read the same on every synth instead of embedding a generated export name.
+            self.data_bucket_exports = {"arn": f"{construct_id}-DataBucketArn", "name": f"{construct_id}-DataBucketName"}
+            self.export_value(self.data_bucket.bucket_arn, name=self.data_bucket_exports["arn"])
+            self.export_value(self.data_bucket.bucket_name, name=self.data_bucket_exports["name"])
+        acknowledge_shared_findings(self)
+
+    def import_data_bucket(self, scope: Construct) -> s3.IBucket:
+        """The data bucket, as another stack (`scope`'s) refers to it: by this stack's explicit exports."""
+        if self.data_bucket is None:
+            raise ValueError(f"{self.node.path} has no data bucket; create it with data_bucket=True")
+        cdk.Stack.of(scope).add_stack_dependency(self)
+        return s3.Bucket.from_bucket_attributes(
+            scope, "SharedDataBucket",
+            bucket_arn=cdk.Fn.import_value(self.data_bucket_exports["arn"]),
+            bucket_name=cdk.Fn.import_value(self.data_bucket_exports["name"]),
+        )
+
+    def _data_bucket(self) -> tuple[s3.Bucket, s3.Bucket]:
+        """Captured requests and async results: KMS-encrypted, TLS-only, versioned, access-logged."""
+        common = dict(
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(30))],
+        )
+        # S3 server access logs can be delivered only to a bucket with SSE-S3 (not SSE-KMS) encryption.
+        logs = s3.Bucket(self, "AccessLogsBucket", encryption=s3.BucketEncryption.S3_MANAGED, **common)
+        data = s3.Bucket(
+            self, "DataBucket",
+            encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
+            server_access_logs_bucket=logs, server_access_logs_prefix="data-bucket/",
+            **common,
+        )
+        return logs, data
 
 
 class ServingStack(cdk.Stack):
@@ -42,14 +97,22 @@ class ServingStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        endpoint: cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint,
-        model_data: ModelData,
+        endpoint: AnyEndpoint,
+        model_data: Mapping[str, ModelData] | ModelData,
         kms_key: kms.IKey | None,
         endpoint_name: str,
+        data_bucket: s3.IBucket | None = None,
         **kwargs,
     ) -> None:
+        """:param model_data: per cfg.artifact_key (the endpoint's name, `name/variant` for its variants);
+        a single ModelData serves an endpoint without variants."""
         super().__init__(scope, construct_id, **kwargs)
-        self.endpoint = make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name)
+        if isinstance(model_data, ModelData):
+            model_data = {endpoint.name: model_data}
+        owner = cdk.Stack.of(data_bucket) if data_bucket is not None else None
+        if isinstance(owner, SharedStack) and owner is not self:
+            data_bucket = owner.import_data_bucket(self)
+        self.endpoint = make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name, data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
         self.dashboard = _dashboard(self, self.endpoint, endpoint_name)
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
@@ -57,47 +120,85 @@ class ServingStack(cdk.Stack):
 
 
 def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloudwatch.Dashboard:
-    """Latency, traffic, errors and utilisation of the endpoint on one page."""
+    """Latency, traffic, errors and utilisation of each production variant on one page."""
     dashboard = cloudwatch.Dashboard(scope, "Dashboard")
-    utilisation = [endpoint.metric_cpu_utilization(), endpoint.metric_memory_utilization()]
-    if endpoint.facts.gpus:
-        utilisation += [endpoint.metric_gpu_utilization(), endpoint.metric_gpu_memory_utilization()]
-    dashboard.add_widgets(
-        cloudwatch.GraphWidget(title=f"{title}: model latency (µs)", width=12, left=[
-            endpoint.metric_model_latency(statistic="p50"), endpoint.metric_model_latency(statistic="p99"),
-            endpoint.metric_overhead_latency(statistic="p99")]),
-        cloudwatch.GraphWidget(title=f"{title}: invocations and errors", width=12, left=[
-            endpoint.metric_invocations(), endpoint.metric_invocation4xx_errors(), endpoint.metric_invocation5xx_errors()]),
-        cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation),
-    )
+    latency, traffic, utilisation = [], [], []
+    for variant in endpoint.production_variants:
+        v = {"variant_name": variant.name}
+        latency += [endpoint.metric_model_latency(statistic="p50", **v), endpoint.metric_model_latency(**v),
+                    endpoint.metric_overhead_latency(**v)]
+        traffic += [endpoint.metric_invocations(**v), endpoint.metric_invocation4xx_errors(**v),
+                    endpoint.metric_invocation5xx_errors(**v)]
+        if variant.facts.vcpus:  # serverless publishes no instance metrics
+            utilisation += [endpoint.metric_cpu_utilization(**v), endpoint.metric_memory_utilization(**v)]
+        if variant.facts.gpus:
+            utilisation += [endpoint.metric_gpu_utilization(**v), endpoint.metric_gpu_memory_utilization(**v)]
+    widgets = [
+        cloudwatch.GraphWidget(title=f"{title}: model latency (µs)", width=12, left=latency),
+        cloudwatch.GraphWidget(title=f"{title}: invocations and errors", width=12, left=traffic),
+    ]
+    if utilisation:
+        widgets.append(cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation))
+    dashboard.add_widgets(*widgets)
     return dashboard
 
 
 def make_endpoint(
     scope: Construct,
     construct_id: str,
-    endpoint: cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint,
-    model_data: ModelData,
+    endpoint: AnyEndpoint,
+    model_data: Mapping[str, ModelData],
     kms_key: kms.IKey | None,
     endpoint_name: str | None = None,
+    data_bucket: s3.IBucket | None = None,
 ) -> ServingEndpoint:
-    common = dict(
-        endpoint_name=endpoint_name,
-        scaling=endpoint.scaling,
-        deployment=endpoint.deployment,
+    """The construct for one servekit.yaml endpoint: its own variant, its A/B and shadow variants, and the
+    production blocks, turned from config into construct props."""
+    resolved = endpoint.resolved_variants()
+    variants = [_variant(r, _model_data(endpoint, r, i == 0, model_data)) for i, r in enumerate(resolved)]
+    production = [v for v, r in zip(variants, resolved, strict=True) if r.role == "production"]
+    shadow = next((v for v, r in zip(variants, resolved, strict=True) if r.role == "shadow"), None)
+    network = endpoint.network
+    vpc, subnets, groups = None, None, None
+    if network.in_vpc:
+        subnets = [ec2.Subnet.from_subnet_id(scope, f"Subnet{i}", s) for i, s in enumerate(network.subnet_ids)]
+        groups = [ec2.SecurityGroup.from_security_group_id(scope, f"SecurityGroup{i}", g)
+                  for i, g in enumerate(network.security_group_ids)]
+        if network.vpc_id is not None:
+            # Only the id is used (for the security group servekit creates); the AZs are the region's.
+            vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
+                                              availability_zones=cdk.Fn.get_azs())
+    endpoint_class = {"tfs": TfsEndpoint, "torchserve": TorchServeEndpoint, "triton": TritonEndpoint}[endpoint.server]
+    return endpoint_class.from_variants(
+        scope, construct_id, production_variants=production, shadow_variant=shadow,
+        endpoint_name=endpoint_name, kms_key=kms_key, data_bucket=data_bucket,
+        scaling=endpoint.scaling, deployment=endpoint.deployment,
         alarms=endpoint.alarms if endpoint.alarms.enabled else None,
-        model_data=model_data,
-        instance_type=endpoint.instance_type,
-        instance_count=endpoint.instance_count,
-        image_version=endpoint.image_version,
-        tuning=endpoint.tuning,
-        kms_key=kms_key,
+        data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
+        vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
     )
-    if isinstance(endpoint, cfg.TfsEndpoint):
-        return TfsEndpoint(
-            scope, construct_id, model_names=[m.name for m in endpoint.models],
-            default_model_name=endpoint.default_model_name, **common,
-        )
-    if isinstance(endpoint, cfg.TorchServeEndpoint):
-        return TorchServeEndpoint(scope, construct_id, **common)
-    return TritonEndpoint(scope, construct_id, model_name=endpoint.model.name, **common)
+
+
+def _model_data(endpoint: AnyEndpoint, variant: cfg.ResolvedVariant, primary: bool,
+                 model_data: Mapping[str, ModelData]) -> ModelData:
+    if endpoint.multi_model is not None:
+        return ModelData.from_s3_prefix(endpoint.multi_model.s3_prefix)
+    key = cfg.artifact_key(endpoint.name, variant.name, primary)
+    if key not in model_data:
+        raise ValueError(f"no model data for {key!r}; build it (servekit.synth.build_model_data builds every variant)")
+    return model_data[key]
+
+
+def _variant(resolved: cfg.ResolvedVariant, model_data: ModelData) -> Variant:
+    ep = resolved.endpoint
+    common = dict(
+        model_data=model_data, instance_type=ep.instance_type, instance_count=ep.instance_count,
+        weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
+        container=ep.container, where=f"{ep.name}/{resolved.name}",
+    )
+    if isinstance(ep, cfg.TfsEndpoint):
+        return TfsEndpoint.variant(resolved.name, model_names=[m.name for m in ep.models],
+                                   default_model_name=ep.default_model_name, **common)
+    if isinstance(ep, cfg.TorchServeEndpoint):
+        return TorchServeEndpoint.variant(resolved.name, **common)
+    return TritonEndpoint.variant(resolved.name, model_name=ep.model.name, **common)

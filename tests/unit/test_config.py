@@ -316,3 +316,356 @@ def test_when_a_handler_is_a_relative_path_then_it_resolves_against_the_config_f
     (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
     config = cfg.load(tmp_path / "servekit.yaml")
     assert config.endpoints[1].model.handler == str(tmp_path / "code" / "my_inference.py")
+
+
+# --- production blocks (servekit.options) and their combinations ------------------------------------
+def test_when_scaling_has_no_target_and_no_schedule_then_it_asks_for_one(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"] = {"max_instances": 3}
+    with pytest.raises(cfg.ConfigError, match=r"scaling: scaling has nothing to scale on; set target_invocations"):
+        cfg.parse(default_config_data)
+
+
+def test_when_scaling_goes_to_zero_without_async_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"]["min_instances"] = 0
+    with pytest.raises(cfg.ConfigError, match=r"min_instances 0 \(scale to zero\) works only for async_inference"):
+        cfg.parse(default_config_data)
+
+
+def test_when_an_async_endpoint_scales_to_zero_then_it_is_valid(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa["scaling"].update(min_instances=0, target_backlog_per_instance=5)
+    qa["async_inference"] = {}
+    config = cfg.parse(default_config_data)
+    assert config.endpoints[1].scaling.min_instances == 0 and config.endpoints[1].uses_shared_bucket
+
+
+def test_when_a_backlog_target_has_no_async_queue_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"]["target_backlog_per_instance"] = 5
+    with pytest.raises(cfg.ConfigError, match=r"target_backlog_per_instance needs async_inference"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_gpu_scaling_target_is_set_on_a_cpu_instance_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"]["target_gpu_utilization_percent"] = 60
+    with pytest.raises(cfg.ConfigError, match=r"scaling.target_gpu_utilization_percent: ml.m5.xlarge has no GPU"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_cpu_target_is_over_100_percent_per_vcpu_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"]["target_cpu_utilization_percent"] = 250
+    with pytest.raises(cfg.ConfigError, match=r"target_cpu_utilization_percent: 250: Input should be less than or equal to 100"):
+        cfg.parse(default_config_data)
+
+
+@pytest.mark.parametrize(("schedule", "message"), [
+    ({"name": "a", "cron": "0 8 * * *", "min_instances": 2}, r"has 5 fields, AWS cron has 6"),
+    ({"name": "a", "cron": "0 8 * * MON *", "min_instances": 2}, r"AWS needs `\?` in day-of-month or day-of-week"),
+    ({"name": "a", "cron": "0 8 ? * MON *", "time_zone": "Mars/Base", "min_instances": 2}, r"'Mars/Base' is not an IANA time zone"),
+    ({"name": "a", "cron": "0 8 ? * MON *"}, r"schedule 'a' changes nothing"),
+    ({"name": "a", "cron": "0 8 ? * MON *", "min_instances": 3, "max_instances": 2}, r"schedule 'a': min_instances 3 > max_instances 2"),
+    ({"name": "a", "cron": "0 8 ? * MON *", "max_instances": 9}, r"max_instances 9 > scaling.max_instances 4"),
+])
+def test_when_a_scheduled_action_is_wrong_then_the_fix_is_named(default_config_data, schedule, message):
+    endpoint(default_config_data, "question-answering")["scaling"]["schedules"] = [schedule]
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse(default_config_data)
+
+
+def test_when_two_schedules_share_a_name_then_it_is_rejected(default_config_data):
+    schedule = {"name": "a", "cron": "0 8 ? * MON *", "min_instances": 2}
+    endpoint(default_config_data, "question-answering")["scaling"]["schedules"] = [schedule, schedule]
+    with pytest.raises(cfg.ConfigError, match=r"schedule names \['a'\] appear twice"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_utilization_period_is_not_whole_minutes_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["alarms"]["utilization_period_seconds"] = 90
+    with pytest.raises(cfg.ConfigError, match=r"utilization_period_seconds: 90: Input should be a multiple of 60"):
+        cfg.parse(default_config_data)
+
+
+# --- variants -------------------------------------------------------------------------------------------
+def test_when_variants_override_blocks_then_each_runs_its_own_and_inherits_the_rest(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa["weight"] = 3
+    qa["variants"] = [{"name": "challenger", "weight": 1, "instance_type": "ml.c5.2xlarge",
+                       "tuning": {"batch_size": 4, "max_workers": 4}}]
+    config = cfg.parse(default_config_data)
+    own, challenger = config.endpoints[1].resolved_variants()
+    assert (own.name, own.weight, challenger.name, challenger.weight) == ("AllTraffic", 3, "challenger", 1)
+    assert challenger.endpoint.instance_type == "ml.c5.2xlarge" and challenger.endpoint.tuning.batch_size == 4
+    assert challenger.endpoint.model == own.endpoint.model and challenger.endpoint.image_version == "2.6"
+    assert challenger.endpoint.scaling is None and challenger.endpoint.data_capture is None  # endpoint-level blocks
+    assert [k for k, _ in cfg.artifact_endpoints(config)][1:3] == ["question-answering", "question-answering/challenger"]
+
+
+def test_when_the_production_weights_sum_to_zero_then_it_is_rejected(default_config_data):
+    tfs = endpoint(default_config_data, "image-classifier")
+    tfs["weight"] = 0
+    tfs["variants"] = [{"name": "b", "weight": 0}]
+    with pytest.raises(cfg.ConfigError, match=r"weights: the production variants' weights sum to 0 .*give at least one a positive weight"):
+        cfg.parse(default_config_data)
+
+
+def test_when_two_variants_share_a_name_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["variants"] = [{"name": "AllTraffic"}]
+    with pytest.raises(cfg.ConfigError, match=r"variant names \['AllTraffic'\] appear twice"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_shadow_joins_several_production_variants_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier").update(variants=[{"name": "b"}], shadow_variant={"name": "s"})
+    with pytest.raises(cfg.ConfigError, match=r"SageMaker allows one production variant beside a shadow"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_shadow_has_a_weight_then_sampling_percent_is_asked_for(default_config_data):
+    endpoint(default_config_data, "image-classifier")["shadow_variant"] = {"name": "s", "weight": 0.5}
+    with pytest.raises(cfg.ConfigError, match=r"shadow_variant \(s\).weight: a shadow variant takes copies, not a share; use sampling_percent"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_production_variant_samples_then_weight_is_asked_for(default_config_data):
+    endpoint(default_config_data, "image-classifier")["variants"] = [{"name": "b", "sampling_percent": 50}]
+    with pytest.raises(cfg.ConfigError, match=r"variants\[0\] \(b\).sampling_percent: only the shadow variant samples"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_shadow_samples_half_then_its_weight_is_half_the_production_one(default_config_data):
+    endpoint(default_config_data, "image-classifier").update(
+        weight=2, shadow_variant={"name": "next", "sampling_percent": 50, "instance_type": "ml.c5.2xlarge"})
+    own, shadow = cfg.parse(default_config_data).endpoints[0].resolved_variants()
+    assert (shadow.role, shadow.weight, shadow.endpoint.instance_type) == ("shadow", 1.0, "ml.c5.2xlarge")
+
+
+def test_when_a_variant_key_is_misspelt_then_the_variant_and_the_key_are_named(default_config_data):
+    endpoint(default_config_data, "question-answering")["variants"] = [{"name": "b", "tuning": {"batch_sizee": 2}}]
+    with pytest.raises(cfg.ConfigError, match=r"endpoints\[1\]\.variants\[0\]\.tuning\.batch_sizee: unknown key .*did you mean 'batch_size'"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_variant_sets_a_gpu_only_option_on_a_cpu_instance_then_the_variant_is_named(default_config_data):
+    endpoint(default_config_data, "image-classifier")["variants"] = [
+        {"name": "b", "tuning": {"fractional_gpu_mem_margin": 0.2}}]
+    with pytest.raises(cfg.ConfigError, match=r"variants\[0\] \(b\)\.tuning\.fractional_gpu_mem_margin: 0.2 is GPU-only"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_variants_instance_count_is_outside_the_scaling_range_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["variants"] = [{"name": "b", "instance_count": 9}]
+    with pytest.raises(cfg.ConfigError, match=r"variants\[0\]\.instance_count 9 is outside scaling 1..4"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_multi_variant_endpoint_rolls_then_it_is_rejected(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa.update(instance_count=2, deployment={"strategy": "rolling"}, variants=[{"name": "b", "instance_count": 2}])
+    with pytest.raises(cfg.ConfigError, match=r"rolling excludes multi-variant endpoints"):
+        cfg.parse(default_config_data)
+
+
+def test_when_variant_sources_are_relative_then_they_resolve_against_the_config_folder(tmp_path, default_config_data):
+    import yaml
+
+    endpoint(default_config_data, "resnet")["variants"] = [{"name": "b", "model": {
+        **endpoint(default_config_data, "resnet")["model"], "source": {"kind": "torchscript", "path": "b/model.pt"}}}]
+    (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
+    config = cfg.load(tmp_path / "servekit.yaml")
+    assert config.endpoints[2].variants[0].model.source.path == tmp_path / "b" / "model.pt"
+
+
+# --- data capture and async inference -------------------------------------------------------------------
+def test_when_data_capture_has_no_destination_then_it_names_both_choices(default_config_data):
+    endpoint(default_config_data, "image-classifier")["data_capture"] = {"sampling_percent": 10}
+    with pytest.raises(cfg.ConfigError, match=r"data_capture needs exactly one destination: set shared_bucket: true .* or s3_uri"):
+        cfg.parse(default_config_data)
+
+
+def test_when_data_capture_has_two_destinations_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["data_capture"] = {"shared_bucket": True, "s3_uri": "s3://my-capture/x"}
+    with pytest.raises(cfg.ConfigError, match=r"data_capture needs exactly one destination"):
+        cfg.parse(default_config_data)
+
+
+def test_when_data_capture_captures_neither_side_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["data_capture"] = {
+        "shared_bucket": True, "capture_input": False, "capture_output": False}
+    with pytest.raises(cfg.ConfigError, match=r"data_capture captures nothing"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_capture_content_type_is_not_a_mime_type_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["data_capture"] = {"shared_bucket": True, "json_content_types": ["json"]}
+    with pytest.raises(cfg.ConfigError, match=r"content types \['json'\] are not type/subtype"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_capture_uri_is_not_s3_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["data_capture"] = {"s3_uri": "https://bucket/x"}
+    with pytest.raises(cfg.ConfigError, match=r"s3_uri 'https://bucket/x' is not s3://<bucket>/<prefix>"):
+        cfg.parse(default_config_data)
+
+
+def test_when_async_includes_a_response_without_its_topic_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["async_inference"] = {"include_response_in": ["error"]}
+    with pytest.raises(cfg.ConfigError, match=r"include_response_in lists 'error' but error_topic_arn is unset"):
+        cfg.parse(default_config_data)
+
+
+def test_when_async_concurrency_is_out_of_range_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "question-answering")["async_inference"] = {"max_concurrent_invocations_per_instance": 0}
+    with pytest.raises(cfg.ConfigError, match=r"max_concurrent_invocations_per_instance: 0: Input should be greater than or equal to 1"):
+        cfg.parse(default_config_data)
+
+
+# --- serverless ------------------------------------------------------------------------------------------
+def serverless(data: dict, name: str, **block) -> dict:
+    ep = endpoint(data, name)
+    for key in ("instance_type", "scaling", "deployment", "data_capture"):
+        ep.pop(key, None)
+    ep["serverless"] = block
+    return ep
+
+
+def test_when_an_endpoint_is_serverless_then_it_needs_no_instance_type_and_gets_the_cpu_image(default_config_data):
+    serverless(default_config_data, "question-answering", memory_size_mb=4096, max_concurrency=10)
+    ep = cfg.parse(default_config_data).endpoints[1]
+    assert ep.instance_type is None and cfg.facts_of(ep).gpus == 0
+
+
+def test_when_no_instance_type_and_not_serverless_then_it_asks_for_one(default_config_data):
+    endpoint(default_config_data, "image-classifier").pop("instance_type")
+    with pytest.raises(cfg.ConfigError, match=r"instance_type: required unless the endpoint is serverless"):
+        cfg.parse(default_config_data)
+
+
+def test_when_serverless_memory_is_not_a_gigabyte_step_then_the_sizes_are_listed(default_config_data):
+    serverless(default_config_data, "image-classifier", memory_size_mb=1500)
+    with pytest.raises(cfg.ConfigError, match=r"memory_size_mb 1500 is not one of 1024, 2048, 3072, 4096, 5120, 6144"):
+        cfg.parse(default_config_data)
+
+
+def test_when_provisioned_concurrency_exceeds_the_maximum_then_it_is_rejected(default_config_data):
+    serverless(default_config_data, "image-classifier", max_concurrency=2, provisioned_concurrency=3)
+    with pytest.raises(cfg.ConfigError, match=r"provisioned_concurrency 3 > max_concurrency 2"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_serverless_triton_endpoint_asks_for_a_gpu_then_it_is_rejected(default_config_data):
+    serverless(default_config_data, "resnet")
+    with pytest.raises(cfg.ConfigError, match=r"instance_group.kind: 'KIND_GPU' on serverless inference \(CPU only\), which has no GPU"):
+        cfg.parse(default_config_data)
+
+
+@pytest.mark.parametrize(("block", "clash"), [
+    ({"instance_type": "ml.g5.xlarge"}, r"instance_type: serverless picks no instance"),
+    ({"async_inference": {}}, r"async_inference: async inference needs instances"),
+    ({"data_capture": {"shared_bucket": True}}, r"data_capture: serverless endpoints cannot capture data"),
+    ({"multi_model": {"s3_prefix": "s3://my-models/mme/"}}, r"multi_model: serverless endpoints cannot be multi-model"),
+    ({"variants": [{"name": "b"}]}, r"variants: a serverless endpoint has exactly one variant"),
+    ({"scaling": {"max_instances": 2, "target_invocations_per_instance": 5}}, r"scaling: serverless scales itself"),
+    ({"network": {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}},
+     r"network.subnet_ids: serverless endpoints cannot run in a VPC"),
+    ({"network": {"isolation": True}}, r"network.isolation: serverless endpoints cannot isolate the network"),
+    ({"container": {"volume_size_gb": 30}}, r"container.volume_size_gb: serverless has no instance volume"),
+    ({"deployment": {"strategy": "rolling"}}, r"deployment.strategy: rolling updates exclude serverless endpoints"),
+])
+def test_when_serverless_meets_what_it_cannot_do_then_the_clash_and_the_fix_are_named(default_config_data, block, clash):
+    serverless(default_config_data, "image-classifier").update(block)
+    with pytest.raises(cfg.ConfigError, match=r"endpoints\[0\]: serverless: cannot be combined with " + clash):
+        cfg.parse(default_config_data)
+
+
+# --- multi-model -----------------------------------------------------------------------------------------
+def test_when_triton_is_multi_model_on_a_single_gpu_then_it_is_valid(default_config_data):
+    endpoint(default_config_data, "resnet")["multi_model"] = {"s3_prefix": "s3://my-models/resnets/"}
+    config = cfg.parse(default_config_data)
+    assert "resnet" not in [k for k, _ in cfg.artifact_endpoints(config)]  # nothing to build: the prefix holds them
+
+
+def test_when_tfs_is_multi_model_then_several_models_in_one_archive_are_offered(default_config_data):
+    endpoint(default_config_data, "image-classifier")["multi_model"] = {"s3_prefix": "s3://my-models/tfs/"}
+    with pytest.raises(cfg.ConfigError, match=r"multi_model: TFS serves several SavedModels from one archive instead"):
+        cfg.parse(default_config_data)
+
+
+def test_when_torchserve_is_multi_model_on_a_gpu_then_triton_is_offered(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa.update(multi_model={"s3_prefix": "s3://my-models/qa/"}, instance_type="ml.g5.xlarge", tuning={})
+    with pytest.raises(cfg.ConfigError, match=r"GPU multi-model endpoints run only in the Triton container"):
+        cfg.parse(default_config_data)
+
+
+def test_when_triton_is_multi_model_on_a_multi_gpu_instance_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "resnet").update(multi_model={"s3_prefix": "s3://my-models/r/"},
+                                                   instance_type="ml.g5.12xlarge", scaling=None)
+    with pytest.raises(cfg.ConfigError, match=r"AWS lists only single-GPU g4dn, g5, p3 instances .*not ml.g5.12xlarge"):
+        cfg.parse(default_config_data)
+
+
+def test_when_multi_model_torchserve_sets_batching_then_the_toolkit_would_ignore_it(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa["multi_model"] = {"s3_prefix": "s3://my-models/qa/"}
+    qa["model"]["handler"] = "vision"
+    qa["model"]["source"] = {"kind": "example", "name": "resnet"}
+    with pytest.raises(cfg.ConfigError, match=r"tuning: batch_size, max_batch_delay_ms, max_workers, min_workers, "
+                       r"response_timeout_seconds are ignored by the PyTorch toolkit in multi-model mode"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_multi_model_handler_needs_packages_then_it_is_rejected(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa.update(multi_model={"s3_prefix": "s3://my-models/qa/"}, tuning={})
+    with pytest.raises(cfg.ConfigError, match=r"its handler needs transformers==.* which the toolkit never installs in multi-model mode"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_multi_model_prefix_lacks_its_slash_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "resnet")["multi_model"] = {"s3_prefix": "s3://my-models/resnets"}
+    with pytest.raises(cfg.ConfigError, match=r"must end with '/': SageMaker appends TargetModel to it"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_multi_model_variant_brings_its_own_model_then_it_is_rejected(default_config_data):
+    triton = endpoint(default_config_data, "resnet")
+    triton["multi_model"] = {"s3_prefix": "s3://my-models/r/"}
+    triton["variants"] = [{"name": "b", "model": triton["model"]}]
+    with pytest.raises(cfg.ConfigError, match=r"in multi-model mode the models come from multi_model.s3_prefix"):
+        cfg.parse(default_config_data)
+
+
+# --- network and container options -------------------------------------------------------------------------
+def test_when_subnets_come_without_groups_or_vpc_then_vpc_id_is_asked_for(default_config_data):
+    endpoint(default_config_data, "image-classifier")["network"] = {"subnet_ids": ["subnet-0123456789abcdef0"]}
+    with pytest.raises(cfg.ConfigError, match=r"servekit creates a security group and needs vpc_id for it"):
+        cfg.parse(default_config_data)
+
+
+def test_when_security_groups_come_without_subnets_then_subnets_are_asked_for(default_config_data):
+    endpoint(default_config_data, "image-classifier")["network"] = {"security_group_ids": ["sg-0123456789abcdef0"]}
+    with pytest.raises(cfg.ConfigError, match=r"need subnet_ids"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_subnet_id_is_malformed_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["network"] = {"subnet_ids": ["subnet-xyz"], "vpc_id": "vpc-0123456789abcdef0"}
+    with pytest.raises(cfg.ConfigError, match=r"subnet ids \['subnet-xyz'\] are not subnet-<hex>"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_volume_size_is_set_on_an_nvme_instance_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "resnet")["container"] = {"volume_size_gb": 100}
+    with pytest.raises(cfg.ConfigError, match=r"container.volume_size_gb: ml.g5.xlarge has NVMe instance storage"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_start_timeout_is_under_a_minute_then_it_is_rejected(default_config_data):
+    endpoint(default_config_data, "image-classifier")["container"] = {"startup_health_check_timeout_seconds": 30}
+    with pytest.raises(cfg.ConfigError, match=r"startup_health_check_timeout_seconds: 30: Input should be greater than or equal to 60"):
+        cfg.parse(default_config_data)
+
+
+def test_when_several_combinations_are_wrong_then_each_gets_its_own_line(default_config_data):
+    serverless(default_config_data, "image-classifier").update(async_inference={}, data_capture={"shared_bucket": True})
+    problems = problems_of(default_config_data).splitlines()
+    assert len([p for p in problems if "serverless: cannot be combined" in p]) == 2

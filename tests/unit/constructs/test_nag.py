@@ -32,7 +32,7 @@ def default_app(tmp_path, tarball, config_data):
     # The feature flags of cdk.json, as the CDK CLI passes them (they change partitions, hence finding ids).
     context = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
-    stacks = add_serving_stacks(app, config, {e.name: ModelData.from_asset(tarball) for e in config.endpoints})
+    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in cfg.artifact_endpoints(config)})
     add_nag_packs(app)
     return app, stacks
 
@@ -81,3 +81,53 @@ def test_when_findings_are_acknowledged_then_each_names_one_finding_and_gives_a_
         if "IAM5" in rule_id:
             assert rule_id.startswith("AwsSolutions-IAM5[") and rule_id.endswith("]"), f"{rule_id} is not one finding"
         assert len(reason) > 40, f"{rule_id} needs a reason a reviewer can check"
+
+
+def every_feature(data: dict) -> dict:
+    """The default app with each production block on somewhere: variants, shadow, capture, async with scale
+    to zero, schedules, VPC, CPU/GPU targets, serverless and multi-model endpoints."""
+    tfs, qa, resnet = data["endpoints"]
+    tfs.update(shadow_variant={"name": "next", "sampling_percent": 25, "instance_type": "ml.c5.2xlarge"},
+               data_capture={"s3_uri": "s3://team-capture/image-classifier"},
+               network={"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]},
+               container={"volume_size_gb": 40, "startup_health_check_timeout_seconds": 600})
+    qa["scaling"].update(min_instances=0, target_backlog_per_instance=5, target_cpu_utilization_percent=70,
+                         schedules=[{"name": "day", "cron": "0 8 ? * MON-FRI *", "min_instances": 1}])
+    qa.update(async_inference={"success_topic_arn": "arn:aws:sns:us-east-1:111122223333:done"},
+              variants=[{"name": "challenger", "weight": 0.2, "instance_type": "ml.c5.xlarge"}],
+              network={"subnet_ids": ["subnet-0123456789abcdef0"], "vpc_id": "vpc-0123456789abcdef0"})
+    resnet["scaling"]["target_gpu_utilization_percent"] = 70
+    data["endpoints"] += [
+        {**{k: v for k, v in tfs.items() if k not in ("instance_type", "shadow_variant", "data_capture", "network",
+                                                         "container")},
+         "name": "serverless-classifier", "serverless": {"memory_size_mb": 2048, "max_concurrency": 5}},
+        {**{k: v for k, v in resnet.items() if k not in ("scaling", "deployment")},
+         "name": "resnet-mme", "multi_model": {"s3_prefix": "s3://my-models/resnets/"}},
+    ]
+    return data
+
+
+def test_when_every_feature_is_on_then_no_pack_reports_an_unacknowledged_finding(tmp_path, tarball, default_config_data):
+    app, stacks = default_app(tmp_path, tarball, every_feature(default_config_data))
+    app.synth()  # raises ValidationFailed on any unacknowledged finding
+    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+    assert set(stacks) == {"image-classifier", "question-answering", "resnet", "serverless-classifier", "resnet-mme"}
+
+
+def test_when_the_data_bucket_exists_then_only_its_exact_findings_are_acknowledged(tmp_path, tarball, default_config_data):
+    app, _ = default_app(tmp_path, tarball, default_config_data)
+    shared = next(s for s in app.node.children if isinstance(s, cdk.Stack) and s.stack_name.endswith("-shared"))
+    acknowledged = {}
+    for node in shared.node.find_all():
+        for entry in node.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                acknowledged.setdefault(node.node.path, set()).update(rule.split("::", 1)[-1] for rule in entry.data)
+    assert acknowledged == {
+        "servekit-dev-shared/DataBucket": {"HIPAA.Security-S3BucketReplicationEnabled",
+                                           "NIST.800.53.R5-S3BucketReplicationEnabled"},
+        "servekit-dev-shared/AccessLogsBucket": {"HIPAA.Security-S3BucketReplicationEnabled",
+                                                 "NIST.800.53.R5-S3BucketReplicationEnabled",
+                                                 "HIPAA.Security-S3DefaultEncryptionKMS",
+                                                 "NIST.800.53.R5-S3DefaultEncryptionKMS"},
+    }

@@ -80,7 +80,10 @@ def test_when_a_canary_deployment_is_set_then_traffic_shifts_and_rolls_back_on_t
         },
     })
     names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
-    assert names == {"svc-prod-qa-invocation-5xx-errors", "svc-prod-qa-model-latency-p99"}
+    # Only errors and latency roll back; client errors and utilization are load, not a bad release.
+    assert names == {"svc-prod-qa-invocation-5xx-errors", "svc-prod-qa-model-latency-p99",
+                     "svc-prod-qa-invocation-4xx-errors", "svc-prod-qa-cpu-utilization",
+                     "svc-prod-qa-memory-utilization"}
 
 
 def test_when_a_rolling_update_is_set_then_instances_update_in_batches(tarball):

@@ -1,0 +1,50 @@
+"""Does a model archive need the network when its container starts? Network isolation
+(EnableNetworkIsolation) cuts the container off, so a start that runs `pip install` then fails.
+
+What each container installs at start (CONTRACTS.md; sagemaker_inference/model_server.py):
+- TFS: `code/requirements.txt`, unless `code/lib/` exists (then it puts code/lib on sys.path instead);
+- PyTorch toolkit: `code/requirements.txt` whenever it exists (it has no code/lib convention);
+- Triton: nothing.
+A requirements file that holds only comments installs nothing (pip needs no network for it).
+"""
+
+from __future__ import annotations
+
+import functools
+import tarfile
+from pathlib import Path
+
+
+def start_install_reason(archive: Path, server: str) -> str | None:
+    """Why the container would need the network at start (one sentence naming the fix), or None."""
+    if server == "triton":
+        return None
+    stat = archive.stat()
+    requirements, has_lib = _listing(str(archive), stat.st_size, stat.st_mtime_ns)
+    if not requirements:
+        return None
+    if server == "tfs" and has_lib:
+        return None
+    shown = ", ".join(requirements[:3]) + (" ..." if len(requirements) > 3 else "")
+    if server == "tfs":
+        return (f"code/requirements.txt lists {shown}, which TFS pip-installs at start unless code/lib/ vendors "
+                "the packages")
+    return f"code/requirements.txt lists {shown}, which the PyTorch toolkit pip-installs at every start"
+
+
+@functools.lru_cache(maxsize=32)
+def _listing(path: str, _size: int, _mtime_ns: int) -> tuple[list[str], bool]:
+    """(requirement lines of code/requirements.txt, whether code/lib/ exists); cached per file version."""
+    requirements: list[str] = []
+    has_lib = False
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            name = member.name.removeprefix("./")
+            if name == "code/lib" or name.startswith("code/lib/"):
+                has_lib = True
+            elif name == "code/requirements.txt" and member.isfile():
+                handle = tar.extractfile(member)
+                text = handle.read().decode("utf-8", "replace") if handle else ""
+                requirements = [line.strip() for line in text.splitlines()
+                                if line.strip() and not line.strip().startswith("#")]
+    return requirements, has_lib

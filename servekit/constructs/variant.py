@@ -1,0 +1,153 @@
+"""One variant of an endpoint: its SageMaker Model (image, model data, environment, network) and its
+entry in the EndpointConfig (capacity or serverless, weight, start timeouts, volume).
+
+Each server class offers a factory (TfsEndpoint.variant, ...) that fills `image` and `environment` from
+its tuning; ServingEndpoint turns a list of them into Models and one EndpointConfig.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from servekit import images
+from servekit.constructs.container_image import ContainerImage
+from servekit.constructs.isolation import start_install_reason
+from servekit.constructs.model_data import ModelData
+from servekit.options import ContainerOptions, Serverless
+
+VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A production or shadow variant.
+
+    :param name: VariantName, unique in the endpoint.
+    :param server: tfs | torchserve | triton (decides what the container installs at start).
+    :param instance_type: e.g. ml.g5.xlarge; None with `serverless`.
+    :param weight: production: traffic weight (share = weight / sum); shadow: weight relative to the
+        production variant's (1.0 copies every request).
+    :param container: start timeouts and volume size. Default: SageMaker's defaults.
+    """
+
+    name: str
+    server: str
+    model_data: ModelData
+    image: ContainerImage
+    environment: Mapping[str, str]
+    instance_type: str | None = None
+    instance_count: int = 1
+    weight: float = 1.0
+    serverless: Serverless | None = None
+    container: ContainerOptions = field(default_factory=ContainerOptions)
+
+    def __post_init__(self) -> None:
+        if not VARIANT_NAME.match(self.name):
+            raise ValueError(f"variant name {self.name!r} must be 1-63 letters, digits and hyphens")
+        if (self.instance_type is None) == (self.serverless is None):
+            raise ValueError(f"variant {self.name}: give instance_type or serverless, not both or neither")
+        if self.weight < 0:
+            raise ValueError(f"variant {self.name}: weight {self.weight} must be >= 0")
+        if self.instance_type is not None and images.instance_facts(self.instance_type) is None:
+            raise ValueError(f"variant {self.name}: instance_type {self.instance_type!r} is unknown; use a SageMaker "
+                             f"type like ml.m5.xlarge{images.suggest_instance_type(self.instance_type)}")
+        if self.facts.nvme and self.container.volume_size_gb is not None:
+            raise ValueError(f"variant {self.name}: {self.instance_type} has NVMe instance storage, where SageMaker "
+                             "refuses VolumeSizeInGB; remove volume_size_gb")
+
+    @property
+    def facts(self) -> images.InstanceFacts:
+        if self.instance_type is None:
+            return images.SERVERLESS
+        return images.instance_facts(self.instance_type)  # type: ignore[return-value]
+
+
+def add_model(
+    scope: Construct,
+    variant: Variant,
+    *,
+    role: iam.IRole,
+    policy: iam.ManagedPolicy,
+    isolation: bool | None,
+    vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+) -> sagemaker.CfnModel:
+    """The variant's SageMaker Model, in `scope`. isolation None: on, unless the archive installs packages
+    at start (then off, with a warning annotation); True with such an archive is refused."""
+    url = variant.model_data.bind(scope, policy)
+    image_uri = variant.image.bind(scope, policy, variant.instance_type)
+    model = sagemaker.CfnModel(
+        scope,
+        "Model",
+        execution_role_arn=role.role_arn,
+        primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+            image=image_uri,
+            model_data_url=url,
+            environment=dict(variant.environment),
+            mode="MultiModel" if variant.model_data.multi_model else None,
+        ),
+        enable_network_isolation=_isolation(scope, variant, isolation),
+        vpc_config=vpc_config,
+    )
+    # The model must not be created before its role can read the model data.
+    model.node.add_dependency(policy)
+    return model
+
+
+def _isolation(scope: Construct, variant: Variant, wanted: bool | None) -> bool:
+    if variant.serverless is not None:
+        if wanted:
+            raise ValueError(f"{scope.node.path}: serverless endpoints cannot isolate the network; remove isolation")
+        return False
+    if wanted is False:
+        return False
+    archive = variant.model_data.archive
+    reason = start_install_reason(archive, variant.server) if archive is not None else None
+    if reason is None:
+        return True
+    if wanted:
+        raise ValueError(f"{scope.node.path}: network isolation is on but {reason}; vendor the packages (code/lib for "
+                         "TFS) or set network.isolation: false")
+    cdk.Annotations.of(scope).add_warning_v2(
+        "servekit:network-isolation-off",
+        f"Network isolation is off for variant {variant.name}: {reason}. Vendor the packages to turn it on.",
+    )
+    return False
+
+
+def variant_property(
+    variant: Variant, model: sagemaker.CfnModel
+) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    serverless = variant.serverless
+    options = variant.container
+    return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name=variant.name,
+        model_name=model.attr_model_name,
+        initial_variant_weight=variant.weight,
+        instance_type=variant.instance_type,
+        initial_instance_count=variant.instance_count if serverless is None else None,
+        serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+            memory_size_in_mb=serverless.memory_size_mb,
+            max_concurrency=serverless.max_concurrency,
+            provisioned_concurrency=serverless.provisioned_concurrency,
+        ) if serverless is not None else None,
+        model_data_download_timeout_in_seconds=options.model_data_download_timeout_seconds,
+        container_startup_health_check_timeout_in_seconds=options.startup_health_check_timeout_seconds,
+        volume_size_in_gb=options.volume_size_gb,
+    )
+
+
+def check_variants(path: str, production: Sequence[Variant], shadow: Variant | None) -> None:
+    """What the EndpointConfig API refuses, caught at synth."""
+    if not production:
+        raise ValueError(f"{path}: an endpoint needs at least one production variant")
+    names = [v.name for v in [*production, *([shadow] if shadow else [])]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: variant names {dupes} appear twice; give each variant its own name")

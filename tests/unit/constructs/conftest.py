@@ -1,0 +1,44 @@
+"""Small model archives for template tests: what the constructs inspect is only the listing."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import aws_cdk as cdk
+import pytest
+
+ENV = cdk.Environment(account="111122223333", region="us-east-1")
+
+
+def write_archive(path, files: dict[str, bytes]):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory):
+    """tfs: comment-only requirements (installs nothing); torchserve_pip: a pinned package installed at start;
+    tfs_vendored: packages listed but vendored in code/lib."""
+    folder = tmp_path_factory.mktemp("archives")
+    return {
+        "tfs": write_archive(folder / "tfs.tar.gz", {
+            "m/1/saved_model.pb": b"pb", "code/inference.py": b"", "code/requirements.txt": b"# nothing\n"}),
+        "torchserve_pip": write_archive(folder / "ts.tar.gz", {
+            "model.pt": b"pt", "code/inference.py": b"", "code/requirements.txt": b"transformers==4.57.6\n"}),
+        "tfs_vendored": write_archive(folder / "tfs-lib.tar.gz", {
+            "m/1/saved_model.pb": b"pb", "code/requirements.txt": b"pillow==11.0.0\n",
+            "code/lib/PIL/__init__.py": b""}),
+        "tfs_pip": write_archive(folder / "tfs-pip.tar.gz", {
+            "m/1/saved_model.pb": b"pb", "code/requirements.txt": b"pillow==11.0.0\n"}),
+        "triton": write_archive(folder / "triton.tar.gz", {"m/config.pbtxt": b"", "m/1/model.pt": b"pt"}),
+    }
+
+
+@pytest.fixture
+def stack():
+    return cdk.Stack(cdk.App(), "Svc", env=ENV)
