@@ -1,9 +1,11 @@
-"""Start-up time and latency of the local Triton and the TFS emulation, on the embedded default's examples.
+"""Start-up time and latency of every local server on the embedded default's examples: the real Triton, the
+real TorchServe (SageMaker PyTorch toolkit) and the TFS emulation (its handler over REST, then over gRPC).
 
-    .venv/bin/python bench/bench_local_servers.py [--requests 200] [--config servekit.yaml]
+    .venv/bin/python bench/bench_local_servers.py [--requests 200] [--config servekit.yaml] [--servers tfs,...]
 
 Builds (or reuses) each endpoint's artifact with servekit.model_build, serves it, sends N sequential
-requests of one instance each and prints start-up seconds and p50/p99 latency. Figures, not assertions.
+requests of one instance each per payload and prints start-up seconds and p50/p99 latency. Figures, not
+assertions.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from servekit import codecs, config
-from servekit.local import tfs, triton
+from servekit.local import tfs, torchserve, triton
 from servekit.model_build import build
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -39,7 +43,7 @@ def timed_requests(url: str, body: bytes, content_type: str, count: int) -> list
     return latencies
 
 
-def tfs_body(artifact: Path, workdir: Path) -> tuple[bytes, str]:
+def tfs_body(artifact: Path, workdir: Path) -> np.ndarray:
     # One instance of the default model's input shape, read from its signature.
     import tarfile
 
@@ -53,7 +57,32 @@ def tfs_body(artifact: Path, workdir: Path) -> tuple[bytes, str]:
     (spec,) = fn.structured_input_signature[1].values()
     shape = [1 if d is None else d for d in spec.shape.as_list()]
     x = np.random.default_rng(0).random(shape).astype(spec.dtype.as_numpy_dtype)
-    return codecs.encode_json({"instances": x})
+    return x
+
+
+def serve_cases(ep, artifact: Path, tmp_path: Path):
+    """(label, start(workdir) -> LocalEndpoint, {payload: (body, content type)}) for each server run of `ep`."""
+    if ep.server == "triton":
+        signature = codecs.TritonSignature.from_artifact(artifact, ep.model.name)
+        x = {s.name: np.random.default_rng(0).random((1, *[max(d, 1) for d in s.dims])).astype(s.numpy_dtype)
+             for s in signature.inputs}
+        cases = {"KServe JSON": codecs.encode_kserve_json(x, signature=signature),
+                 "binary+json": codecs.encode_kserve_binary(x, signature=signature)}
+        yield "Triton 2.44 (python backend, CPU)", lambda work: triton.start(ep, artifact, workdir=work,
+                                                                            progress=lambda _: None), cases
+    elif ep.server == "tfs":
+        x = tfs_body(artifact, tmp_path / "tfs-peek")
+        cases = {"JSON instances": codecs.encode_json({"instances": x}), "x-npy": codecs.encode_npy(x)}
+        for protocol in ("rest", "grpc"):
+            env = {"SAGEMAKER_TFS_HANDLER_PROTOCOL": protocol}
+            yield (f"TFS emulation (TensorFlow, CPU), handler over {protocol}",
+                   lambda work, env=env: tfs.start(ep, artifact, workdir=work, progress=lambda _: None, extra_env=env),
+                   cases)
+    elif ep.server == "torchserve":
+        body = (ROOT / "examples" / f"{ep.name}.json").read_bytes()
+        yield ("TorchServe 0.12 (sagemaker-pytorch-inference, CPU)",
+               lambda work: torchserve.start(ep, artifact, workdir=work, progress=lambda _: None),
+               {"JSON": (body, "application/json")})
 
 
 def main() -> None:
@@ -61,38 +90,27 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--config", default="servekit.yaml")
     parser.add_argument("--cache-dir", default=".servekit/cache")
+    parser.add_argument("--servers", default="triton,tfs,torchserve", help="comma-separated subset")
     args = parser.parse_args()
     cfg = config.load(args.config)
-    rows = []
+    servers = args.servers.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         for ep in cfg.endpoints:
-            if ep.server not in ("triton", "tfs"):
+            if ep.server not in servers:
                 continue
             artifact = build(ep, cache_dir=Path(args.cache_dir)).path
-            work = tmp_path / ep.name
-            if ep.server == "triton":
-                signature = codecs.TritonSignature.from_artifact(artifact, ep.model.name)
-                x = {s.name: np.random.default_rng(0).random((1, *[max(d, 1) for d in s.dims])).astype(s.numpy_dtype)
-                     for s in signature.inputs}
-                cases = {"KServe JSON": codecs.encode_kserve_json(x, signature=signature),
-                         "binary+json": codecs.encode_kserve_binary(x, signature=signature)}
-                local = triton.start(ep, artifact, workdir=work, progress=lambda _: None)
-                label = "Triton 2.44 (python backend, CPU)"
-            else:
-                cases = {"JSON instances": tfs_body(artifact, tmp_path / "tfs-peek")}
-                local = tfs.start(ep, artifact, workdir=work, progress=lambda _: None)
-                label = "TFS emulation (TensorFlow, CPU)"
-            with local:
-                for case, (body, ctype) in cases.items():
-                    timed_requests(local.invocations_url, body, ctype, 5)  # warm-up
-                    lat = timed_requests(local.invocations_url, body, ctype, args.requests)
-                    rows.append({"server": label, "endpoint": ep.name, "payload": case,
-                                 "body_bytes": len(body), "startup_s": round(local.startup_seconds, 2),
-                                 "p50_ms": round(percentile(lat, 50), 2), "p99_ms": round(percentile(lat, 99), 2),
-                                 "mean_ms": round(statistics.fmean(lat), 2), "requests": args.requests})
-    for row in rows:
-        print(json.dumps(row))
+            for run, (label, start, cases) in enumerate(serve_cases(ep, artifact, tmp_path)):
+                with start(tmp_path / f"{ep.name}-{run}") as local:
+                    for case, (body, ctype) in cases.items():
+                        timed_requests(local.invocations_url, body, ctype, 5)  # warm-up
+                        lat = timed_requests(local.invocations_url, body, ctype, args.requests)
+                        print(json.dumps({
+                            "server": label, "endpoint": ep.name, "payload": case, "body_bytes": len(body),
+                            "startup_s": round(local.startup_seconds, 2), "p50_ms": round(percentile(lat, 50), 2),
+                            "p99_ms": round(percentile(lat, 99), 2), "mean_ms": round(statistics.fmean(lat), 2),
+                            "requests": args.requests,
+                        }), flush=True)
 
 
 if __name__ == "__main__":

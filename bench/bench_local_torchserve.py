@@ -1,143 +1,88 @@
-"""TorchServe locally (the toolkit's own stack): start-up time, p50/p99 of sequential requests, and whether
-TorchServe batching helps with the toolkit's stock handler versus servekit's batched `handle`.
+"""TorchServe batching: throughput at concurrency 16 with SAGEMAKER_TS_BATCH_SIZE 1 vs 8, through the stock toolkit
+path and through servekit's handler (`tuning.batched_forward: true` routes each batch to the handler's handle()).
 
-    .venv/bin/python bench/bench_local_torchserve.py [--requests 200] [--skip-batching]
+    .venv/bin/python bench/bench_local_torchserve.py [--duration 15] [--warmup 3] [--concurrency 16] [--omp-threads 1]
 
-Prints figures; asserts nothing. Uses the embedded servekit.yaml's question-answering endpoint (built by
-model_build) and a small TorchScript CNN served with the vision handler.
+Two examples, each served by the real local TorchServe (the SageMaker PyTorch toolkit's own entry): the
+question-answering model (JSON, examples/question-answering.json) and the resnet example on the vision handler
+(one 1x3x224x224 float32 image as x-npy). Four configurations each, made from servekit.yaml's endpoint with
+servekit.bench.with_setting (model_copy + validation): batch_size 1 and 8 x batched_forward false and true.
+The load is servekit bench's (servekit.bench.run_step). Start-up and sequential latency: bench_serving_overhead.py.
+Figures, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import statistics
+import contextlib
+import os
+import sys
 import tempfile
-import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from servekit import config
-from servekit.local import torchserve
-from servekit.model_build.builder import build
+from servekit import bench, config, local  # noqa: E402
+from servekit.model_build import build  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-QA_BODY = json.dumps({"question": "what is the capital of france?", "context": "paris is the capital of france."})
 
 
-def post(url: str, body: bytes, content_type: str) -> float:
-    started = time.perf_counter()
-    request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        response.read()
-        if response.status != 200:
-            raise RuntimeError(response.status)
-    return time.perf_counter() - started
-
-
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, mean {statistics.fmean(ordered) * 1000:.1f} ms"
-
-
-def sequential(name: str, served, body: bytes, content_type: str, count: int) -> None:
-    for _ in range(5):  # warm-up
-        post(served.url, body, content_type)
-    samples = [post(served.url, body, content_type) for _ in range(count)]
-    print(f"{name}: start-up {served.startup_seconds:.1f} s; {count} sequential requests: {percentiles(samples)}")
-
-
-class SmallCnn(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(64, 128, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-        )
-        self.head = torch.nn.Linear(128, 10)
-
-    def forward(self, x):
-        return self.head(self.features(x).flatten(1))
-
-
-def vision_endpoint(root: Path, batch_size: int) -> config.TorchServeEndpoint:
-    path = root / "cnn.pt"
-    if not path.exists():
-        torch.manual_seed(0)
-        torch.jit.trace(SmallCnn().eval(), torch.zeros(1, 3, 64, 64)).save(str(path))
-    return config.TorchServeEndpoint.model_validate({
-        "server": "torchserve", "name": "bench-vision", "instance_type": "ml.m5.xlarge",
-        "model": {"source": {"kind": "torchscript", "path": str(path)}, "handler": "vision"},
-        "tuning": {"batch_size": batch_size, "max_batch_delay_ms": 5},
-    })
-
-
-def start_with(endpoint, artifact, workdir: Path, extra_env: dict[str, str]):
-    """torchserve.start with extra container environment (what a config field would add)."""
-    original = torchserve.environment
-
-    def environment(*args, **kwargs):
-        env = original(*args, **kwargs)
-        env.update(extra_env)
-        return env
-
-    torchserve.environment = environment
-    try:
-        return torchserve.start(endpoint, artifact, workdir=workdir, progress=lambda _m: None)
-    finally:
-        torchserve.environment = original
-
-
-def throughput(served, body: bytes, clients: int, total: int) -> str:
-    for _ in range(5):
-        post(served.url, body, "application/x-npy")
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        samples = list(pool.map(lambda _i: post(served.url, body, "application/x-npy"), range(total)))
-    elapsed = time.perf_counter() - started
-    return f"{total / elapsed:.0f} req/s, {percentiles(samples)}"
+def examples(cfg: config.ServekitConfig) -> list[tuple[str, object, str]]:
+    qa = next(e for e in cfg.endpoints if e.name == "question-answering")
+    vision = qa.model_copy(update={"name": "resnet-torchserve", "model": qa.model.model_copy(update={
+        "source": config.ExampleSource(kind="example", name="resnet"), "handler": "vision"})})
+    return [("question-answering (tiny DistilBERT)", qa, "json"), ("resnet, vision handler", vision, "x-npy")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--skip-batching", action="store_true")
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only", default="", help="question-answering or resnet")
+    parser.add_argument("--cache-dir", default=str(REPO / ".servekit" / "cache"))
+    parser.add_argument("--omp-threads", type=int, default=0, help="OMP_NUM_THREADS of the TorchServe worker "
+                        "(0: torch's default, one per core)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="servekit-bench-ts-") as tmp:
-        root = Path(tmp)
-        cfg = config.load(REPO / "servekit.yaml")
-        qa = next(e for e in cfg.endpoints if isinstance(e, config.TorchServeEndpoint))
-        artifact = build(qa, cache_dir=root / "cache")
-        with torchserve.start(qa, artifact.path, workdir=root / "qa", progress=lambda _m: None) as served:
-            sequential("question-answering (tiny DistilBERT)", served, QA_BODY.encode(), "application/json", args.requests)
-
-        image = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-        buffer = io.BytesIO()
-        np.save(buffer, image, allow_pickle=False)
-        body = buffer.getvalue()
-        endpoint = vision_endpoint(root, 1)
-        artifact = build(endpoint, cache_dir=root / "cache")
-        with torchserve.start(endpoint, artifact.path, workdir=root / "v1", progress=lambda _m: None) as served:
-            sequential("vision (3x64x64 CNN)", served, body, "application/x-npy", args.requests)
-            if not args.skip_batching:
-                print(f"  batch_size 1, stock toolkit handler, 16 clients: {throughput(served, body, 16, 400)}")
-        if args.skip_batching:
-            return
-        endpoint = vision_endpoint(root, 8)
-        artifact = build(endpoint, cache_dir=root / "cache")
-        for label, env in (("stock toolkit handler", {}),
-                           ("servekit handle (TS_DEFAULT_SERVICE_HANDLER=inference:handle)",
-                            {"TS_DEFAULT_SERVICE_HANDLER": "inference:handle"})):
-            with start_with(endpoint, artifact.path, root / f"v8-{len(env)}", env) as served:
-                print(f"  batch_size 8 (max delay 5 ms), {label}, 16 clients: {throughput(served, body, 16, 400)}")
+    load = os.getloadavg()
+    threads = (bench.torchserve_extra_env({"OMP_NUM_THREADS": str(args.omp_threads)}) if args.omp_threads
+               else contextlib.nullcontext())
+    cfg = config.load(REPO / "servekit.yaml")
+    limits = bench.Limits(duration_s=args.duration, warmup_s=args.warmup, timeout_s=120)
+    rows = [["model", "batch_size", "handler path", f"req/s at c={args.concurrency}", "p50 ms", "p99 ms", "errors"]]
+    summary = []
+    with threads, tempfile.TemporaryDirectory(prefix="servekit-bench-ts-") as tmp:
+        for label, base, encoding in examples(cfg):
+            if args.only and args.only not in base.name:
+                continue
+            artifact = build(base, cache_dir=Path(args.cache_dir)).path
+            (payload,) = bench.choose_payloads(bench.payloads_for(base, artifact), [encoding])
+            throughput = {}
+            for batched in (False, True):
+                for batch_size in (1, 8):
+                    endpoint = bench.with_setting(base, ("tuning", "batch_size"), batch_size)
+                    endpoint = bench.with_setting(endpoint, ("tuning", "batched_forward"), batched)
+                    path = "servekit handle() (batched_forward)" if batched else "stock toolkit (per request)"
+                    work = Path(tmp) / f"{base.name}-{batch_size}-{batched}"
+                    with local.start(endpoint, artifact, workdir=work, progress=lambda _m: None) as server:
+                        r = bench.run_step(bench.local_target(server.url), payload, concurrency=args.concurrency,
+                                           limits=limits, variant=f"batch_size={batch_size}")
+                    throughput[(batched, batch_size)] = r.throughput_rps
+                    rows.append([label, str(batch_size), path, f"{r.throughput_rps:.1f}", bench._ms(r.p50_ms),
+                                 bench._ms(r.p99_ms), f"{r.errors}" + (f" ({r.error_sample})" if r.errors else "")])
+                    print(" | ".join(rows[-1]), flush=True)
+            for batched in (False, True):
+                gain = throughput[(batched, 8)] / throughput[(batched, 1)] if throughput[(batched, 1)] else float("nan")
+                summary.append(f"{label}, {'servekit handle()' if batched else 'stock toolkit'}: batch 8 gives "
+                               f"{gain:.2f}x the throughput of batch 1")
+    print()
+    print(bench.markdown_table(rows))
+    print()
+    print("\n".join(summary))
+    print(f"TorchServe worker intra-op threads: {args.omp_threads or 'default'}")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after "
+          "(the load generator and TorchServe share the cores)")
 
 
 if __name__ == "__main__":

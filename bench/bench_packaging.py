@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from servekit import config  # noqa: E402
+from servekit.bench import machine_facts, markdown_table  # noqa: E402
 from servekit.model_build import build  # noqa: E402
 from servekit.model_build.archive import write_archive  # noqa: E402
 
@@ -32,13 +33,6 @@ def make_weights(path: Path, size_mb: int) -> None:
     with open(path, "wb") as f:
         for _ in range(size_mb * 1_000_000 // (chunk * 4) + 1):
             f.write(rng.normal(0, 0.02, chunk).astype(np.float32).tobytes())
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -64,7 +58,9 @@ def main() -> None:
         took = time.perf_counter() - start
         rows.append(["tar -czf (gzip 6)", f"{size:.0f}", f"{took:.1f}", f"{size / took:.1f}",
                      f"{(tmp_path / 'tar.tar.gz').stat().st_size / 1e6:.1f}"])
-        print(table(rows))
+        print(markdown_table(rows))
+        facts = machine_facts()
+        print(f"machine: {facts['cpu_count']} cores, load average {facts['load_average'][0]:.2f}")
         if args.skip_examples:
             return
         cfg = config.load(Path(__file__).resolve().parents[1] / "servekit.yaml")
@@ -81,7 +77,7 @@ def main() -> None:
             rows.append([ep.name, ep.server, getattr(source, "name", source.kind), f"{cold:.1f}", f"{cached:.4f}",
                          f"{artifact.size_bytes / 1e3:.0f}"])
         print()
-        print(table(rows))
+        print(markdown_table(rows))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ metadata (cached per model, version and signature).
 In: application/json (a TFS request body {"instances"|"inputs"|"examples": ...}, passed as it is, or a
 bare list = instances), application/jsonlines (one instance per line), text/csv (one numeric instance per
 row), application/x-npy (numpy.save bytes, no pickles; the first axis is the batch).
-Out: TFS's JSON ({"predictions": ...}) by default; application/x-npy when Accept asks (single-output
+Out: TFS's JSON by default ({"predictions": ...}, or {"outputs": ...} for a columnar "inputs" request, over
+REST and gRPC alike); application/x-npy when Accept asks (single-output
 predictions), application/jsonlines (one prediction per line).
 
 Errors: `HandlerError` carries an HTTP status and the message (TensorFlow Serving's own error text for its
@@ -77,7 +78,10 @@ def handler(data, context) -> tuple[bytes, str]:
     accept = _accept(context)  # fail before calling TFS when the answer could not be given anyway
     if protocol() == "grpc" and (getattr(context, "method", None) or "predict") == "predict":
         request = parse_request(data, context)
-        predictions = _grpc_predict(request, context)
+        columnar = isinstance(request.payload, dict) and "inputs" in request.payload
+        predictions = _grpc_predict(request, context, columnar=columnar)
+        if columnar and accept == JSON:  # TFS REST answers a columnar request as {"outputs": ...}: so does gRPC
+            return json.dumps({"outputs": predictions}).encode("utf-8"), JSON
         return format_predictions(predictions, accept)
     body = input_handler(data, context)
     response = _session().post(context.rest_uri, data=body, headers={"Content-Type": JSON},
@@ -107,7 +111,8 @@ def output_handler(response, context) -> tuple[bytes, str]:
     if accept == JSON:
         return content, JSON
     try:
-        predictions = json.loads(content)["predictions"]
+        answer = json.loads(content)
+        predictions = answer["predictions"] if "predictions" in answer else answer["outputs"]  # rows or columns
     except (ValueError, KeyError, TypeError) as err:
         raise HandlerError(502, f"TensorFlow Serving's answer has no predictions: {err}") from None
     return format_predictions(predictions, accept)
@@ -360,7 +365,7 @@ def _signature(context, name: str, version: int | None, signature: str | None) -
     return _SIGNATURES[key]
 
 
-def _grpc_predict(request: ParsedRequest, context):
+def _grpc_predict(request: ParsedRequest, context, columnar: bool = False):
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -380,7 +385,7 @@ def _grpc_predict(request: ParsedRequest, context):
             raise HandlerError(400, f"input {input_name!r}: cannot make a {np.dtype(dtype).name} tensor: {err}") from None
     response = _rpc(_stub(context).Predict, grpc_request)
     arrays = {key: tf.make_ndarray(proto) for key, proto in response.outputs.items()}
-    return _rows(arrays, list(outputs))
+    return _columns(arrays, list(outputs)) if columnar else _rows(arrays, list(outputs))
 
 
 def _input_tensors(payload, inputs: dict) -> dict[str, np.ndarray]:
@@ -431,3 +436,11 @@ def _rows(arrays: dict[str, np.ndarray], order: list[str]):
         return arrays[keys[0]].tolist()
     count = min(array.shape[0] if array.ndim else 1 for array in arrays.values())
     return [{key: arrays[key][i].tolist() for key in keys} for i in range(count)]
+
+
+def _columns(arrays: dict[str, np.ndarray], order: list[str]):
+    """TFS REST's columnar format: the output's value when there is one, else {output: value}."""
+    keys = [key for key in order if key in arrays] or list(arrays)
+    if len(keys) == 1:
+        return arrays[keys[0]].tolist()
+    return {key: arrays[key].tolist() for key in keys}

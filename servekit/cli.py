@@ -1,4 +1,4 @@
-"""`servekit ...`: validate, synth, build, check-artifact, serve, invoke.
+"""`servekit ...`: validate, synth, build, check-artifact, serve, invoke, bench, diff, verify.
 
 Each command prints what a person needs and exits non-zero on failure, with one line per problem and
 no traceback for anything the user can fix.
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from servekit import config as cfg
+from servekit import images
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
@@ -89,11 +90,27 @@ def endpoint_rows(assembly: Path) -> list[dict[str, str]]:
             "stack": template_path.name.removesuffix(".template.json"),
             "server": server,
             "image": container["Image"].split("/", 1)[-1],
-            "instance": f"{variant['InstanceType']} x{variant['InitialInstanceCount']}",
+            "instance": _capacity(variant),
             "tuning": summarize_tuning(server, env),
-            "volume_key": "yes" if "KmsKeyId" in configs[0]["Properties"] else "no (NVMe)",
+            "volume_key": _volume_key(configs[0]["Properties"], variant),
         })
     return rows
+
+
+def _capacity(variant: dict) -> str:
+    serverless = variant.get("ServerlessConfig")
+    if serverless:  # a serverless variant has no instances
+        return f"serverless {serverless['MemorySizeInMB']} MB x{serverless['MaxConcurrency']} concurrent"
+    return f"{variant['InstanceType']} x{variant['InitialInstanceCount']}"
+
+
+def _volume_key(config: dict, variant: dict) -> str:
+    if "KmsKeyId" in config:
+        return "yes"
+    if "ServerlessConfig" in variant:
+        return "no (serverless)"
+    facts = images.instance_facts(variant.get("InstanceType", ""))
+    return "no (NVMe)" if facts and facts.nvme else "no"
 
 
 def summarize_tuning(server: str, env: dict[str, str]) -> str:
@@ -200,18 +217,29 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    body = Path(args.data).read_bytes() if args.data != "-" else sys.stdin.buffer.read()
+    from servekit import codecs
+
+    try:
+        body = Path(args.data).read_bytes() if args.data != "-" else sys.stdin.buffer.read()
+    except OSError as err:
+        errors.print(f"servekit: cannot read --data {args.data}: {err.strerror or err}", markup=False)
+        return 2
     headers = {"Content-Type": args.content_type, "Accept": args.accept}
     if args.deployed:
-        import boto3
-
         config = _load(args.config)
-        _endpoint(config, args.endpoint)
-        name = f"{config.app.name}-{config.app.env_name}-{args.endpoint}"
-        runtime = boto3.client("sagemaker-runtime", region_name=config.app.region)
-        response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=args.content_type, Accept=args.accept)
-        sys.stdout.buffer.write(response["Body"].read() + b"\n")
-        return 0
+        endpoint = _endpoint(config, args.endpoint)
+    else:  # a local server may come from another file: the body is checked only when the endpoint is known
+        try:
+            config = cfg.load(args.config)
+        except cfg.ConfigError:
+            config = None
+        endpoint = next((e for e in config.endpoints if e.name == args.endpoint), None) if config else None
+    problem = endpoint and codecs.request_problem(endpoint.server, body, args.content_type)
+    if problem:
+        errors.print(f"servekit: not sending this request to {args.endpoint} ({endpoint.server}): {problem}", markup=False)
+        return 2
+    if args.deployed:
+        return _invoke_deployed(config, args.endpoint, body, args.content_type, args.accept)
     request = urllib.request.Request(f"{args.url.rstrip('/')}/invocations", data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=args.timeout_seconds) as response:
@@ -224,6 +252,61 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         errors.print(f"servekit: nothing answers at {args.url} ({err.reason}); start it with `servekit serve {args.endpoint}`",
                      markup=False)
         return 1
+
+
+def _invoke_deployed(config: cfg.ServekitConfig, endpoint: str, body: bytes, content_type: str, accept: str) -> int:
+    """InvokeEndpoint on `<app>-<env>-<endpoint>` (the name the stacks give it) with the user's credentials;
+    every failure is one line on stderr and exit 1, never a traceback."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    name, region = f"{config.app.name}-{config.app.env_name}-{endpoint}", config.app.region
+    try:
+        runtime = boto3.client("sagemaker-runtime", region_name=region)
+        response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type, Accept=accept)
+        answer = response["Body"].read()
+    except NoCredentialsError:
+        errors.print(f"servekit: no AWS credentials to call endpoint {name} in {region}; configure them (aws configure, "
+                     "AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", markup=False)
+        return 1
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        code, message = error.get("Code", "Error"), error.get("Message", str(err))
+        if code == "ModelError":  # the container answered an error: show its status and body, and where its log is
+            status = err.response.get("OriginalStatusCode", "?")
+            message = f"the model container answered {status}: {err.response.get('OriginalMessage') or message}"
+            if err.response.get("LogStreamArn"):
+                message += f" (log: {err.response['LogStreamArn']})"
+        errors.print(f"servekit: endpoint {name} in {region}: {code}: {' '.join(str(message).split())}", markup=False)
+        return 1
+    except BotoCoreError as err:
+        errors.print(f"servekit: calling endpoint {name} in {region} failed: {err}", markup=False)
+        return 1
+    sys.stdout.buffer.write(answer + b"\n")
+    return 0
+
+
+# --- bench ------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from servekit import bench
+
+    config = _load(args.config)
+    return bench.run_command(args, config, _endpoint(config, args.endpoint), console=console, errors=errors)
+
+
+# --- diff and verify --------------------------------------------------------------------------
+def cmd_diff(args: argparse.Namespace) -> int:
+    from servekit import diff
+
+    return diff.run_command(args, console=console, errors=errors)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from servekit import verify
+
+    config = _load(args.config)
+    _endpoint(config, args.endpoint)
+    return verify.run_command(args, config, console=console, errors=errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,6 +353,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="servekit.yaml")
     p.add_argument("--timeout-seconds", type=float, default=60.0)
     p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("bench", help="load-test an endpoint (local server, --url or --deployed); --sweep compares "
+                       "tuning values")
+    from servekit.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
+
+    from servekit import diff, verify
+
+    p = sub.add_parser("diff", help="per-endpoint impact of a change (fleet replaced, in place, ...) between two "
+                       "cdk.out folders or git refs")
+    diff.add_arguments(p)
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("verify", help="check a deployed (or local) endpoint: InService on the deployed config, "
+                       "and a smoke request")
+    verify.add_arguments(p)
+    p.set_defaults(func=cmd_verify)
 
     args = parser.parse_args(argv)
     try:

@@ -201,11 +201,14 @@ def _json_data(array: np.ndarray, datatype: str, name: str) -> list[Any]:
     return flat.tolist()
 
 
-def _raw_bytes(array: np.ndarray, datatype: str) -> bytes:
+def _raw_bytes(array: np.ndarray, datatype: str) -> bytes | np.ndarray:
+    """The tensor's wire bytes: `bytes` for BYTES tensors, else a flat uint8 view of the little-endian,
+    C-contiguous array (no copy when the array already is one). len() is the byte count either way."""
     if datatype == "BYTES":
         serialized = serialize_byte_tensor(array)
         return serialized.item() if serialized.size > 0 else b""
-    return np.ascontiguousarray(array, dtype=np.dtype(triton_to_np_dtype(datatype)).newbyteorder("<")).tobytes()
+    contiguous = np.ascontiguousarray(array, dtype=np.dtype(triton_to_np_dtype(datatype)).newbyteorder("<"))
+    return contiguous.reshape(-1).view(np.uint8)
 
 
 def _outputs_json(outputs: Sequence[str] | None, binary: bool) -> list[dict[str, Any]] | None:
@@ -253,7 +256,8 @@ def encode_kserve_binary(
     elif binary_outputs:
         header["parameters"] = {"binary_data_output": True}
     head = json.dumps(header).encode()
-    return head + b"".join(blobs), f"{BINARY_PREFIX}{len(head)}"
+    # One copy of the tensor bytes, straight into the body (join takes any buffer).
+    return b"".join([head, *blobs]), f"{BINARY_PREFIX}{len(head)}"
 
 
 def header_size(content_type: str | None) -> int | None:
@@ -272,11 +276,12 @@ def header_size(content_type: str | None) -> int | None:
     return size
 
 
-def _split(body: bytes, content_type: str | None) -> tuple[dict[str, Any], bytes]:
+def _split(body: bytes, content_type: str | None) -> tuple[dict[str, Any], memoryview]:
     size = header_size(content_type)
     if size is not None and size > len(body):
         raise CodecError(f"json-header-size {size} exceeds the body's {len(body)} bytes")
-    head, rest = (body[:size], body[size:]) if size is not None else (body, b"")
+    # The tensor part is a view of the body, never a copy: arrays are decoded in place (np.frombuffer).
+    head, rest = (body[:size], memoryview(body)[size:]) if size is not None else (body, memoryview(b""))
     try:
         parsed = json.loads(head or b"null")
     except (ValueError, UnicodeDecodeError) as err:
@@ -286,7 +291,7 @@ def _split(body: bytes, content_type: str | None) -> tuple[dict[str, Any], bytes
     return parsed, rest
 
 
-def _tensors(entries: list[dict[str, Any]], rest: bytes, what: str) -> dict[str, np.ndarray]:
+def _tensors(entries: list[dict[str, Any]], rest: memoryview | bytes, what: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     offset = 0
     for entry in entries:
@@ -300,7 +305,7 @@ def _tensors(entries: list[dict[str, Any]], rest: bytes, what: str) -> dict[str,
                 raise CodecError(f"{what} {name!r}: binary_data_size {size} but only {len(chunk)} bytes follow")
             offset += size
             if datatype == "BYTES":
-                array = deserialize_bytes_tensor(chunk)
+                array = deserialize_bytes_tensor(bytes(chunk))
             else:
                 array = np.frombuffer(chunk, dtype=np.dtype(triton_to_np_dtype(datatype)).newbyteorder("<"))
         elif "data" in entry:
@@ -387,3 +392,83 @@ def decode_response(body: bytes, content_type: str | None) -> Any:
             return _tensors(outputs, b"", "output")
         return parsed
     return body.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusing, before sending, the requests a server would not answer with a 4xx
+# ---------------------------------------------------------------------------------------------
+# InvokeEndpoint's limit on a real-time request body (botocore's sagemaker-runtime model: Body max 6291456).
+MAX_INVOKE_BYTES = 6 * 1024 * 1024
+# What servekit's TFS handler (handlers/tfs_inference.py, the code/inference.py of every built TFS artifact) reads.
+TFS_HANDLER_CONTENT_TYPES = (JSON, JSONLINES, CSV, NPY)
+
+
+def request_problem(server: str, body: bytes, content_type: str | None) -> str | None:
+    """Why a raw request body should not be sent as it is to a `server` ("tfs", "torchserve", "triton")
+    endpoint, or None. It checks only what the server would not answer with a 4xx itself:
+
+    - any server: a body over 6 MB (InvokeEndpoint refuses it in the cloud; a local Triton answers it);
+    - Triton (2.44 here): an empty body is answered 200 from uninitialised inputs, and a body that is not
+      KServe JSON (invalid JSON, another Content-Type, no "inputs") gets 500;
+    - TFS: the container answers every handler error with 500, so what servekit's handler would refuse
+      (empty body, unsupported Content-Type, invalid JSON or JSON lines, a bad .npy) is refused here.
+    TorchServe's handlers answer their own 4xx, so only the size is checked for them.
+    """
+    if len(body) > MAX_INVOKE_BYTES:
+        return (f"the body is {len(body)} bytes, over the {MAX_INVOKE_BYTES} bytes (6 MB) that SageMaker's "
+                "InvokeEndpoint accepts; send fewer items per request (or a binary form: x-npy, Triton binary+json)")
+    if server == "triton":
+        return _triton_problem(body, content_type)
+    if server == "tfs":
+        return _tfs_problem(body, content_type)
+    return None
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _triton_problem(body: bytes, content_type: str | None) -> str | None:
+    if not body.strip():
+        return ("empty body: Triton answers it 200 with outputs computed from uninitialised inputs; send KServe "
+                "JSON or binary+json (servekit.codecs.encode_kserve_json / encode_kserve_binary)")
+    try:
+        binary = header_size(content_type) is not None
+    except CodecError as err:
+        return str(err)
+    if not binary and _media_type(content_type) != JSON:
+        return (f"Content-Type {content_type or '(none)'!r}: Triton's /invocations reads every non-binary body as "
+                f"KServe JSON and answers 500; send {JSON} or {BINARY_PREFIX}<N>")
+    try:
+        parsed, _ = _split(body, content_type)
+    except CodecError as err:
+        return f"not a KServe request ({err}); Triton would answer 500"
+    inputs = parsed.get("inputs")
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, dict) for i in inputs):
+        return ('no "inputs" list of tensors ({"inputs": [{"name", "shape", "datatype", "data"}]}); '
+                "Triton would answer 500")
+    return None
+
+
+def _tfs_problem(body: bytes, content_type: str | None) -> str | None:
+    media_type = _media_type(content_type) or JSON
+    why = "the TFS container answers handler errors with 500"
+    if media_type not in TFS_HANDLER_CONTENT_TYPES:
+        return f"Content-Type {content_type!r} is not one of {', '.join(TFS_HANDLER_CONTENT_TYPES)} ({why})"
+    if not body.strip():
+        return f"empty body ({why})"
+    try:
+        if media_type == NPY:
+            decode_npy(body)
+        elif media_type == JSON:
+            decode_json(body)
+        elif media_type == JSONLINES:
+            for number, line in enumerate(body.splitlines(), 1):
+                if line.strip():
+                    try:
+                        decode_json(line)
+                    except CodecError as err:
+                        raise CodecError(f"line {number}: {err}") from None
+    except CodecError as err:
+        return f"{err} ({why})"
+    return None

@@ -31,7 +31,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,14 @@ def start(
     port: int | None = None,
     progress: Callable[[str], object] = print,
     timeout_seconds: float = 180.0,
+    extra_env: Mapping[str, str] | None = None,
 ):
     """Serve `artifact_path` (the endpoint's model.tar.gz) in the TFS emulation; returns a LocalEndpoint
-    (emulated=True) whose url answers /ping and /invocations."""
+    (emulated=True) whose url answers /ping and /invocations.
+
+    `extra_env`: variables added to the server's (and so the handler's) environment on top of the tuning's,
+    e.g. {"SAGEMAKER_TFS_HANDLER_PROTOCOL": "grpc"}. servekit.yaml has no field for them yet, so the cloud
+    model gets them only if you set them there too; they are listed in `differences`."""
     from servekit.local.endpoint import LocalEndpoint
 
     workdir = Path(workdir)
@@ -128,6 +133,10 @@ def start(
     differences.append(":classify and :regress answer 400 (the emulation runs predict signatures only)")
     differences.append(f"bodies over {MAX_BODY_BYTES} bytes get 413, as InvokeEndpoint refuses them (the container "
                        "itself has no limit)")
+    extra_env = dict(extra_env or {})
+    if extra_env:
+        differences.append("extra environment not in the endpoint's config (set it on the SageMaker model too): "
+                           + ", ".join(f"{k}={v}" for k, v in sorted(extra_env.items())))
     for problem in handler_problems(root):
         differences.append(problem)
         progress(f"[tfs-emulation] WARNING: {problem}")
@@ -144,7 +153,7 @@ def start(
         name=f"TFS emulation ({endpoint.name})",
         command=command,
         log_path=workdir / "tfs-emulation.log",
-        env={**env, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "1"},
+        env={**env, **extra_env, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "1"},
         cwd=workdir,
     )
     progress(f"[tfs-emulation] {LABEL}: starting {endpoint.name} on port {port} (log {server.log_path})")
@@ -681,6 +690,12 @@ def grpc_server(models: Models, port: int):
     return server
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: with 16 clients connecting at once the kernel's accept queue
+    # overflows and some connections are reset (seen: 11 of 160). nginx in the container listens with 511.
+    request_queue_size = 511
+
+
 def serve(model_root: Path, port: int, rest_port: int, grpc_port: int) -> None:
     logging.basicConfig(format=f"%(asctime)s [{LABEL}] %(levelname)s %(message)s", level=logging.INFO,
                         stream=sys.stdout, force=True)
@@ -706,12 +721,12 @@ def serve(model_root: Path, port: int, rest_port: int, grpc_port: int) -> None:
 
         channel = grpc.insecure_channel(f"localhost:{grpc_port}")  # one per process, as python_service.py
 
-    rest = ThreadingHTTPServer(("127.0.0.1", rest_port), type("Rest", (RestHandler,), {"models": models}))
+    rest = _Server(("127.0.0.1", rest_port), type("Rest", (RestHandler,), {"models": models}))
     front_cls = type("Front", (FrontHandler,), {
         "models": models, "handler": staticmethod(handler) if handler else None, "default_model": default,
         "rest_port": rest_port, "grpc_port": grpc_port, "channel": channel,
     })
-    front = ThreadingHTTPServer(("127.0.0.1", port), front_cls)
+    front = _Server(("127.0.0.1", port), front_cls)
     for srv in (rest, front):
         srv.daemon_threads = True
     threading.Thread(target=rest.serve_forever, daemon=True).start()

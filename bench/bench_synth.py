@@ -1,0 +1,142 @@
+"""Synth: wall time of `servekit synth` for 1, 10 and 50 endpoints, and of a minimal one-resource CDK app as the floor.
+
+    .venv/bin/python bench/bench_synth.py [--counts 1,10,50] [--repeat 1] [--profile 50]
+
+Generates servekit.yaml files with N TorchServe endpoints (copies of the embedded default's question-answering
+endpoint, all built from the same model source, so every artifact comes from the cache after the first build),
+then times `servekit synth FILE --output DIR` end to end (CDK CLI, app.py in Python, cdk-nag, templates, the
+table). The floor is `cdk synth` of an app with one stack holding one SNS topic: the fixed cost of the CDK CLI,
+Node and jsii. Also shown: the Python app alone (`python app.py` with CDK_OUTDIR, as the CLI runs it), and how
+the time per extra endpoint compares with the fixed cost.
+Target: 50 endpoints in under 3x the time of 1. `--profile N` writes a py-spy profile of app.py for N endpoints
+(needs `pip install py-spy`). Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from servekit import bench  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PY = REPO / ".venv" / "bin" / "python"
+CDK = REPO / "node_modules" / ".bin" / "cdk"
+ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+       "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "20"}
+TARGET_RATIO = 3.0
+
+MINIMAL_APP = """
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+
+app = cdk.App()
+stack = cdk.Stack(app, "Minimal")
+sns.Topic(stack, "Topic")
+app.synth()
+"""
+
+
+def write_config(path: Path, count: int) -> Path:
+    data = yaml.safe_load((REPO / "servekit.yaml").read_text())
+    qa = next(e for e in data["endpoints"] if e["name"] == "question-answering")
+    data["endpoints"] = [{**qa, "name": f"qa-{i:03d}"} for i in range(count)]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def timed(command: list[str], *, env: dict[str, str] | None = None, cwd: Path = REPO) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env or ENV, capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n"
+                           f"{result.stderr[-3000:]}")
+    return took
+
+
+def servekit_synth(config: Path, out: Path) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return timed([str(REPO / ".venv" / "bin" / "servekit"), "synth", str(config), "--output", str(out)])
+
+
+def python_app(config: Path, out: Path) -> float:
+    """app.py as the CDK CLI runs it (CDK_OUTDIR, the context in CDK_CONTEXT_JSON), without the CLI."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    env = {**ENV, "CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps({**context, "config": str(config)})}
+    return timed([str(PY), "app.py"], env=env)
+
+
+def minimal_synth(work: Path) -> float:
+    app = work / "minimal_app.py"
+    app.write_text(MINIMAL_APP)
+    out = work / "minimal.out"
+    shutil.rmtree(out, ignore_errors=True)
+    return timed([str(CDK), "synth", "--quiet", "--app", f"{PY} {app}", "--output", str(out)], cwd=work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,10,50")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile", type=int, default=0, help="py-spy profile of app.py for this many endpoints")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="servekit-synth-") as tmp:
+        work = Path(tmp)
+        configs = {n: write_config(work / f"servekit-{n}.yaml", n) for n in counts}
+        servekit_synth(configs[counts[0]], work / "warm.out")  # builds or caches the artifact; warms the disk cache
+        minimal_synth(work)
+        times: dict[str, list[float]] = {"floor": [], **{f"synth {n}": [] for n in counts},
+                                         **{f"app {n}": [] for n in counts}}
+        for _ in range(args.repeat):
+            times["floor"].append(minimal_synth(work))
+            for n in counts:
+                times[f"synth {n}"].append(servekit_synth(configs[n], work / f"out-{n}"))
+                times[f"app {n}"].append(python_app(configs[n], work / f"app-{n}"))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        stacks = {n: len(list((work / f"out-{n}").glob("*.template.json"))) for n in counts}
+        rows = [["what", "stacks", "servekit synth s", "app.py alone s", "× 1 endpoint"]]
+        rows.append(["minimal CDK app, one SNS topic (floor)", "1", f"{med['floor']:.1f}", "-", "-"])
+        base = med[f"synth {counts[0]}"]
+        for n in counts:
+            rows.append([f"{n} endpoint(s)", str(stacks[n]), f"{med[f'synth {n}']:.1f}", f"{med[f'app {n}']:.1f}",
+                         f"{med[f'synth {n}'] / base:.2f}"])
+        print(bench.markdown_table(rows))
+        if len(counts) > 1:
+            first, last = counts[0], counts[-1]
+            per = (med[f"synth {last}"] - med[f"synth {first}"]) / (last - first)
+            ratio = med[f"synth {last}"] / base
+            verdict = "met" if ratio < TARGET_RATIO else "MISSED"
+            print(f"\nper extra endpoint: {per:.2f} s; fixed cost (1 endpoint) {base:.1f} s, floor {med['floor']:.1f} s")
+            print(f"target: synth of {last} endpoints under {TARGET_RATIO:g}x that of {first}: {ratio:.2f}x ({verdict})")
+        print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+        if args.profile:
+            config = write_config(work / "profile.yaml", args.profile)
+            out = work / "profile.out"
+            out.mkdir()
+            context = json.loads((REPO / "cdk.json").read_text())["context"]
+            env = {**ENV, "CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps({**context, "config": str(config)})}
+            target = REPO / ".servekit" / f"synth-{args.profile}.pyspy.txt"
+            timed([str(REPO / ".venv" / "bin" / "py-spy"), "record", "--subprocesses", "--format", "raw", "-r", "100",
+                   "-o", str(target), "--", str(PY), "app.py"], env=env)
+            print(f"py-spy profile: {target}")
+
+
+if __name__ == "__main__":
+    main()
