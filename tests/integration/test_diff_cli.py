@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -55,9 +54,7 @@ def test_one_changed_variable_replaces_the_fleet_of_that_endpoint_only(default_a
     changed = tmp_path / "cdk.out"
     run([*SERVEKIT, "synth", changed_config, "--output", changed])
 
-    started = time.monotonic()
     result = run([*SERVEKIT, "diff", default_assembly, changed])
-    seconds = time.monotonic() - started
     rows = lines_of(result.stdout)
     assert rows["servekit-dev-question-answering"] == QA_LINE.split("  ", 1)[1]
     assert rows["servekit-dev-image-classifier"] == "no change"
@@ -65,7 +62,6 @@ def test_one_changed_variable_replaces_the_fleet_of_that_endpoint_only(default_a
     assert rows["servekit-dev-shared"] == "no change"
     assert "traffic: blue/green canary: 10% of capacity first, bake 300 s, then the rest" in result.stdout
     assert 'PrimaryContainer.Environment.SAGEMAKER_TS_BATCH_SIZE: "1" → "4"' in result.stdout
-    assert seconds < 30, f"diffing two assemblies took {seconds:.1f} s"
 
     markdown = run([*SERVEKIT, "diff", default_assembly, changed, "--format", "markdown"]).stdout
     assert ("| `servekit-dev-question-answering` | **fleet replaced — new EndpointConfig, because "

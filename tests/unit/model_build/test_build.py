@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -75,34 +74,37 @@ def test_triton_example_has_config_and_versioned_model_pt(built):
     assert _names(built["triton"]) == ["resnet", "resnet/1", "resnet/1/model.pt", "resnet/config.pbtxt"]
 
 
-def test_when_rebuilt_unchanged_then_cached_file_returned_without_work(built, endpoints, cache_dir):
+def test_when_rebuilt_unchanged_then_cached_file_returned_without_work(built, endpoints, cache_dir, monkeypatch):
+    """No framework step runs (every one goes through run_worker) and the cached archive is not rewritten.
+    How fast that is, is bench/'s job (bench_packaging.py), not a timed assertion here."""
+    from servekit.model_build import builder
+
+    def no_worker(task, say):  # noqa: ANN001, ANN202
+        raise AssertionError(f"a cached build started a worker: {task['task']}")
+
+    monkeypatch.setattr(builder, "run_worker", no_worker)
     before = {s: a.path.stat().st_mtime_ns for s, a in built.items()}
     for server, ep in endpoints.items():
-        start = time.perf_counter()
         again = build(ep, cache_dir=cache_dir)
-        assert time.perf_counter() - start < 0.5
         assert again == built[server]
         assert again.path.stat().st_mtime_ns == before[server]
 
 
 def test_cached_build_imports_no_framework(built, cache_dir, handlers_dir):
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from servekit import config\n"
         "from servekit.model_build import build, handlers\n"
         f"handlers.HANDLERS_DIR = Path({str(handlers_dir)!r})\n"
         f"cfg = config.load({str(REPO / 'servekit.yaml')!r})\n"
-        "t = time.perf_counter()\n"
         f"ids = [build(ep, cache_dir=Path({str(cache_dir)!r})).identity for ep in cfg.endpoints]\n"
-        "print(time.perf_counter() - t)\n"
         "print(sorted(m for m in ('torch', 'tensorflow', 'transformers', 'keras', 'onnx') if m in sys.modules))\n"
         "print(' '.join(ids))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert float(out[0]) < 1.0
-    assert out[1] == "[]"
-    assert out[2].split() == [built[s].identity for s in ("tfs", "torchserve", "triton")]
+    assert out[0] == "[]"
+    assert out[1].split() == [built[s].identity for s in ("tfs", "torchserve", "triton")]
 
 
 def test_progress_callback_hears_each_step(endpoints, built, cache_dir):
