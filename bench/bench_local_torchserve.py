@@ -14,7 +14,6 @@ Figures, not assertions.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -42,17 +41,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", default="", help="question-answering or resnet")
     parser.add_argument("--cache-dir", default=str(REPO / ".servekit" / "cache"))
-    parser.add_argument("--omp-threads", type=int, default=0, help="OMP_NUM_THREADS of the TorchServe worker "
-                        "(0: torch's default, one per core)")
+    parser.add_argument("--omp-threads", type=int, default=0, help="tuning.omp_num_threads of the TorchServe "
+                        "workers (0: unset, torch's default of one per core)")
     args = parser.parse_args()
     load = os.getloadavg()
-    threads = (bench.torchserve_extra_env({"OMP_NUM_THREADS": str(args.omp_threads)}) if args.omp_threads
-               else contextlib.nullcontext())
     cfg = config.load(REPO / "servekit.yaml")
     limits = bench.Limits(duration_s=args.duration, warmup_s=args.warmup, timeout_s=120)
     rows = [["model", "batch_size", "handler path", f"req/s at c={args.concurrency}", "p50 ms", "p99 ms", "errors"]]
     summary = []
-    with threads, tempfile.TemporaryDirectory(prefix="servekit-bench-ts-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="servekit-bench-ts-") as tmp:
         for label, base, encoding in examples(cfg):
             if args.only and args.only not in base.name:
                 continue
@@ -63,6 +60,7 @@ def main() -> None:
                 for batch_size in (1, 8):
                     endpoint = bench.with_setting(base, ("tuning", "batch_size"), batch_size)
                     endpoint = bench.with_setting(endpoint, ("tuning", "batched_forward"), batched)
+                    endpoint = bench.with_setting(endpoint, ("tuning", "omp_num_threads"), args.omp_threads or None)
                     path = "servekit handle() (batched_forward)" if batched else "stock toolkit (per request)"
                     work = Path(tmp) / f"{base.name}-{batch_size}-{batched}"
                     with local.start(endpoint, artifact, workdir=work, progress=lambda _m: None) as server:

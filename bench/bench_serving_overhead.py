@@ -12,13 +12,12 @@ For every example of servekit.yaml (and the resnet example on TorchServe's visio
 - the HTTP floor: GET /ping on a kept-alive connection (what the server's front answers without the model).
 In-process calls and server requests alternate in rounds, so machine noise hits both alike. Overhead = server p50 -
 in-process p50. Target: TorchServe within 3 ms. `--omp-threads N` runs both sides with N intra-op threads
-(OMP_NUM_THREADS=N in the TorchServe worker's environment, torch.set_num_threads(N) here). Figures, not assertions.
+(tuning.omp_num_threads=N, OMP_NUM_THREADS in the TorchServe workers; torch.set_num_threads(N) here). Figures, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import importlib.util
 import json
@@ -214,15 +213,15 @@ def main() -> None:
     load = os.getloadavg()
     cfg = config.load(args.config)
     rows = []
-    threads = contextlib.nullcontext()
     if args.omp_threads:
         import torch
 
         torch.set_num_threads(args.omp_threads)
-        threads = bench.torchserve_extra_env({"OMP_NUM_THREADS": str(args.omp_threads)})
-        print(f"intra-op threads: {args.omp_threads} in-process and in the TorchServe worker")
-    with threads, tempfile.TemporaryDirectory(prefix="servekit-overhead-") as tmp:
+        print(f"intra-op threads: {args.omp_threads} in-process and in the TorchServe worker (tuning.omp_num_threads)")
+    with tempfile.TemporaryDirectory(prefix="servekit-overhead-") as tmp:
         for index, (label, endpoint) in enumerate(cases(cfg, args.only.split(","))):
+            if endpoint.server == "torchserve":
+                endpoint = bench.with_setting(endpoint, ("tuning", "omp_num_threads"), args.omp_threads or None)
             rows += measure(label, endpoint, Path(tmp) / str(index), Path(args.cache_dir), args.requests, args.rounds)
     print()
     print(report(rows))

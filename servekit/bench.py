@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import csv
 import datetime as dt
 import json
@@ -51,7 +50,7 @@ import platform
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -900,24 +899,6 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def torchserve_extra_env(extra: dict[str, str]) -> Iterator[None]:
-    """For experiments in bench/ only: local TorchServe servers started inside this block get `extra` in their
-    environment on top of the endpoint's (e.g. OMP_NUM_THREADS=1), as a config field would add it."""
-    from servekit.local import torchserve
-
-    original = torchserve.environment
-
-    def environment(*args: Any, **kwargs: Any) -> dict[str, str]:
-        return {**original(*args, **kwargs), **extra}
-
-    torchserve.environment = environment
-    try:
-        yield
-    finally:
-        torchserve.environment = original
-
-
 def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured table; the first row is the header (used by the scripts in bench/)."""
     text = [[str(c) for c in row] for row in rows]
@@ -954,7 +935,8 @@ def add_arguments(p: Any) -> None:
     where.add_argument("--deployed", action="store_true", help="the SageMaker endpoint <app>-<env>-<endpoint>, "
                        "SigV4-signed with your AWS credentials")
     p.add_argument("--sweep", help="key=v1,v2,...: restart the local server with each value, e.g. batch_size=1,8, "
-                   "max_workers=1,2, batched_forward=false,true, preferred_batch_size=[4],[4,8], instance_count=1,2")
+                   "max_workers=1,2, batched_forward=false,true, omp_num_threads=1,2, preferred_batch_size=[4],[4,8], "
+                   "instance_count=1,2")
     p.add_argument("--p99-budget-ms", type=float, default=None, help="recommend the highest throughput whose p99 "
                    "fits this budget")
     p.add_argument("--output-dir", help="where bench.json, bench.csv and bench.png go "

@@ -120,7 +120,7 @@ def summarize_tuning(server: str, env: dict[str, str]) -> str:
                 ("SAGEMAKER_TFS_DEFAULT_MODEL_NAME", "default_model")],
         "torchserve": [("SAGEMAKER_TS_BATCH_SIZE", "batch"), ("SAGEMAKER_TS_MAX_BATCH_DELAY", "delay_ms"),
                        ("SAGEMAKER_TS_MIN_WORKERS", "min_workers"), ("SAGEMAKER_TS_MAX_WORKERS", "max_workers"),
-                       ("SAGEMAKER_TS_RESPONSE_TIMEOUT", "timeout_s")],
+                       ("SAGEMAKER_TS_RESPONSE_TIMEOUT", "timeout_s"), ("OMP_NUM_THREADS", "omp_threads")],
         "triton": [("SAGEMAKER_TRITON_DEFAULT_MODEL_NAME", "model"), ("SAGEMAKER_TRITON_THREAD_COUNT", "threads"),
                    ("SAGEMAKER_TRITON_LOG_VERBOSE", "log_verbose")],
     }.get(server, [])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from servekit import images
 from servekit.options import (
@@ -375,6 +375,13 @@ class TorchServeTuning(Strict):
     max_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MAX_WORKERS, workers per model.")
     response_timeout_seconds: int = Field(60, ge=1, description="SAGEMAKER_TS_RESPONSE_TIMEOUT, seconds.")
     default_accept: str = Field("application/json", description="SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT.")
+    omp_num_threads: int | None = Field(
+        None, ge=1, le=192,
+        description="OMP_NUM_THREADS: torch's intra-op threads in each TorchServe worker (TorchServe passes its "
+        "environment to the workers). Unset = torch's default, one per vCPU in every worker, which oversubscribes "
+        "the CPU when max_workers > 1 or beside the Java frontend; vCPUs / max_workers is a good start "
+        "(docs/performance.md: 1 thread doubled throughput on 2 vCPUs).",
+    )
     batched_forward: bool = Field(
         False,
         description="Route TorchServe batches to the handler's handle() (TS_DEFAULT_SERVICE_HANDLER=inference:handle) "
@@ -405,6 +412,8 @@ class TorchServeTuning(Strict):
             "TS_ENABLE_MODEL_API": "true",
             "TS_DEFAULT_RESPONSE_TIMEOUT": str(self.response_timeout_seconds),
         }
+        if self.omp_num_threads is not None:
+            env["OMP_NUM_THREADS"] = str(self.omp_num_threads)
         if multi_model:
             # The toolkit applies SAGEMAKER_TS_* to single-model endpoints only: leave out what does nothing.
             env = {k: v for k, v in env.items() if not k.startswith("SAGEMAKER_TS_")}
@@ -626,14 +635,44 @@ class ServekitConfig(Strict):
 def _semantic_problems(config: ServekitConfig) -> list[str]:
     problems: list[str] = []
     for i, ep in enumerate(config.endpoints):
-        where = f"endpoints[{i}] ({ep.name})"
-        full_name = f"{config.app.name}-{config.app.env_name}-{ep.name}"
-        if len(full_name) > 63:
-            problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
-                            "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
-        for j, variant in enumerate(ep.resolved_variants()):
-            at = where if j == 0 else f"{where}.{_variant_field(ep, variant.name)}"
-            problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, config.app.region)]
+        problems += _endpoint_semantics(i, ep, config.app)
+    return problems
+
+
+def _endpoint_semantics(i: int, ep: EndpointBase, app: AppConfig) -> list[str]:
+    problems: list[str] = []
+    where = f"endpoints[{i}] ({ep.name})"
+    full_name = f"{app.name}-{app.env_name}-{ep.name}"
+    if len(full_name) > 63:
+        problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
+                        "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
+    for j, variant in enumerate(ep.resolved_variants()):
+        at = where if j == 0 else f"{where}.{_variant_field(ep, variant.name)}"
+        problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, app.region)]
+    return problems
+
+
+def _semantics_beside_schema_errors(data: dict[str, Any], err: ValidationError) -> list[str]:
+    """When the schema refuses some endpoints, the endpoints it accepts are still checked against the image and
+    instance tables, so that one run of validate lists their problems too instead of one round per stage."""
+    try:
+        app = AppConfig.model_validate(data.get("app") or {})
+    except ValidationError:
+        return []  # the region is part of every image check: wait for a valid app block
+    endpoints = data.get("endpoints")
+    if not isinstance(endpoints, list):
+        return []
+    refused = {e["loc"][1] for e in err.errors() if len(e["loc"]) > 1 and e["loc"][0] == "endpoints"}
+    adapter = TypeAdapter(Endpoint)
+    problems: list[str] = []
+    for i, raw in enumerate(endpoints):
+        if i in refused:
+            continue
+        try:
+            ep = adapter.validate_python(raw)
+        except ValidationError:
+            continue  # reported by the schema already
+        problems += _endpoint_semantics(i, ep, app)
     return problems
 
 
@@ -832,7 +871,8 @@ def parse(data: Any, source: str = "servekit.yaml") -> ServekitConfig:
     try:
         config = ServekitConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, [line for e in err.errors() for line in _describe(e)]) from None
+        problems = [line for e in err.errors() for line in _describe(e)]
+        raise ConfigError(source, problems + _semantics_beside_schema_errors(data, err)) from None
     problems = _semantic_problems(config)
     if problems:
         raise ConfigError(source, problems)

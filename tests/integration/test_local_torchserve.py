@@ -81,6 +81,7 @@ def vision_endpoint(tmp_path_factory):
         "server": "torchserve", "name": "vision", "instance_type": "ml.m5.xlarge",
         "model": {"source": {"kind": "torchscript", "path": str(root / "cnn.pt")}, "handler": "vision",
                   "labels": LABELS},
+        "tuning": {"omp_num_threads": 1},
     })
     artifact = build(endpoint, cache_dir=root / "cache")
     with torchserve.start(endpoint, artifact.path, workdir=root / "serve", progress=print) as served:
@@ -92,6 +93,31 @@ def test_when_two_torchserve_servers_run_at_once_then_both_answer_ping(qa_endpoi
     assert qa_endpoint.url != vision_endpoint.url
     assert not qa_endpoint.emulated and qa_endpoint.startup_seconds > 0
     assert any("sagemaker-pytorch-inference" in line for line in qa_endpoint.differences)
+
+
+def test_when_omp_num_threads_is_tuned_then_the_torchserve_worker_runs_with_it(vision_endpoint):
+    """tuning.omp_num_threads reaches the Python worker that runs the model (TorchServe's Java frontend starts it
+    with its own environment), so torch sizes its intra-op pool from it; the worker of the QA endpoint, which
+    leaves it unset, does not get it."""
+    import os
+
+    import psutil
+
+    def worker_environments() -> list[dict[str, str]]:
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if (os.getpgid(process.pid) == vision_endpoint.server.pid
+                        and any("model_service_worker" in part for part in process.info["cmdline"] or ())):
+                    found.append(process.environ())
+            except (psutil.Error, ProcessLookupError):
+                continue
+        return found
+
+    assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200  # a worker is up
+    workers = worker_environments()
+    assert workers, "no TorchServe worker found in the server's process group"
+    assert {env.get("OMP_NUM_THREADS") for env in workers} == {"1"}
 
 
 def test_when_requirements_are_already_satisfied_then_pip_is_skipped_and_said(qa_endpoint):

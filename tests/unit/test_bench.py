@@ -526,10 +526,13 @@ def test_when_a_step_names_both_or_neither_mode_then_it_is_refused():
         bench.run_step(bench.local_target("http://127.0.0.1:1"), PAYLOAD, concurrency=0)
 
 
-def test_when_an_experiment_adds_torchserve_environment_then_it_is_added_only_inside_the_block(config, tmp_path):
+def test_when_omp_num_threads_is_swept_then_the_local_torchserve_environment_follows(config, tmp_path):
     from servekit.local import torchserve
 
     qa = endpoint_named(config, "question-answering")
-    with bench.torchserve_extra_env({"OMP_NUM_THREADS": "1"}):
-        assert torchserve.environment(qa, tmp_path, port=1)["OMP_NUM_THREADS"] == "1"
-    assert "OMP_NUM_THREADS" not in torchserve.environment(qa, tmp_path, port=1)
+    sweep = bench.parse_sweep(qa, "omp_num_threads=1,2")
+    assert sweep.path == ("tuning", "omp_num_threads") and sweep.values == (1, 2)
+    one = bench.with_setting(qa, sweep.path, 1)
+    assert torchserve.environment(one, tmp_path, port=1)["OMP_NUM_THREADS"] == "1"
+    unset = bench.with_setting(qa, sweep.path, None)
+    assert "OMP_NUM_THREADS" not in torchserve.environment(unset, tmp_path, port=1)

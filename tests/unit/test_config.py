@@ -88,6 +88,13 @@ def test_when_a_tfs_archive_is_listed_beside_other_models_then_it_is_an_error(de
         cfg.parse(default_config_data)
 
 
+def test_when_torchserve_omp_num_threads_is_zero_then_the_field_and_value_are_named(default_config_data):
+    endpoint(default_config_data, "question-answering")["tuning"]["omp_num_threads"] = 0
+    with pytest.raises(cfg.ConfigError,
+                       match=r"endpoints\[1\]\.tuning\.omp_num_threads: 0: Input should be greater than or equal to 1"):
+        cfg.parse(default_config_data)
+
+
 def test_when_torchserve_min_workers_exceed_max_then_the_fix_is_given(default_config_data):
     endpoint(default_config_data, "question-answering")["tuning"]["min_workers"] = 4
     with pytest.raises(cfg.ConfigError, match=r"min_workers 4 > max_workers 2; raise max_workers or lower min_workers"):
@@ -208,6 +215,30 @@ def test_when_triton_asks_for_kind_gpu_on_a_cpu_instance_then_it_is_rejected(def
     endpoint(default_config_data, "resnet")["instance_type"] = "ml.c5.xlarge"
     with pytest.raises(cfg.ConfigError, match=r"model.instance_group.kind: 'KIND_GPU' on ml.c5.xlarge, which has no GPU"):
         cfg.parse(default_config_data)
+
+
+def test_when_one_endpoint_breaks_the_schema_then_the_others_image_and_gpu_problems_are_listed_in_the_same_run(
+    default_config_data,
+):
+    endpoint(default_config_data, "question-answering")["tuning"]["max_batch_delay_us"] = 5
+    resnet = endpoint(default_config_data, "resnet")
+    resnet["instance_type"] = "ml.c5.xlarge"
+    resnet["image_version"] = "21.08"
+    with pytest.raises(cfg.ConfigError) as raised:
+        cfg.parse(default_config_data)
+    problems = raised.value.problems
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("endpoints[1].tuning.max_batch_delay_us: unknown key")
+    assert problems[1].startswith("endpoints[2] (resnet).image_version: '21.08': no sagemaker-tritonserver")
+    assert problems[2].startswith("endpoints[2] (resnet).model.instance_group.kind: 'KIND_GPU' on ml.c5.xlarge")
+
+
+def test_when_the_app_block_is_invalid_then_only_the_schema_problems_are_listed(default_config_data):
+    default_config_data["app"]["region"] = "mars-1"
+    endpoint(default_config_data, "resnet")["instance_type"] = "ml.c5.xlarge"
+    with pytest.raises(cfg.ConfigError) as raised:
+        cfg.parse(default_config_data)
+    assert [p.split(":")[0] for p in raised.value.problems] == ["app.region"]  # no region, no image check yet
 
 
 def test_when_a_tensorrt_plan_targets_a_cpu_instance_then_it_is_rejected(default_config_data):

@@ -296,6 +296,15 @@ def test_when_model_data_is_missing_or_not_s3_then_the_fix_is_named(tmp_path):
         ModelData.from_s3_uri("https://bucket.s3.amazonaws.com/model.tar.gz")
 
 
+def test_when_torchserve_omp_num_threads_is_set_then_the_workers_get_it_on_single_and_multi_model(tarball):
+    s = stack()
+    tuning = cfg.TorchServeTuning(max_workers=2, omp_num_threads=2)
+    TorchServeEndpoint(s, "Ts", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge", tuning=tuning)
+    assert model_environment(Template.from_stack(s))["OMP_NUM_THREADS"] == "2"
+    multi = cfg.TorchServeTuning(omp_num_threads=1).to_environment("inference.py", multi_model=True)
+    assert multi["OMP_NUM_THREADS"] == "1"  # not a SAGEMAKER_TS_* variable: it applies in multi-model mode too
+
+
 def test_when_batched_forward_is_on_then_torchserve_batches_go_to_the_handlers_handle(tarball):
     s = stack()
     TorchServeEndpoint(s, "Ts", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge",
