@@ -17,6 +17,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from servekit import images
+from servekit.constructs.checkov import skip_check
 from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
@@ -80,6 +81,7 @@ def add_model(
 ) -> sagemaker.CfnModel:
     """The variant's SageMaker Model, in `scope`. isolation None: on, unless the archive installs packages
     at start (then off, with a warning annotation); True with such an archive is refused."""
+    off_because = _isolation_off_because(scope, variant, isolation)
     url = variant.model_data.bind(scope, policy)
     image_uri = variant.image.bind(scope, policy, variant.instance_type)
     model = sagemaker.CfnModel(
@@ -92,25 +94,28 @@ def add_model(
             environment=dict(variant.environment),
             mode="MultiModel" if variant.model_data.multi_model else None,
         ),
-        enable_network_isolation=_isolation(scope, variant, isolation),
+        enable_network_isolation=not off_because,
         vpc_config=vpc_config,
     )
+    if off_because:
+        skip_check(model, "CKV_AWS_370", f"Network isolation is off: {off_because}.")
     # The model must not be created before its role can read the model data.
     model.node.add_dependency(policy)
     return model
 
 
-def _isolation(scope: Construct, variant: Variant, wanted: bool | None) -> bool:
+def _isolation_off_because(scope: Construct, variant: Variant, wanted: bool | None) -> str | None:
+    """Why the model runs without network isolation, or None when it runs isolated."""
     if variant.serverless is not None:
         if wanted:
             raise ValueError(f"{scope.node.path}: serverless endpoints cannot isolate the network; remove isolation")
-        return False
+        return "serverless endpoints cannot isolate the network"
     if wanted is False:
-        return False
+        return "the endpoint's configuration turns it off (network.isolation: false)"
     archive = variant.model_data.archive
     reason = start_install_reason(archive, variant.server) if archive is not None else None
     if reason is None:
-        return True
+        return None
     if wanted:
         raise ValueError(f"{scope.node.path}: network isolation is on but {reason}; vendor the packages (code/lib for "
                          "TFS) or set network.isolation: false")
@@ -118,7 +123,7 @@ def _isolation(scope: Construct, variant: Variant, wanted: bool | None) -> bool:
         "servekit:network-isolation-off",
         f"Network isolation is off for variant {variant.name}: {reason}. Vendor the packages to turn it on.",
     )
-    return False
+    return f"{reason}; vendor the packages to turn it on"
 
 
 def variant_property(

@@ -44,6 +44,7 @@ from constructs import Construct
 
 from servekit import config as cfg
 from servekit.constructs import ModelData
+from servekit.constructs.checkov import skip_access_log_bucket, skip_check
 from servekit.stacks import add_serving_stacks, stack_name
 
 # CodeBuild's standard image with the README's toolchain: Python 3.11, Node 20, Java 17.
@@ -117,6 +118,7 @@ def _artifact_bucket(scope: Construct, prefix: str, *, cross_environment: bool =
                                           noncurrent_version_expiration=cdk.Duration.days(30))],
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    skip_access_log_bucket(logs)
     bucket = s3.Bucket(
         scope, f"{prefix}Artifacts",
         bucket_name=cdk.PhysicalName.GENERATE_IF_NEEDED if cross_environment else None,
@@ -270,6 +272,8 @@ class PipelineStack(cdk.Stack):
             elif isinstance(node, iam.Policy) and not any(isinstance(p, ServingStage) for p in node.node.scopes):
                 assets = node.node.path.startswith(f"{self.node.path}/Pipeline/Assets/")
                 acknowledge_generated_policy(node, self._replication_rows() + (_ASSET_ROLE if assets else []))
+                if assets:  # checkov's CKV_AWS_111 (write access without constraints) is the same codebuild '*'
+                    skip_check(node.node.default_child, "CKV_AWS_111", _ASSET_BUILDS_REASON)
 
     def _replication_rows(self) -> list[tuple[re.Pattern[str], Callable[[dict], bool], str]]:
         """With stages in other regions: the replication buckets' objects, and CDK's grant on their keys."""
@@ -321,6 +325,8 @@ _WILDCARDS: list[tuple[re.Pattern[str], Callable[[dict], bool], str]] = [
      "calls are made before the names are known."),
 ]
 # The one role CDK Pipelines shares between its asset-publishing projects (one project per asset, generated names).
+_ASSET_BUILDS_REASON = ("CDK Pipelines lets the asset-publishing role run its own publishing builds, one project per "
+                        "asset with a generated name.")
 _ASSET_ROLE: list[tuple[re.Pattern[str], Callable[[dict], bool], str]] = [
     (_pattern(r"Resource::arn:{P}:logs:[^:]*:\d{12}:log-group:/aws/codebuild/\*"), lambda s: True,
      "The asset-publishing role is shared by one CodeBuild project per asset, with generated names; it may write "
@@ -330,8 +336,7 @@ _ASSET_ROLE: list[tuple[re.Pattern[str], Callable[[dict], bool], str]] = [
      "only CodeBuild reports of this account and region."),
     (re.compile(r"Resource::\*"),
      lambda s: set(_as_list(s.get("Action"))) <= {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"},
-     "CDK Pipelines lets the asset-publishing role run its own publishing builds, one project per asset with a "
-     "generated name."),
+     _ASSET_BUILDS_REASON),
 ]
 INLINE_REASON = ("CDK Pipelines creates this role and adds its grants to the role's default (inline) policy; the "
                  "policy is scoped to the pipeline's own resources, and each wildcard in it is acknowledged by its exact "

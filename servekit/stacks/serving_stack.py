@@ -19,6 +19,7 @@ from constructs import Construct
 
 from servekit import config as cfg
 from servekit.constructs import ModelData, ServingEndpoint, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit.constructs.checkov import skip_access_log_bucket
 from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
 from servekit.constructs.variant import Variant
 
@@ -80,6 +81,7 @@ class SharedStack(cdk.Stack):
         )
         # S3 server access logs can be delivered only to a bucket with SSE-S3 (not SSE-KMS) encryption.
         logs = s3.Bucket(self, "AccessLogsBucket", encryption=s3.BucketEncryption.S3_MANAGED, **common)
+        skip_access_log_bucket(logs)
         data = s3.Bucket(
             self, "DataBucket",
             encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,

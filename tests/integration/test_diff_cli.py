@@ -139,6 +139,12 @@ def test_with_a_pipeline_block_the_app_adds_the_pipeline_and_diff_reads_its_stag
         assert {rows[f"servekit-dev-{e}"] for e in ("image-classifier", "question-answering", "resnet")} == {"no change"}
         assert rows["servekit-pipeline"] == "new stack"
 
+        from servekit_checkov import scan, where  # the pipeline and its stages' stacks pass checkov too
+
+        found = scan(out)
+        assert found["failed"] == [], [where(r) for r in found["failed"]]
+        assert {where(r)[0] for r in found["skipped"]} == {"CKV_AWS_18", "CKV_AWS_111", "CKV_AWS_370"}
+
         outside = tmp_path / "servekit.yaml"
         outside.write_text(config.read_text())
         result = subprocess.run([*SERVEKIT, "synth", str(outside), "--output", str(tmp_path / "o2")], cwd=ROOT,

@@ -75,6 +75,27 @@ def test_when_nothing_changed_then_a_second_synth_gives_a_byte_identical_assembl
         assert (again / name).read_bytes() == (assembly / name).read_bytes(), f"{name} changed with no change"
 
 
+def test_when_checkov_scans_the_default_then_nothing_fails_and_each_skip_is_exact_with_its_reason(assembly):
+    """checkov's CloudFormation policies, the real scanner: network isolation (CKV_AWS_370) passes on the models
+    that run isolated; the model whose handler pip-installs at start, and the access-log bucket, carry a skip of
+    that one check with the reason, which checkov reports as SKIPPED."""
+    from servekit_checkov import scan, where
+
+    found = scan(assembly)
+    assert found["failed"] == [], [where(r) for r in found["failed"]]
+    skipped = {where(r): r["check_result"]["suppress_comment"] for r in found["skipped"]}
+    assert set(skipped) == {
+        ("CKV_AWS_370", "servekit-dev-question-answering.template.json", "AWS::SageMaker::Model.EndpointModel0F230181"),
+        ("CKV_AWS_18", "servekit-dev-shared.template.json", "AWS::S3::Bucket.AccessLogsBucket83982689"),
+    }
+    qa_reason = skipped[("CKV_AWS_370", "servekit-dev-question-answering.template.json",
+                         "AWS::SageMaker::Model.EndpointModel0F230181")]
+    assert "transformers==4.57.6" in qa_reason and "vendor the packages" in qa_reason
+    isolated = {where(r)[1] for r in found["passed"] if r["check_id"] == "CKV_AWS_370"}
+    assert isolated == {"servekit-dev-image-classifier.template.json", "servekit-dev-resnet.template.json"}
+    assert len(found["passed"]) > 50  # the policies really ran over the four templates
+
+
 def test_when_the_config_is_bad_then_synth_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_path):
     data = yaml.safe_load((ROOT / "servekit.yaml").read_text())
     data["endpoints"][1]["tuning"]["max_batch_delay"] = 5

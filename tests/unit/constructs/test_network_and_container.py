@@ -15,6 +15,12 @@ def model(template: Template) -> dict:
     return resource["Properties"]
 
 
+def checkov_skips(template: Template) -> list[dict]:
+    """The checkov skips in the Model's CloudFormation Metadata, where checkov reads them."""
+    (resource,) = template.find_resources("AWS::SageMaker::Model").values()
+    return resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+
+
 def in_vpc(stack, archives, **kwargs):
     vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["us-east-1a"])
     subnets = [ec2.Subnet.from_subnet_id(stack, f"S{i}", f"subnet-0123456789abcdef{i}") for i in range(2)]
@@ -59,7 +65,9 @@ def test_when_subnets_come_without_groups_or_vpc_then_the_construct_asks_for_one
 def test_when_the_archive_installs_nothing_at_start_then_network_isolation_is_on(stack, archives):
     TfsEndpoint(stack, "Ic", model_data=ModelData.from_asset(archives["tfs"]), model_names=["m"],
                 instance_type="ml.c5.xlarge")
-    assert model(Template.from_stack(stack))["EnableNetworkIsolation"] is True  # checkov CKV_AWS_370
+    template = Template.from_stack(stack)
+    assert model(template)["EnableNetworkIsolation"] is True  # checkov CKV_AWS_370
+    assert checkov_skips(template) == []
 
 
 def test_when_tfs_vendors_its_packages_in_code_lib_then_network_isolation_stays_on(stack, archives):
@@ -77,9 +85,13 @@ def test_when_triton_serves_then_network_isolation_is_on(stack, archives):
 def test_when_the_archive_pip_installs_at_start_then_isolation_is_off_with_a_warning(stack, archives):
     TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
                        instance_type="ml.m5.xlarge")
-    assert model(Template.from_stack(stack))["EnableNetworkIsolation"] is False
+    template = Template.from_stack(stack)
+    assert model(template)["EnableNetworkIsolation"] is False
     Annotations.from_stack(stack).has_warning("/Svc/Qa", Match.string_like_regexp(
         "Network isolation is off for variant AllTraffic: code/requirements.txt lists transformers==4.57.6"))
+    assert checkov_skips(template) == [{"id": "CKV_AWS_370", "comment": (
+        "Network isolation is off: code/requirements.txt lists transformers==4.57.6, which the PyTorch toolkit "
+        "pip-installs at every start; vendor the packages to turn it on.")}]
 
 
 def test_when_isolation_is_demanded_of_an_archive_that_pip_installs_then_the_synth_fails(stack, archives):
@@ -92,8 +104,11 @@ def test_when_isolation_is_demanded_of_an_archive_that_pip_installs_then_the_syn
 def test_when_isolation_is_turned_off_then_it_is_off_without_a_warning(stack, archives):
     TfsEndpoint(stack, "Ic", model_data=ModelData.from_asset(archives["tfs"]), model_names=["m"],
                 instance_type="ml.c5.xlarge", network_isolation=False)
-    assert model(Template.from_stack(stack))["EnableNetworkIsolation"] is False
+    template = Template.from_stack(stack)
+    assert model(template)["EnableNetworkIsolation"] is False
     assert not Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Network isolation"))
+    assert checkov_skips(template) == [{"id": "CKV_AWS_370", "comment": (
+        "Network isolation is off: the endpoint's configuration turns it off (network.isolation: false).")}]
 
 
 def test_when_container_options_are_set_then_they_land_on_the_production_variant(stack, archives):
