@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from servekit import codecs, config
+from servekit import bench, codecs, config
 from servekit.local import tfs, torchserve, triton
 from servekit.model_build import build
 
@@ -74,10 +74,9 @@ def serve_cases(ep, artifact: Path, tmp_path: Path):
         x = tfs_body(artifact, tmp_path / "tfs-peek")
         cases = {"JSON instances": codecs.encode_json({"instances": x}), "x-npy": codecs.encode_npy(x)}
         for protocol in ("rest", "grpc"):
-            env = {"SAGEMAKER_TFS_HANDLER_PROTOCOL": protocol}
+            tuned = bench.with_setting(ep, ("tuning", "handler_protocol"), protocol)
             yield (f"TFS emulation (TensorFlow, CPU), handler over {protocol}",
-                   lambda work, env=env: tfs.start(ep, artifact, workdir=work, progress=lambda _: None, extra_env=env),
-                   cases)
+                   lambda work, tuned=tuned: tfs.start(tuned, artifact, workdir=work, progress=lambda _: None), cases)
     elif ep.server == "torchserve":
         body = (ROOT / "examples" / f"{ep.name}.json").read_bytes()
         yield ("TorchServe 0.12 (sagemaker-pytorch-inference, CPU)",

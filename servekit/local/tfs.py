@@ -100,8 +100,8 @@ def start(
     (emulated=True) whose url answers /ping and /invocations.
 
     `extra_env`: variables added to the server's (and so the handler's) environment on top of the tuning's,
-    e.g. {"SAGEMAKER_TFS_HANDLER_PROTOCOL": "grpc"}. servekit.yaml has no field for them yet, so the cloud
-    model gets them only if you set them there too; they are listed in `differences`."""
+    for experiments. The cloud model gets them only if you set them there too, so they are listed in
+    `differences`. (The handler's protocol is `tuning.handler_protocol`, which both get.)"""
     from servekit.local.endpoint import LocalEndpoint
 
     workdir = Path(workdir)

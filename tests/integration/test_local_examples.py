@@ -242,7 +242,6 @@ def images_nhwc(n: int, seed: int) -> np.ndarray:
     return (noise * rng.uniform(0.0, 1.0, (n, 1, 1, 3))).round().astype(np.float32)
 
 
-GRPC_ENV = {"SAGEMAKER_TFS_HANDLER_PROTOCOL": "grpc"}
 
 
 class TestImageClassifierOnTfsEmulation:
@@ -259,11 +258,14 @@ class TestImageClassifierOnTfsEmulation:
 
     @pytest.fixture(scope="class")
     def grpc(self, built, tmp_path_factory):
-        """The same artifact with the handler switched to gRPC by its environment."""
+        """The same artifact with the handler switched to gRPC by the endpoint's tuning.handler_protocol, which
+        becomes the model's SAGEMAKER_TFS_HANDLER_PROTOCOL in the cloud and the server's environment here."""
         tmp = tmp_path_factory.mktemp("classifier-grpc")
         lines: list[str] = []
-        local = tfs.start(endpoint("image-classifier"), built["image-classifier"], workdir=tmp / "serve",
-                          progress=lines.append, extra_env=GRPC_ENV)
+        classifier = endpoint("image-classifier")
+        classifier = classifier.model_copy(update={"tuning": classifier.tuning.model_copy(
+            update={"handler_protocol": "grpc"})})
+        local = tfs.start(classifier, built["image-classifier"], workdir=tmp / "serve", progress=lines.append)
         try:
             yield local, lines
         finally:
@@ -392,10 +394,10 @@ class TestImageClassifierOnTfsEmulation:
         self.still_answers(local, reference)
 
     # --- the handler's gRPC path (SAGEMAKER_TFS_HANDLER_PROTOCOL=grpc) --------------------------
-    def test_grpc_env_is_passed_to_the_handler_and_said(self, grpc):
+    def test_grpc_tuning_reaches_the_handler_as_the_cloud_model_gets_it(self, grpc):
         local, _ = grpc
-        assert any("SAGEMAKER_TFS_HANDLER_PROTOCOL=grpc" in d for d in local.differences)
         assert local.server.env["SAGEMAKER_TFS_HANDLER_PROTOCOL"] == "grpc"
+        assert not any("extra environment" in d for d in local.differences)  # it is the config's, not an extra
 
     @pytest.mark.parametrize("key", ["instances", "inputs"])
     def test_a_json_request_is_answered_identically_over_rest_and_grpc(self, rest, grpc, reference, key):

@@ -88,6 +88,13 @@ def test_when_a_tfs_archive_is_listed_beside_other_models_then_it_is_an_error(de
         cfg.parse(default_config_data)
 
 
+def test_when_the_tfs_handler_protocol_is_unknown_then_the_choices_are_named(default_config_data):
+    endpoint(default_config_data, "image-classifier")["tuning"]["handler_protocol"] = "http2"
+    with pytest.raises(cfg.ConfigError, match=r"endpoints\[0\]\.tuning\.handler_protocol: 'http2': Input should be "
+                                              r"'rest' or 'grpc'"):
+        cfg.parse(default_config_data)
+
+
 def test_when_torchserve_omp_num_threads_is_zero_then_the_field_and_value_are_named(default_config_data):
     endpoint(default_config_data, "question-answering")["tuning"]["omp_num_threads"] = 0
     with pytest.raises(cfg.ConfigError,

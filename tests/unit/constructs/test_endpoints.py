@@ -63,6 +63,14 @@ def test_when_tfs_batching_is_off_then_no_batching_variable_pretends_to_matter(t
     assert not {"SAGEMAKER_TFS_MAX_BATCH_SIZE", "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS"} & set(env)
 
 
+def test_when_the_tfs_handler_protocol_is_grpc_then_the_model_tells_servekits_handler_and_rest_sets_nothing(tarball):
+    s = stack()
+    TfsEndpoint(s, "Tfs", model_data=ModelData.from_asset(tarball), model_names=["a"], instance_type="ml.c5.xlarge",
+                tuning=cfg.TfsTuning(handler_protocol="grpc"))
+    assert model_environment(Template.from_stack(s))["SAGEMAKER_TFS_HANDLER_PROTOCOL"] == "grpc"
+    assert "SAGEMAKER_TFS_HANDLER_PROTOCOL" not in cfg.TfsTuning().to_environment("a")  # rest: the handler's default
+
+
 def test_when_a_tfs_archive_holds_several_models_then_the_default_model_is_always_named(tarball):
     s = stack()
     TfsEndpoint(s, "Tfs", model_data=ModelData.from_asset(tarball), model_names=["zeta", "alpha"],
