@@ -204,7 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       f"(/ping, /invocations), ready in {server.startup_seconds:.1f} s", markup=False)
         for line in server.differences:
             console.print(f"  differs from the cloud: {line}", markup=False)
-        console.print(f"log: {server.server.log_path}; Ctrl-C stops it", markup=False)
+        console.print(f"log: {server.server.log_path}; Ctrl-C (or SIGTERM) stops it", markup=False)
         try:
             while server.running():
                 time.sleep(0.5)
@@ -374,8 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_verify)
 
     args = parser.parse_args(argv)
+    from servekit.local.process import termination_as_interrupt
+
     try:
-        return args.func(args)
+        with termination_as_interrupt():  # kill or a closed terminal stops local servers as Ctrl-C does
+            return args.func(args)
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130

@@ -2,8 +2,8 @@
 
 Every server servekit starts locally goes through `ServerProcess`, so all of them share one behaviour:
 they bind to 127.0.0.1, startup waits on health with a timeout and shows the server's log when it
-fails, and stop() (also run at interpreter exit and on Ctrl-C) kills the whole process group, so no
-Java worker or Triton stub outlives a test.
+fails, and stop() (also run at interpreter exit, and on Ctrl-C, SIGTERM or SIGHUP in the CLI) kills the
+whole process group, so no Java worker or Triton stub outlives a test or a command.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +132,28 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (`kill`, a supervisor) and SIGHUP (a closed terminal) act as Ctrl-C: they raise
+    KeyboardInterrupt, so `with server:` blocks and the atexit hook stop every server this process started.
+    Python's default for both signals ends the process at once, without either, leaving TorchServe's Java
+    frontend and workers or tritonserver running (and holding their ports). The previous handlers come back
+    after the block; outside the main thread, where no handler can be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @atexit.register

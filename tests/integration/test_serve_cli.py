@@ -51,3 +51,42 @@ def test_when_serve_runs_then_invoke_gets_an_answer_and_ctrl_c_stops_the_server(
         output, _ = serve.communicate(timeout=60)
     assert "real torchserve serving" in output
     assert http_status(f"http://127.0.0.1:{port}/ping") is None, "Ctrl-C must stop the server"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_when_serve_is_killed_or_its_terminal_closes_then_no_server_process_outlives_it(tmp_path, signum):
+    """`kill` (SIGTERM) and a closed terminal (SIGHUP) reach only the servekit process, not TorchServe's own process
+    group: servekit must stop the Java frontend and the Python workers itself, or they keep running and hold the
+    port."""
+    import psutil
+
+    port = free_port()
+    workdir = tmp_path / "serve"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "servekit.cli", "serve", "question-answering", "--port", str(port),
+         "--workdir", str(workdir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while http_status(f"http://127.0.0.1:{port}/ping") != 200:
+            assert serve.poll() is None, serve.stdout.read()
+            assert time.monotonic() < deadline, "servekit serve did not become healthy in 300 s"
+            time.sleep(0.5)
+        os.kill(serve.pid, signum)
+        serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+    def leftovers() -> list[str]:
+        """Processes of that server: the launcher runs in the workdir, Java and the workers name it."""
+        found = []
+        for process in psutil.process_iter(["cmdline", "cwd"]):
+            cmdline = " ".join(process.info["cmdline"] or ())
+            if str(workdir) in cmdline or str(workdir) in (process.info["cwd"] or ""):
+                found.append(f"{process.pid}: {cmdline[:160]}")
+        return found
+
+    assert leftovers() == [], "a server process outlived `servekit serve`"
+    assert http_status(f"http://127.0.0.1:{port}/ping") is None
