@@ -18,19 +18,26 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-def test_when_serve_runs_then_invoke_gets_an_answer_and_ctrl_c_stops_the_server(tmp_path):
-    port = free_port()
+def serve_until_healthy(port: int, workdir: Path) -> subprocess.Popen:
+    """`servekit serve question-answering` in its own session (as a terminal would run it), once /ping answers 200."""
     serve = subprocess.Popen(
         [sys.executable, "-m", "servekit.cli", "serve", "question-answering", "--port", str(port),
-         "--workdir", str(tmp_path / "serve")],
+         "--workdir", str(workdir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
+    deadline = time.monotonic() + 300
+    while http_status(f"http://127.0.0.1:{port}/ping") != 200:
+        if serve.poll() is not None or time.monotonic() > deadline:
+            serve.kill()
+            raise AssertionError(f"servekit serve did not become healthy in 300 s:\n{serve.communicate()[0]}")
+        time.sleep(0.5)
+    return serve
+
+
+def test_when_serve_runs_then_invoke_gets_an_answer_and_ctrl_c_stops_the_server(tmp_path):
+    port = free_port()
+    serve = serve_until_healthy(port, tmp_path / "serve")
     try:
-        deadline = time.monotonic() + 300
-        while http_status(f"http://127.0.0.1:{port}/ping") != 200:
-            assert serve.poll() is None, serve.stdout.read()
-            assert time.monotonic() < deadline, "servekit serve did not become healthy in 300 s"
-            time.sleep(0.5)
         invoke = subprocess.run(
             [sys.executable, "-m", "servekit.cli", "invoke", "question-answering", "--data",
              str(ROOT / "examples" / "question-answering.json"), "--url", f"http://127.0.0.1:{port}"],
@@ -62,17 +69,8 @@ def test_when_serve_is_killed_or_its_terminal_closes_then_no_server_process_outl
 
     port = free_port()
     workdir = tmp_path / "serve"
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "servekit.cli", "serve", "question-answering", "--port", str(port),
-         "--workdir", str(workdir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    serve = serve_until_healthy(port, workdir)
     try:
-        deadline = time.monotonic() + 300
-        while http_status(f"http://127.0.0.1:{port}/ping") != 200:
-            assert serve.poll() is None, serve.stdout.read()
-            assert time.monotonic() < deadline, "servekit serve did not become healthy in 300 s"
-            time.sleep(0.5)
         os.kill(serve.pid, signum)
         serve.communicate(timeout=60)
     finally:
