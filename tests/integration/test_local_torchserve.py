@@ -95,29 +95,38 @@ def test_when_two_torchserve_servers_run_at_once_then_both_answer_ping(qa_endpoi
     assert any("sagemaker-pytorch-inference" in line for line in qa_endpoint.differences)
 
 
-def test_when_omp_num_threads_is_tuned_then_the_torchserve_worker_runs_with_it(vision_endpoint):
-    """tuning.omp_num_threads reaches the Python worker that runs the model (TorchServe's Java frontend starts it
-    with its own environment), so torch sizes its intra-op pool from it; the worker of the QA endpoint, which
-    leaves it unset, does not get it."""
+def processes_of_group(group: int) -> list:
+    """The live (not zombie) processes of one server's process group: the launcher, Java and the workers."""
     import os
 
     import psutil
 
-    def worker_environments() -> list[dict[str, str]]:
-        found = []
-        for process in psutil.process_iter(["cmdline"]):
-            try:
-                if (os.getpgid(process.pid) == vision_endpoint.server.pid
-                        and any("model_service_worker" in part for part in process.info["cmdline"] or ())):
-                    found.append(process.environ())
-            except (psutil.Error, ProcessLookupError):
-                continue
-        return found
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return found
 
-    assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200  # a worker is up
-    workers = worker_environments()
+
+def worker_omp_threads(served) -> set[str | None]:
+    """OMP_NUM_THREADS in the environment of each TorchServe Python worker of `served`."""
+    workers = [p for p in processes_of_group(served.server.pid)
+               if any("model_service_worker" in part for part in p.info["cmdline"] or ())]
     assert workers, "no TorchServe worker found in the server's process group"
-    assert {env.get("OMP_NUM_THREADS") for env in workers} == {"1"}
+    return {p.environ().get("OMP_NUM_THREADS") for p in workers}
+
+
+def test_when_omp_num_threads_is_tuned_then_the_torchserve_worker_runs_with_it(qa_endpoint, vision_endpoint):
+    """tuning.omp_num_threads reaches the Python worker that runs the model (TorchServe's Java frontend starts it
+    with its own environment), so torch sizes its intra-op pool from it: 1 in the vision endpoint made here, 2 in
+    the embedded default's question-answering endpoint."""
+    assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200  # a worker is up
+    assert post(qa_endpoint.url, json.dumps(QA_PAIR).encode(), "application/json")[0] == 200
+    assert worker_omp_threads(vision_endpoint) == {"1"}
+    assert worker_omp_threads(qa_endpoint) == {"2"}
 
 
 def test_when_requirements_are_already_satisfied_then_pip_is_skipped_and_said(qa_endpoint):
@@ -223,25 +232,11 @@ def test_when_vision_request_is_malformed_then_4xx_with_message_and_server_keeps
 
 
 def test_when_stopped_then_no_process_of_its_group_survives(vision_endpoint):
-    import os
     import time
-
-    import psutil
 
     group = vision_endpoint.server.pid
     vision_endpoint.stop()
-
-    def alive() -> list[psutil.Process]:
-        found = []
-        for process in psutil.process_iter():
-            try:
-                if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
-                    found.append(process)
-            except (psutil.Error, ProcessLookupError):
-                continue
-        return found
-
     deadline = time.monotonic() + 10
-    while alive() and time.monotonic() < deadline:
+    while processes_of_group(group) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert alive() == []
+    assert processes_of_group(group) == []
