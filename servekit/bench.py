@@ -732,14 +732,22 @@ def with_setting(endpoint: Any, path: Sequence[str], value: Any) -> Any:
                                  "fields; set it in servekit.yaml first") from None
         return obj.model_copy(update={name: put(child, child_cls, rest[1:])})
 
+    from servekit import config as cfg
+
     changed = put(endpoint, type(endpoint), list(path))
     try:
-        return type(endpoint).model_validate(changed.model_dump())
+        checked = type(endpoint).model_validate(changed.model_dump())
     except ValidationError as err:
         lines = [f"{'.'.join(str(p) for p in e['loc']) or '(endpoint)'}: {e['msg'].removeprefix('Value error, ')}"
                  for e in err.errors()]
         raise BenchError(f"--sweep {'.'.join(path)}={value!r} is not a valid {endpoint.server} setting: "
                          + "; ".join(lines)) from None
+    # The checks `validate` runs after the schema (image versions, GPU-only settings, GPU compatibility).
+    problems = cfg.endpoint_problems(checked)
+    if problems:
+        raise BenchError(f"--sweep {'.'.join(path)}={value!r} is not a valid {endpoint.server} setting: "
+                         + "; ".join(problems))
+    return checked
 
 
 @dataclass(frozen=True)

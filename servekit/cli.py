@@ -51,6 +51,8 @@ def _endpoint(config: cfg.ServekitConfig, name: str):
 # --- validate ---------------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    for line in cfg.advisories(config):
+        errors.print(f"  warning: {line}", markup=False)
     console.print(f"{args.config}: valid — {len(config.endpoints)} endpoint(s): "
                   + ", ".join(f"{e.name} ({e.server})" for e in config.endpoints), markup=False)
     return 0
@@ -91,6 +93,7 @@ def endpoint_rows(assembly: Path) -> list[dict[str, str]]:
             "server": server,
             "image": container["Image"].split("/", 1)[-1],
             "instance": _capacity(variant),
+            "gpu_ami": _ami(configs[0], variant),
             "tuning": summarize_tuning(server, env),
             "volume_key": _volume_key(configs[0]["Properties"], variant),
         })
@@ -102,6 +105,14 @@ def _capacity(variant: dict) -> str:
     if serverless:  # a serverless variant has no instances
         return f"serverless {serverless['MemorySizeInMB']} MB x{serverless['MaxConcurrency']} concurrent"
     return f"{variant['InstanceType']} x{variant['InitialInstanceCount']}"
+
+
+def _ami(config: dict, variant: dict) -> str:
+    ami = variant.get("InferenceAmiVersion")
+    if ami is None:
+        return "default"
+    picked = config.get("Metadata", {}).get("servekit:inference-ami-picked", {}).get(variant["VariantName"])
+    return f"{ami} (picked by servekit: {picked.split(': ', 1)[1]})" if picked else ami
 
 
 def _volume_key(config: dict, variant: dict) -> str:
@@ -130,7 +141,7 @@ def summarize_tuning(server: str, env: dict[str, str]) -> str:
 def print_endpoint_table(assembly: Path) -> None:
     rows = endpoint_rows(assembly)
     table = Table(title=f"servekit: {len(rows)} endpoint(s) synthesized into {assembly}/")
-    for column in ("stack", "server", "image", "instance", "tuning", "volume_key"):
+    for column in ("stack", "server", "image", "instance", "gpu_ami", "tuning", "volume_key"):
         table.add_column(column.replace("_", " "), overflow="fold")
     for row in rows:
         table.add_row(*row.values())

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from servekit import images
+from servekit.facts.amis import AMI_NAMES
 from servekit.options import (
     Alarms,
     AsyncInference,
@@ -33,6 +34,7 @@ from servekit.options import (
 from servekit.options import (
     ScheduledScaling as ScheduledScaling,  # re-exported: part of the schema (docs, tests)
 )
+from servekit.rules import gpu as gpu_rules
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
 VARIANT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # SageMaker's VariantName
@@ -136,6 +138,9 @@ class ResolvedVariant(NamedTuple):
     endpoint: Any  # TfsEndpoint | TorchServeEndpoint | TritonEndpoint
 
 
+InferenceAmiVersion = Literal[AMI_NAMES]  # type: ignore[valid-type]  # cfn-lint 1.58's enum (servekit.facts.amis)
+
+
 class VariantBase(Strict):
     """Another production variant (A/B test) or the shadow variant. Unset keys inherit the endpoint's; a
     block that is set (`model`, `models`, `tuning`, `container`) replaces the endpoint's block whole."""
@@ -150,6 +155,7 @@ class VariantBase(Strict):
     instance_type: str | None = None
     instance_count: int | None = Field(None, ge=1, le=100)
     image_version: str | None = None
+    inference_ami_version: InferenceAmiVersion | None = None
     container: ContainerOptions | None = None
 
 
@@ -165,6 +171,11 @@ class EndpointBase(Strict):
     instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (within scaling's range).")
     variant_name: str = Field("AllTraffic", pattern=VARIANT_NAME_PATTERN, description="The endpoint's own variant.")
     weight: float = Field(1.0, ge=0, description="Traffic weight of the endpoint's own variant beside `variants`.")
+    inference_ami_version: InferenceAmiVersion | None = Field(
+        None, description="InferenceAmiVersion of the variant (its NVIDIA driver and CUDA; docs/gpus.md). Unset: "
+        "SageMaker's default for the instance family, or, when that driver cannot run the image, an AMI servekit "
+        "picks that can (the synth table says so).",
+    )
     scaling: Scaling | None = Field(None, description="Autoscaling of the instance counts; unset: fixed counts.")
     deployment: Deployment | None = Field(None, description="Traffic shifting of updates; unset: all at once.")
     alarms: Alarms = Field(default_factory=Alarms, description="CloudWatch alarms (on by default).")
@@ -383,7 +394,9 @@ class TorchServeTuning(Strict):
     )
     min_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MIN_WORKERS, workers per model.")
     max_workers: int = Field(1, ge=1, description="SAGEMAKER_TS_MAX_WORKERS, workers per model.")
-    response_timeout_seconds: int = Field(60, ge=1, description="SAGEMAKER_TS_RESPONSE_TIMEOUT, seconds.")
+    response_timeout_seconds: int = Field(
+        60, ge=1, description="SAGEMAKER_TS_RESPONSE_TIMEOUT and TS_DEFAULT_RESPONSE_TIMEOUT, seconds (multi-model "
+        "endpoints: the latter only).")
     default_accept: str = Field("application/json", description="SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT.")
     omp_num_threads: int | None = Field(
         None, ge=1, le=192,
@@ -616,12 +629,26 @@ class AppConfig(Strict):
     env_name: str = Field("dev", pattern=r"^[a-z][a-z0-9]{0,15}$", description="Environment: dev, staging, prod...")
     region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     account: str | None = Field(None, pattern=r"^\d{12}$", description="Unset = environment-agnostic stacks.")
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every stack's resources.")
     kms_key_arn: str | None = Field(
         None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
         description="Existing key for endpoint volumes, captured data and async results; unset = one key created "
         "in the shared stack.",
     )
+
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        # "The aws: prefix is reserved for AWS use" (AWS, tag-editor/latest/userguide/tagging.html, tag naming
+        # limits); CloudFormation refuses such a key at deploy. Tag keys are 1-128 characters, values 0-256.
+        for key, value in v.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} starts with the reserved prefix 'aws:', which CloudFormation "
+                                 "refuses; rename it (e.g. without the prefix)")
+            if not 1 <= len(key) <= 128 or len(str(value)) > 256:
+                raise ValueError(f"tag {key!r}: keys are 1-128 characters and values up to 256; shorten it")
+        return v
 
 
 class ServekitConfig(Strict):
@@ -660,6 +687,12 @@ def _endpoint_semantics(i: int, ep: EndpointBase, app: AppConfig) -> list[str]:
         at = where if j == 0 else f"{where}.{_variant_field(ep, variant.name)}"
         problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, app.region)]
     return problems
+
+
+def endpoint_problems(ep: EndpointBase, app: AppConfig | None = None) -> list[str]:
+    """The checks after the schema for one endpoint (images, instance facts, GPU compatibility), e.g. for a
+    setting `servekit bench --sweep` changes; `app` defaults to AppConfig() (its region)."""
+    return _endpoint_semantics(0, ep, app or AppConfig())
 
 
 def _semantics_beside_schema_errors(data: dict[str, Any], err: ValidationError) -> list[str]:
@@ -708,6 +741,7 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
         images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
     except images.ImageError as err:
         out.append(f"image_version: {ep.image_version!r}: {err}")
+    out += [str(p) for p in gpu_verdict(ep).problems if p.severity == "error"]
     if not facts.gpus:
         out += _gpu_only_settings(ep, ep.instance_type or "serverless inference (CPU only)")
     scaling = parent.scaling
@@ -734,8 +768,10 @@ def _torchserve_multi_model_problems(ep: TorchServeEndpoint) -> list[str]:
     # The PyTorch toolkit applies SAGEMAKER_TS_* only to single-model endpoints and, in multi-model mode,
     # never runs pip on a model's code/requirements.txt (it installs only /opt/ml/model/code's at start).
     out = []
-    ignored = sorted(ep.tuning.model_fields_set & {"batch_size", "max_batch_delay_ms", "min_workers", "max_workers",
-                                                   "response_timeout_seconds"})
+    # response_timeout_seconds is not among them: it also becomes TS_DEFAULT_RESPONSE_TIMEOUT, which TorchServe
+    # reads itself because the toolkit's mme-ts.properties sets enable_envvars_config=true (toolkit 2.0.25,
+    # sagemaker_pytorch_serving_container/etc/mme-ts.properties).
+    ignored = sorted(ep.tuning.model_fields_set & {"batch_size", "max_batch_delay_ms", "min_workers", "max_workers"})
     if ignored:
         out.append(f"tuning: {', '.join(ignored)} are ignored by the PyTorch toolkit in multi-model mode (it applies "
                    "SAGEMAKER_TS_* to single-model endpoints only); remove them")
@@ -752,6 +788,27 @@ def _torchserve_multi_model_problems(ep: TorchServeEndpoint) -> list[str]:
         out.append(f"model: its handler needs {', '.join(lines)} from code/requirements.txt, which the toolkit never "
                    "installs in multi-model mode; use a handler that needs only the image's packages, or a single-model "
                    "endpoint")
+    return out
+
+
+def gpu_verdict(ep: EndpointBase) -> gpu_rules.GpuVerdict:
+    """servekit.rules.gpu's verdict on a variant as it runs (serverless: no GPU)."""
+    return gpu_rules.check(ep.server, ep.image_version, ep.instance_type if ep.serverless is None else None,
+                           ep.inference_ami_version)
+
+
+def advisories(config: ServekitConfig) -> list[str]:
+    """What a valid config deploys on facts servekit could not confirm, and the AMIs it picks: one line each,
+    printed by `validate` as warnings (synth shows the same as construct warnings)."""
+    out = []
+    for i, ep in enumerate(config.endpoints):
+        where = f"endpoints[{i}] ({ep.name})"
+        for j, variant in enumerate(ep.resolved_variants()):
+            at = where if j == 0 else f"{where}.{_variant_field(ep, variant.name)}"
+            verdict = gpu_verdict(variant.endpoint)
+            out += [f"{at}.{p}" for p in verdict.problems if p.severity == "warning"]
+            if verdict.picked_because:
+                out.append(f"{at}.inference_ami_version: servekit sets {verdict.ami}: {verdict.picked_because}")
     return out
 
 
@@ -902,8 +959,41 @@ def load(path: str | Path) -> ServekitConfig:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         raise ConfigError(str(path), [f"(yaml): not valid YAML at {where}: {getattr(err, 'problem', err)}; fix the syntax"]) from None
-    config = parse(data, str(path))
-    return resolve_paths(config, path.parent)
+    config = resolve_paths(parse(data, str(path)), path.parent)
+    problems = local_path_problems(config)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return config
+
+
+_FOLDER_SOURCES = {"saved_model", "huggingface"}
+
+
+def local_path_problems(config: ServekitConfig) -> list[str]:
+    """Every local source path and handler file must exist before anything is built: one line for each that
+    does not (paths are resolved against the config file's folder)."""
+    out = []
+    for i, ep in enumerate(config.endpoints):
+        where = f"endpoints[{i}] ({ep.name})"
+        owners = [("", ep)] + [(f".{_variant_field(ep, v.name)}", v) for v in
+                               [*ep.variants, *([ep.shadow_variant] if ep.shadow_variant else [])]]
+        for at, owner in owners:
+            models = [(f"models[{j}] ({m.name})", m) for j, m in enumerate(getattr(owner, "models", None) or [])]
+            if getattr(owner, "model", None) is not None:
+                models.append(("model", owner.model))
+            for field, model in models:
+                path = getattr(model.source, "path", None)
+                if path is not None:
+                    folder = model.source.kind in _FOLDER_SOURCES
+                    if not (path.is_dir() if folder else path.is_file()):
+                        what = "folder" if folder else "file"
+                        out.append(f"{where}{at}.{field}.source.path: {str(path)!r} is not an existing {what}; give "
+                                   f"the path of the {model.source.kind} {what} (relative to servekit.yaml)")
+                handler = getattr(model, "handler", "")
+                if handler.endswith(".py") and not Path(handler).is_file():
+                    out.append(f"{where}{at}.{field}.handler: {handler!r} is not an existing file; give the path "
+                               "of your inference.py (relative to servekit.yaml)")
+    return out
 
 
 def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:

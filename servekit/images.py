@@ -167,15 +167,27 @@ def _explain(framework: str, message: str) -> str:
     return f"{framework} has no image for {what} {bad}; supported: {', '.join(options[:8])}"
 
 
-def ecr_repository_arn(uri: str, partition: str = "aws") -> str:
-    """arn:...:ecr:<region>:<account>:repository/<name> of a DLC image URI, for a pull-only policy."""
+def ecr_repository_arn(uri: str) -> str:
+    """arn:<partition>:ecr:<region>:<account>:repository/<name> of an ECR image URI, for a pull-only policy.
+
+    The partition is the one of the repository's region (aws-us-gov in GovCloud, aws-cn in China), from the
+    CDK's own region table: an `arn:aws:` ARN never matches a repository there, so the pull would be denied.
+    """
     match = re.match(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)", uri)
     if not match:
         raise ImageError(f"{uri!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)")
     account, region, repo = match.groups()
-    if region.startswith("cn-"):
-        partition = "aws-cn"
-    return f"arn:{partition}:ecr:{region}:{account}:repository/{repo}"
+    return f"arn:{partition_of(region)}:ecr:{region}:{account}:repository/{repo}"
+
+
+def partition_of(region: str) -> str:
+    """aws, aws-cn or aws-us-gov: the partition of a region (aws_cdk.region_info's table)."""
+    from aws_cdk import region_info
+
+    partition = region_info.RegionInfo.get(region).partition
+    if partition:
+        return partition
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -142,10 +142,21 @@ class Deployment(Strict):
 class Alarms(Strict):
     """CloudWatch alarms on each production variant's metrics. Latency in milliseconds (SageMaker reports
     microseconds); utilization per vCPU or per GPU (SageMaker sums over them). A threshold left unset
-    (null) drops that alarm; the GPU alarms exist only on GPU instances."""
+    (null) drops that alarm; the GPU alarms exist only on GPU instances.
+
+    The 5XX alarm measures a rate, as AWS's deployment-guardrails page recommends for rollback alarms: 5XX
+    errors as a share of invocations (metric math), only in minutes with at least `min_invocations_per_minute`
+    invocations, firing when `datapoints_to_alarm` of the last `evaluation_periods` minutes breach. A count
+    would roll a canary back for three malformed requests a minute, and miss a 2% error rate at low traffic."""
 
     enabled: bool = True
-    invocation_5xx_errors_per_minute: int = Field(1, ge=1, description="Alarm when 5XX errors reach this per minute.")
+    invocation_5xx_error_rate_percent: float = Field(
+        5, gt=0, le=100,
+        description="Alarm when 5XX errors reach this share of the minute's invocations, percent.",
+    )
+    min_invocations_per_minute: int = Field(
+        10, ge=1, description="Minimum-traffic guard of the 5XX rate: quieter minutes never breach."
+    )
     invocation_4xx_errors_per_minute: int | None = Field(
         10, ge=1, description="Alarm when client errors (4XX) reach this per minute."
     )
@@ -156,11 +167,32 @@ class Alarms(Strict):
     gpu_memory_utilization_percent: float | None = Field(
         90, gt=0, le=100, description="Average GPU memory use per GPU, percent."
     )
-    evaluation_periods: int = Field(3, ge=1, description="Consecutive periods before an alarm fires.")
+    evaluation_periods: int = Field(3, ge=1, description="Periods an alarm looks at (the N of M-of-N).")
+    datapoints_to_alarm: int = Field(
+        2, ge=1, description="Breaching periods among evaluation_periods before an alarm fires (the M of M-of-N)."
+    )
     utilization_period_seconds: int = Field(
         300, ge=60, le=3600, multiple_of=60, description="Period of the utilization alarms (errors and latency: 60)."
     )
     sns_topic_arn: str | None = Field(None, pattern=SNS_ARN_PATTERN, description="Notify this topic on alarm and OK.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict) and "invocation_5xx_errors_per_minute" in data:
+            raise ValueError(
+                f"invocation_5xx_errors_per_minute ({data['invocation_5xx_errors_per_minute']!r}) is gone: the 5XX "
+                "alarm now measures a rate; use invocation_5xx_error_rate_percent (default 5) and "
+                "min_invocations_per_minute (default 10)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Alarms:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(f"datapoints_to_alarm {self.datapoints_to_alarm} > evaluation_periods "
+                             f"{self.evaluation_periods}; lower datapoints_to_alarm or raise evaluation_periods")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """CloudWatch alarms on one production variant.
 
-Errors and latency are per minute (they also drive a deployment's automatic rollback); utilization is
+Errors and latency are per minute (they also drive a deployment's automatic rollback); the 5XX alarm is a
+rate with a minimum-traffic guard (metric math), every alarm fires on M of N datapoints; utilization is
 averaged over `utilization_period_seconds` and its thresholds are per vCPU / per GPU, multiplied by the
 counts from servekit.images because SageMaker sums CPUUtilization, GPUUtilization and
 GPUMemoryUtilization over them. Serverless variants publish no instance metrics: they get errors and
@@ -27,6 +28,7 @@ MetricFactory = Callable[..., cloudwatch.Metric]
 class VariantAlarms:
     rollback: list[cloudwatch.Alarm]  # errors and latency: a bad deployment shows there first
     other: list[cloudwatch.Alarm]  # client errors and utilization: load, not necessarily a bad release
+    rollback_names: list[str]  # the rollback alarms' names, when servekit names them (empty otherwise)
 
     @property
     def all(self) -> list[cloudwatch.Alarm]:
@@ -39,7 +41,7 @@ def add_variant_alarms(
     """`metric(name, namespace=..., statistic=..., period=...)` gives the variant's metric; `name_prefix`
     names the alarms (None: CloudFormation names them)."""
 
-    def alarm(construct_id: str, suffix: str, description: str, m: cloudwatch.Metric, threshold: float,
+    def alarm(construct_id: str, suffix: str, description: str, m: cloudwatch.IMetric, threshold: float,
               operator: cloudwatch.ComparisonOperator) -> cloudwatch.Alarm:
         return m.create_alarm(
             scope, construct_id,
@@ -47,19 +49,25 @@ def add_variant_alarms(
             alarm_description=f"{scope.node.path}: {description}",
             threshold=threshold,
             evaluation_periods=alarms.evaluation_periods,
+            datapoints_to_alarm=alarms.datapoints_to_alarm,
             comparison_operator=operator,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
     above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+    rollback_suffixes = ("invocation-5xx-error-rate", "model-latency-p99")
     rollback = [
-        alarm("Invocation5XXErrorsAlarm", "invocation-5xx-errors",
-              f"model server errors (5XX) reached {alarms.invocation_5xx_errors_per_minute} per minute",
-              metric("Invocation5XXErrors"), alarms.invocation_5xx_errors_per_minute, at_least),
-        alarm("ModelLatencyP99Alarm", "model-latency-p99", f"p99 model latency above {alarms.model_latency_p99_ms} ms",
+        alarm("Invocation5XXErrorRateAlarm", rollback_suffixes[0],
+              f"model server errors (5XX) reached {alarms.invocation_5xx_error_rate_percent:g}% of invocations in "
+              f"{alarms.datapoints_to_alarm} of {alarms.evaluation_periods} minutes (minutes with fewer than "
+              f"{alarms.min_invocations_per_minute} invocations never breach)",
+              error_rate(metric, alarms.min_invocations_per_minute), alarms.invocation_5xx_error_rate_percent,
+              at_least),
+        alarm("ModelLatencyP99Alarm", rollback_suffixes[1], f"p99 model latency above {alarms.model_latency_p99_ms} ms",
               metric("ModelLatency", statistic="p99"), alarms.model_latency_p99_ms * 1000, above),  # microseconds
     ]
+    rollback_names = [f"{name_prefix}-{suffix}" for suffix in rollback_suffixes] if name_prefix else []
     other = []
     if alarms.invocation_4xx_errors_per_minute is not None:
         other.append(alarm("Invocation4XXErrorsAlarm", "invocation-4xx-errors",
@@ -81,4 +89,15 @@ def add_variant_alarms(
             other.append(alarm(f"{name}Alarm", suffix, f"{label} use above {percent:g}%{per} on average",
                                metric(name, namespace=INSTANCE_NAMESPACE, statistic="Average", period=period),
                                percent * units, above))
-    return VariantAlarms(rollback, other)
+    return VariantAlarms(rollback, other, rollback_names)
+
+
+def error_rate(metric: MetricFactory, min_invocations: int) -> cloudwatch.MathExpression:
+    """5XX errors as a percentage of the minute's invocations; 0 in minutes under `min_invocations` (the
+    minimum-traffic guard), none in minutes without invocations (treated as not breaching)."""
+    return cloudwatch.MathExpression(
+        expression=f"IF(invocations >= {min_invocations}, 100 * FILL(errors, 0) / invocations, 0)",
+        using_metrics={"errors": metric("Invocation5XXErrors"), "invocations": metric("Invocations")},
+        label="Invocation5XXErrors / Invocations (%)",
+        period=cdk.Duration.minutes(1),
+    )

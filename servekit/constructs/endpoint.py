@@ -179,7 +179,13 @@ class ServingEndpoint(Construct):
 
         self.models: dict[str, sagemaker.CfnModel] = {}
         properties = {}
+        picked = {}
         for variant in all_variants:
+            for problem in variant.gpu.problems:  # errors raised in the variant's factory: warnings remain
+                cdk.Annotations.of(self).add_warning_v2("servekit:unconfirmed-gpu-fact",
+                                                        f"variant {variant.name}: {problem}")
+            if variant.gpu.picked_because:
+                picked[variant.name] = f"{variant.gpu.ami}: {variant.gpu.picked_because}"
             self.models[variant.name] = add_model(
                 self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
                 isolation=network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
@@ -210,6 +216,8 @@ class ServingEndpoint(Construct):
             data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
             async_inference_config=paths.async_inference(async_inference) if async_inference is not None else None,
         )
+        if picked:  # read back by the synth table, so a reviewer sees why the variant has that AMI
+            self.endpoint_config.add_metadata("servekit:inference-ami-picked", picked)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
@@ -219,6 +227,7 @@ class ServingEndpoint(Construct):
 
         self.alarm_topic: sns.ITopic | None = None
         self.rollback_alarms: list[cloudwatch.Alarm] = []
+        self.rollback_alarm_names: list[str] = []
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms is not None and alarms.enabled:
             self._add_alarms(alarms)
@@ -255,6 +264,7 @@ class ServingEndpoint(Construct):
                 name_prefix=prefix if prefix is None or variant.name == self.variant_name else f"{prefix}-{variant.name}",
             )
             self.rollback_alarms += made.rollback
+            self.rollback_alarm_names += made.rollback_names
             self.alarms += made.all
         if alarms.sns_topic_arn:
             self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarms.sns_topic_arn)
@@ -266,6 +276,8 @@ class ServingEndpoint(Construct):
         percent = sagemaker.CfnEndpoint.CapacitySizeProperty
         names = [a.alarm_name for a in self.rollback_alarms] if deployment.rollback_on_servekit_alarms else []
         names += deployment.rollback_alarm_names
+        literal = self.rollback_alarm_names if deployment.rollback_on_servekit_alarms else []
+        self._grant_describe_alarms([*literal, *deployment.rollback_alarm_names])
         rollback = (
             sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in names]
@@ -296,6 +308,18 @@ class ServingEndpoint(Construct):
                 maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
             ),
         )
+
+    def _grant_describe_alarms(self, names: Sequence[str]) -> None:
+        """SageMaker reads the auto-rollback alarms with the execution role: "Ensure that your IAM execution
+        role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
+        specify" (AWS, sagemaker/latest/dg/deployment-guardrails-configuration.html). DescribeAlarms takes the
+        alarm resource type, so the grant names exactly these alarms."""
+        if not names:
+            return
+        stack = cdk.Stack.of(self)
+        arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
+                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
+        self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=arns))
 
     def _add_scaling(self, scaling: Scaling) -> None:
         for variant in self.production_variants:
@@ -372,7 +396,8 @@ class ServingEndpoint(Construct):
         return self.metric("GPUMemoryUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
 
     def metric_backlog_size(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
-        """Async only: queued requests (ApproximateBacklogSize, per endpoint)."""
+        """Async only: queued requests (ApproximateBacklogSize, per endpoint, so it has no VariantName);
+        `kwargs` as for cloudwatch.Metric (period, label, unit, ...)."""
+        kwargs.setdefault("period", cdk.Duration.minutes(1))
         return cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="ApproximateBacklogSize",
-                                 dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic,
-                                 period=kwargs.get("period") or cdk.Duration.minutes(1))
+                                 dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic, **kwargs)

@@ -19,7 +19,9 @@ from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
 from servekit.constructs.variant import Variant
+from servekit.facts.amis import AMI_NAMES
 from servekit.options import ContainerOptions, Serverless
+from servekit.rules import gpu as gpu_rules
 
 
 class TfsEndpoint(ServingEndpoint):
@@ -44,6 +46,7 @@ class TfsEndpoint(ServingEndpoint):
         weight: float = 1.0,
         serverless: Serverless | None = None,
         container: ContainerOptions | None = None,
+        inference_ami_version: str | None = None,
         **options: Unpack[EndpointOptions],
     ) -> None:
         """
@@ -58,12 +61,16 @@ class TfsEndpoint(ServingEndpoint):
         :param variant_name, weight: of the endpoint's own variant. Default: AllTraffic, 1.0.
         :param serverless: memory and concurrency of a serverless endpoint. Default: none (instances).
         :param container: start timeouts and volume size. Default: SageMaker's.
+        :param inference_ami_version: the variant's InferenceAmiVersion (NVIDIA driver and CUDA). Default: the
+            instance family's default, or an AMI servekit picks when that driver cannot run the image
+            (servekit.rules.gpu; a GPU the image cannot run on raises ValueError with the fix).
         Other parameters (variants, scaling, alarms, data capture, VPC, ...): see ServingEndpoint.
         """
         primary = TfsEndpoint.variant(
             variant_name, model_data=model_data, model_names=model_names, instance_type=instance_type,
             instance_count=instance_count, weight=weight, image_version=image_version, image=image, tuning=tuning,
             default_model_name=default_model_name, serverless=serverless, container=container, where=construct_id,
+            inference_ami_version=inference_ami_version,
         )
         _init(self, scope, construct_id, primary, options)
 
@@ -72,7 +79,7 @@ class TfsEndpoint(ServingEndpoint):
         name: str, *, model_data: ModelData, model_names: Sequence[str], instance_type: str | None = None,
         instance_count: int = 1, weight: float = 1.0, image_version: str = "2.19", image: ContainerImage | None = None,
         tuning: TfsTuning | None = None, default_model_name: str | None = None, serverless: Serverless | None = None,
-        container: ContainerOptions | None = None, where: str = "",
+        container: ContainerOptions | None = None, where: str = "", inference_ami_version: str | None = None,
     ) -> Variant:
         """One TFS variant; the parameters are those of the endpoint's own."""
         where = where or name
@@ -90,6 +97,7 @@ class TfsEndpoint(ServingEndpoint):
             image=image or ContainerImage.from_dlc("tfs", image_version), instance_type=instance_type,
             instance_count=instance_count, weight=weight, serverless=serverless,
             container=container or ContainerOptions(),
+            gpu=_gpu(where, "tfs", image_version, instance_type, inference_ami_version, image),
         )
 
 
@@ -114,6 +122,7 @@ class TorchServeEndpoint(ServingEndpoint):
         weight: float = 1.0,
         serverless: Serverless | None = None,
         container: ContainerOptions | None = None,
+        inference_ami_version: str | None = None,
         **options: Unpack[EndpointOptions],
     ) -> None:
         """
@@ -129,6 +138,7 @@ class TorchServeEndpoint(ServingEndpoint):
             variant_name, model_data=model_data, instance_type=instance_type, instance_count=instance_count,
             weight=weight, image_version=image_version, image=image, tuning=tuning, program=program,
             serverless=serverless, container=container, where=construct_id,
+            inference_ami_version=inference_ami_version,
         )
         _init(self, scope, construct_id, primary, options)
 
@@ -137,7 +147,7 @@ class TorchServeEndpoint(ServingEndpoint):
         name: str, *, model_data: ModelData, instance_type: str | None = None, instance_count: int = 1,
         weight: float = 1.0, image_version: str = "2.6", image: ContainerImage | None = None,
         tuning: TorchServeTuning | None = None, program: str = "inference.py", serverless: Serverless | None = None,
-        container: ContainerOptions | None = None, where: str = "",
+        container: ContainerOptions | None = None, where: str = "", inference_ami_version: str | None = None,
     ) -> Variant:
         """One TorchServe variant; the parameters are those of the endpoint's own."""
         where = where or name
@@ -149,6 +159,7 @@ class TorchServeEndpoint(ServingEndpoint):
             image=image or ContainerImage.from_dlc("torchserve", image_version), instance_type=instance_type,
             instance_count=instance_count, weight=weight, serverless=serverless,
             container=container or ContainerOptions(),
+            gpu=_gpu(where, "torchserve", image_version, instance_type, inference_ami_version, image),
         )
 
 
@@ -173,6 +184,7 @@ class TritonEndpoint(ServingEndpoint):
         weight: float = 1.0,
         serverless: Serverless | None = None,
         container: ContainerOptions | None = None,
+        inference_ami_version: str | None = None,
         **options: Unpack[EndpointOptions],
     ) -> None:
         """
@@ -190,6 +202,7 @@ class TritonEndpoint(ServingEndpoint):
             variant_name, model_data=model_data, model_name=model_name, instance_type=instance_type,
             instance_count=instance_count, weight=weight, image_version=image_version, image=image, tuning=tuning,
             serverless=serverless, container=container, where=construct_id,
+            inference_ami_version=inference_ami_version,
         )
         _init(self, scope, construct_id, primary, options)
 
@@ -198,7 +211,7 @@ class TritonEndpoint(ServingEndpoint):
         name: str, *, model_data: ModelData, model_name: str, instance_type: str | None = None,
         instance_count: int = 1, weight: float = 1.0, image_version: str = "25.09", image: ContainerImage | None = None,
         tuning: TritonTuning | None = None, serverless: Serverless | None = None,
-        container: ContainerOptions | None = None, where: str = "",
+        container: ContainerOptions | None = None, where: str = "", inference_ami_version: str | None = None,
     ) -> Variant:
         """One Triton variant; the parameters are those of the endpoint's own."""
         where = where or name
@@ -211,7 +224,23 @@ class TritonEndpoint(ServingEndpoint):
             image=image or ContainerImage.from_dlc("triton", image_version), instance_type=instance_type,
             instance_count=instance_count, weight=weight, serverless=serverless,
             container=container or ContainerOptions(),
+            gpu=_gpu(where, "triton", image_version, instance_type, inference_ami_version, image),
         )
+
+
+def _gpu(where: str, server: str, image_version: str, instance_type: str | None, ami: str | None,
+         image: ContainerImage | None) -> gpu_rules.GpuVerdict:
+    """servekit.rules.gpu's verdict: errors raise, warnings travel with the variant (annotated at synth). An
+    image of your own (`image=`) has no facts: only the AMI's fit is checked then."""
+    if ami is not None and ami not in AMI_NAMES:
+        raise ValueError(f"{where}: inference_ami_version {ami!r} is not one of {', '.join(AMI_NAMES)}")
+    if image is not None:
+        return gpu_rules.GpuVerdict(ami=ami)
+    verdict = gpu_rules.check(server, image_version, instance_type, ami)
+    errors = [str(p) for p in verdict.problems if p.severity == "error"]
+    if errors:
+        raise ValueError(f"{where}: " + "; ".join(errors))
+    return verdict
 
 
 def _init(endpoint: ServingEndpoint, scope: Construct, construct_id: str, primary: Variant,

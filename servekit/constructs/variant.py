@@ -22,6 +22,7 @@ from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
 from servekit.options import ContainerOptions, Serverless
+from servekit.rules.gpu import GpuVerdict
 
 VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -36,6 +37,9 @@ class Variant:
     :param weight: production: traffic weight (share = weight / sum); shadow: weight relative to the
         production variant's (1.0 copies every request).
     :param container: start timeouts and volume size. Default: SageMaker's defaults.
+    :param gpu: servekit.rules.gpu's verdict: the InferenceAmiVersion to set (the user's, or one servekit picked
+        because the default driver cannot run the image) and the warnings to annotate. Default: none, the
+        instance family's default AMI.
     """
 
     name: str
@@ -48,6 +52,7 @@ class Variant:
     weight: float = 1.0
     serverless: Serverless | None = None
     container: ContainerOptions = field(default_factory=ContainerOptions)
+    gpu: GpuVerdict = field(default_factory=GpuVerdict)
 
     def __post_init__(self) -> None:
         if not VARIANT_NAME.match(self.name):
@@ -145,6 +150,7 @@ def variant_property(
         model_data_download_timeout_in_seconds=options.model_data_download_timeout_seconds,
         container_startup_health_check_timeout_in_seconds=options.startup_health_check_timeout_seconds,
         volume_size_in_gb=options.volume_size_gb,
+        inference_ami_version=variant.gpu.ami,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from servekit import config
-from servekit.model_build import handlers, identity, triton_config
+from servekit.model_build import handlers, identity, manifest, triton_config
 from servekit.model_build.archive import Content, FileHasher, tree_entries, write_archive
 from servekit.model_build.check import check_artifact
 from servekit.model_build.examples import EXAMPLE_SERVERS
@@ -89,6 +89,7 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
     dest = cache_dir / plan.identity / "model.tar.gz"
     if dest.is_file():
         say(f"{endpoint.name}: cached {dest}")
+        _check_producers(endpoint, _cached_manifest(dest), say)
         return Artifact(path=dest, identity=plan.identity, size_bytes=dest.stat().st_size)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".work-", dir=cache_dir) as tmp:
@@ -98,6 +99,10 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
             entries = plan.materialize(work, lambda m: say(f"{endpoint.name}: {m}"))
         except (OSError, handlers.HandlerError) as err:
             raise BuildError(f"{where}: {_os_error(err)}") from None
+        records = entries.pop(_RECORDS, {})  # what produced each model file: the manifest
+        if records:
+            entries[_manifest_name(endpoint)] = manifest.encode(records)
+        _check_producers(endpoint, {"files": records}, say)
         built = work / "model.tar.gz"
         write_archive(entries, built, progress=lambda m: say(f"{endpoint.name}: {m}"))
         problems = check_artifact(built, endpoint.server, default_model_name=plan.default_model_name,
@@ -107,9 +112,50 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
         dest.parent.mkdir(parents=True, exist_ok=True)
         (dest.parent / "inputs.json").write_text(json.dumps({"endpoint": endpoint.name, "server": endpoint.server,
                                                              "format_version": identity.FORMAT_VERSION}, indent=1))
+        (dest.parent / manifest.NAME).write_bytes(manifest.encode(records))
         os.replace(built, dest)
     say(f"{endpoint.name}: built {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
     return Artifact(path=dest, identity=plan.identity, size_bytes=dest.stat().st_size)
+
+
+_RECORDS = "\0records"  # materialize's entry for the manifest records (not an archive path)
+_WARNED: set[str] = set()  # each producer warning once per process
+
+
+def _manifest_name(endpoint: Any) -> str:
+    # Triton would take a file at the repository root for a model: the manifest sits in the model's folder.
+    return f"{endpoint.model.name}/{manifest.NAME}" if isinstance(endpoint, config.TritonEndpoint) else manifest.NAME
+
+
+def _cached_manifest(archive: Path) -> dict[str, Any] | None:
+    beside = archive.parent / manifest.NAME
+    return json.loads(beside.read_text()) if beside.is_file() else None
+
+
+def _check_producers(endpoint: Any, found: dict[str, Any] | None, say: Progress) -> None:
+    """servekit.rules.producers against the endpoint's image: errors fail the build, warnings print once."""
+    problems = manifest.problems(found, endpoint.server, endpoint.image_version, endpoint.instance_type)
+    errors = [f"{p}" for p in problems if p.severity == "error"]
+    if errors:
+        raise BuildError(f"endpoint {endpoint.name}: the {endpoint.server} {endpoint.image_version} image cannot "
+                         "load the model file", errors)
+    for p in problems:
+        line = f"warning: {p}"
+        if line not in _WARNED:
+            _WARNED.add(line)
+            say(f"{endpoint.name}: {line}")
+
+
+def _producer_torch(source: Any) -> str | None:
+    """The torch that wrote a TorchScript file servekit makes (examples, state_dict); None for a user's file."""
+    if isinstance(source, config.ExampleSource | config.StateDictSource):
+        return identity.tool_versions("torch").get("torch")
+    return None
+
+
+def _tensorflow_here() -> str | None:
+    versions = identity.tool_versions("tensorflow")
+    return versions.get("tensorflow-cpu") or versions.get("tensorflow")
 
 
 def _os_error(err: Exception) -> str:
@@ -145,6 +191,11 @@ def _pass_through(endpoint: Any, source: config.ArchiveSource, cache_dir: Path, 
     default_name = _default_model_name(endpoint)
     options = identity.digest([endpoint.server, default_name, endpoint.instance_type])[:16]
     marker = cache_dir / digest / f"checked-{endpoint.server}-{options}"
+    recorded = cache_dir / digest / manifest.NAME
+    if not recorded.exists():  # read once: the archive streams past its manifest to the end when it has none
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(json.dumps(manifest.read_from_archive(path)))
+    _check_producers(endpoint, json.loads(recorded.read_text()), say)
     if not marker.exists():
         say(f"{endpoint.name}: checking {path}")
         problems = check_artifact(path, endpoint.server, default_model_name=default_name,
@@ -260,16 +311,24 @@ def _plan_tfs(ep: config.TfsEndpoint, hasher: FileHasher) -> _Plan:
     def materialize(work: Path, say: Progress) -> dict[str, Content]:
         entries: dict[str, Content] = {}
         given = [str(m.source.path) for m in ep.models if isinstance(m.source, config.SavedModelSource)]
+        producers: dict[str, str] = {}
         if given:
-            signatures = run_worker({"task": "check_saved_model", "paths": given}, say)["signatures"]
+            checked = run_worker({"task": "check_saved_model", "paths": given}, say)
+            signatures, producers = checked["signatures"], checked.get("tensorflow", {})
             for path, names in signatures.items():
                 if "serving_default" not in names:
                     raise BuildError(f"SavedModel {path} has no serving_default signature (it has "
                                      f"{', '.join(names) or 'none'}); TFS answers /invocations with serving_default "
                                      "— re-export it with signatures={'serving_default': ...}")
+        records = {}
         for m in ep.models:
             folder = _saved_model(m.source, work / f"model-{m.name}", say)
             entries.update(tree_entries(folder, f"{m.name}/{m.version}"))
+            producer = producers.get(str(m.source.path)) if given and hasattr(m.source, "path") else None
+            records[f"{m.name}/{m.version}/saved_model.pb"] = {
+                "format": "saved_model",
+                "tensorflow": producer if isinstance(m.source, config.SavedModelSource) else _tensorflow_here()}
+        entries[_RECORDS] = records  # type: ignore[assignment]
         entries["code/inference.py"] = handlers.handler_path("tfs")
         entries["code/requirements.txt"] = handlers.requirements_text(reqs)
         return entries
@@ -325,6 +384,8 @@ def _plan_torchserve(ep: config.TorchServeEndpoint, hasher: FileHasher) -> _Plan
                                  "remove it from the model folder")
         else:
             entries["model.pt"] = _torchscript(source, work, say)
+            entries[_RECORDS] = {"model.pt": manifest.torchscript_record(entries["model.pt"],  # type: ignore[dict-item]
+                                                                          _producer_torch(source))}
         if model.labels:
             entries["labels.json"] = (json.dumps(model.labels, ensure_ascii=False) + "\n").encode()
         entries["code/inference.py"] = handler_file
@@ -369,6 +430,7 @@ def _plan_triton(ep: config.TritonEndpoint, hasher: FileHasher) -> _Plan:
     }
 
     def materialize(work: Path, say: Progress) -> dict[str, Content]:
+        plan_record: dict[str, Any] = {}
         text = triton_config.render(model)
         problems = triton_config.config_problems(triton_config.parse(text), "model", instance_type=ep.instance_type)
         if problems:
@@ -404,16 +466,24 @@ def _plan_triton(ep: config.TritonEndpoint, hasher: FileHasher) -> _Plan:
             problems = triton_config.torchscript_problems(model, facts)
             if not problems:
                 model_file = work / "model.plan"
-                run_worker({"task": "tensorrt", "path": str(ts), "inputs": tensors["inputs"],
+                plan_record = run_worker({"task": "tensorrt", "path": str(ts), "inputs": tensors["inputs"],
                             "max_batch_size": model.max_batch_size, "min_batch": model.tensorrt.min_batch,
                             "opt_batch": model.tensorrt.opt_batch, "precisions": model.tensorrt.precisions,
                             "out": str(model_file)}, say)
         if problems:
             raise BuildError(f"endpoint {ep.name}: the Triton config does not match the exported model (the model "
                              "file is the truth)", problems)
+        file_name = f"{model.name}/{model.version}/{triton_config.model_file_name(model)}"
+        if model.format == "onnx":
+            record = manifest.onnx_record(model_file)
+        elif model.format == "torchscript":
+            record = manifest.torchscript_record(model_file, _producer_torch(source))
+        else:
+            record = {"format": "tensorrt_plan", **plan_record}
         return {
             f"{model.name}/config.pbtxt": text.encode(),
-            f"{model.name}/{model.version}/{triton_config.model_file_name(model)}": model_file,
+            file_name: model_file,
+            _RECORDS: {file_name: record},  # type: ignore[dict-item]
         }
 
     return _Plan(_identity(data), materialize, model.name)

@@ -23,7 +23,7 @@ from servekit.model_build import handlers
 from servekit.model_build.archive import FileHasher
 
 # Bump when the same inputs must give different bytes (layout, archive format, export code paths).
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: servekit-manifest.json in every built archive
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -113,7 +113,26 @@ def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...
         raise TypeError(f"unknown source {source!r}")
     if tools:
         fp["tools"] = {group: tool_versions(group) for group in sorted(tools)}
+    if "tensorrt" in tools:
+        # A plan is specific to the GPU kind it is built on: the build GPU is an input of the artifact.
+        fp["build_gpu_compute_capability"] = build_gpu_compute_capability()
     return fp
+
+
+def build_gpu_compute_capability() -> str | None:
+    """The first GPU's compute capability from nvidia-smi (no torch import), or None without a GPU."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out[0] if out else None
 
 
 def handler_digest(key: str) -> str:

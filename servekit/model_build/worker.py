@@ -70,12 +70,15 @@ def _check_saved_model(task: dict[str, Any]) -> dict[str, Any]:
     """The signature names of each SavedModel in `paths`, read from saved_model.pb (one TF import for all)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    out = {}
+    out, producers = {}, {}
     for path in task["paths"]:
         sm = saved_model_pb2.SavedModel()
         sm.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
         out[path] = sorted({k for mg in sm.meta_graphs for k in mg.signature_def})
-    return {"signatures": out}
+        # The TensorFlow that wrote it (MetaInfoDef.tensorflow_version), for servekit.rules.producers.
+        producers[path] = next((mg.meta_info_def.tensorflow_version for mg in sm.meta_graphs
+                                if mg.meta_info_def.tensorflow_version), "")
+    return {"signatures": out, "tensorflow": producers}
 
 
 def _state_dict(task: dict[str, Any]) -> dict[str, Any]:
@@ -103,12 +106,18 @@ def _onnx(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tensorrt(task: dict[str, Any]) -> dict[str, Any]:
+    import tensorrt
+    import torch
+
     from servekit.model_build import torch_io
 
     progress("compiling a TensorRT engine with torch_tensorrt (specific to this GPU)")
     torch_io.compile_tensorrt(Path(task["path"]), task["inputs"], task["max_batch_size"], task["min_batch"],
                               task["opt_batch"], task["precisions"], Path(task["out"]))
-    return {}
+    major, minor = torch.cuda.get_device_capability()
+    # A plan runs only on this compute capability and this TensorRT: the manifest records both.
+    return {"compute_capability": f"{major}.{minor}", "tensorrt": tensorrt.__version__,
+            "gpu": torch.cuda.get_device_name()}
 
 
 def _verify_huggingface(task: dict[str, Any]) -> dict[str, Any]:

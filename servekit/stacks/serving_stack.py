@@ -196,7 +196,7 @@ def _variant(resolved: cfg.ResolvedVariant, model_data: ModelData) -> Variant:
     common = dict(
         model_data=model_data, instance_type=ep.instance_type, instance_count=ep.instance_count,
         weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
-        container=ep.container, where=f"{ep.name}/{resolved.name}",
+        container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
     )
     if isinstance(ep, cfg.TfsEndpoint):
         return TfsEndpoint.variant(resolved.name, model_names=[m.name for m in ep.models],

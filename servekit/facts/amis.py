@@ -1,0 +1,53 @@
+"""The InferenceAmiVersion values of a production variant: the NVIDIA driver and CUDA of each, whether the
+container toolkit mounts the image's CUDA forward-compatibility libraries, and the families it runs on.
+
+Source: the SageMaker API reference, ProductionVariant.InferenceAmiVersion
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html, also in botocore's and
+sagemaker-core's service-2.json): gpu-2: driver 535.54.03, CUDA 12.2, ml.g4dn/g5/g6/p3/p4d/p4de/p5;
+gpu-2-1: 535 / 12.2 with CUDA-compat mounting disabled; gpu-3-1: 550 / 12.4 with CUDA-compat mounting
+disabled. The allowed values are cfn-lint 1.58's schema enum for AWS::SageMaker::EndpointConfig.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servekit.facts import Source
+
+API_REFERENCE = Source("AWS sagemaker/latest/APIReference/API_ProductionVariant.html, InferenceAmiVersion")
+
+
+@dataclass(frozen=True)
+class AmiFacts:
+    name: str
+    accelerator: str  # gpu | neuron
+    driver: int  # NVIDIA driver branch (0 for neuron)
+    cuda: str
+    compat_mounting: bool  # False: the image's CUDA forward-compatibility package is not mounted
+    families: frozenset[str]
+    source: Source = API_REFERENCE  # of driver, CUDA and compat mounting
+    families_source: Source = API_REFERENCE
+
+
+_GPU_FAMILIES = frozenset({"g4dn", "g5", "g6", "p3", "p4d", "p4de", "p5"})
+
+AMIS: dict[str, AmiFacts] = {
+    "al2-ami-sagemaker-inference-gpu-2": AmiFacts("al2-ami-sagemaker-inference-gpu-2", "gpu", 535, "12.2", True,
+                                                  _GPU_FAMILIES),
+    # Driver, CUDA and compat mounting from the API reference; the families are not listed there for these two
+    # and are taken to be gpu-2's (unconfirmed).
+    "al2-ami-sagemaker-inference-gpu-2-1": AmiFacts(
+        "al2-ami-sagemaker-inference-gpu-2-1", "gpu", 535, "12.2", False, _GPU_FAMILIES,
+        families_source=Source("not listed for gpu-2-1: assumed as gpu-2's", False)),
+    "al2-ami-sagemaker-inference-gpu-3-1": AmiFacts(
+        "al2-ami-sagemaker-inference-gpu-3-1", "gpu", 550, "12.4", False, _GPU_FAMILIES | {"g6e"},
+        families_source=Source("not listed for gpu-3-1: assumed as gpu-2's plus g6e", False)),
+    # In cfn-lint's enum, but not described in the API reference servekit could read: driver and families unknown.
+    "al2023-ami-sagemaker-inference-gpu-4-1": AmiFacts(
+        "al2023-ami-sagemaker-inference-gpu-4-1", "gpu", 0, "", False, frozenset(),
+        Source("cfn-lint 1.58 schema enum only; driver and CUDA not found in a source", False),
+        Source("cfn-lint 1.58 schema enum only; families not found in a source", False)),
+    "al2-ami-sagemaker-inference-neuron-2": AmiFacts("al2-ami-sagemaker-inference-neuron-2", "neuron", 0, "", False,
+                                                     frozenset({"inf2", "trn1"})),  # Neuron driver 2.19
+}
+AMI_NAMES = tuple(AMIS)
