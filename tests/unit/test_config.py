@@ -646,8 +646,8 @@ def test_when_multi_model_torchserve_sets_batching_then_the_toolkit_would_ignore
     qa["multi_model"] = {"s3_prefix": "s3://my-models/qa/"}
     qa["model"]["handler"] = "vision"
     qa["model"]["source"] = {"kind": "example", "name": "resnet"}
-    with pytest.raises(cfg.ConfigError, match=r"tuning: batch_size, max_batch_delay_ms, max_workers, min_workers, "
-                       r"response_timeout_seconds are ignored by the PyTorch toolkit in multi-model mode"):
+    with pytest.raises(cfg.ConfigError, match=r"tuning: batch_size, max_batch_delay_ms, max_workers, min_workers "
+                       r"are ignored by the PyTorch toolkit in multi-model mode"):
         cfg.parse(default_config_data)
 
 

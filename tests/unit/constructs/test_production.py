@@ -73,7 +73,7 @@ def test_when_a_canary_deployment_is_set_then_traffic_shifts_and_rolls_back_on_t
                 "TerminationWaitInSeconds": 120, "MaximumExecutionTimeoutInSeconds": 3600,
             },
             "AutoRollbackConfiguration": {"Alarms": [
-                {"AlarmName": {"Ref": Match.string_like_regexp("QaInvocation5XXErrorsAlarm")}},
+                {"AlarmName": {"Ref": Match.string_like_regexp("QaInvocation5XXErrorRateAlarm")}},
                 {"AlarmName": {"Ref": Match.string_like_regexp("QaModelLatencyP99Alarm")}},
                 {"AlarmName": "team-slo-breach"},
             ]},
@@ -81,7 +81,7 @@ def test_when_a_canary_deployment_is_set_then_traffic_shifts_and_rolls_back_on_t
     })
     names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
     # Only errors and latency roll back; client errors and utilization are load, not a bad release.
-    assert names == {"svc-prod-qa-invocation-5xx-errors", "svc-prod-qa-model-latency-p99",
+    assert names == {"svc-prod-qa-invocation-5xx-error-rate", "svc-prod-qa-model-latency-p99",
                      "svc-prod-qa-invocation-4xx-errors", "svc-prod-qa-cpu-utilization",
                      "svc-prod-qa-memory-utilization"}
 
@@ -96,16 +96,21 @@ def test_when_a_rolling_update_is_set_then_instances_update_in_batches(tarball):
     }})
 
 
-def test_when_alarms_are_on_then_latency_is_watched_in_microseconds_and_errors_per_minute(tarball):
-    template = template_for(tarball, alarms=cfg.Alarms(model_latency_p99_ms=250, invocation_5xx_errors_per_minute=3))
+def test_when_alarms_are_on_then_latency_is_watched_in_microseconds_and_errors_as_a_rate(tarball):
+    template = template_for(tarball, alarms=cfg.Alarms(model_latency_p99_ms=250, invocation_5xx_error_rate_percent=3,
+                                                       min_invocations_per_minute=20))
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "AlarmName": "svc-prod-qa-model-latency-p99", "MetricName": "ModelLatency", "Namespace": "AWS/SageMaker",
         "ExtendedStatistic": "p99", "Threshold": 250000, "ComparisonOperator": "GreaterThanThreshold",
         "Dimensions": [{"Name": "EndpointName", "Value": "svc-prod-qa"}, {"Name": "VariantName", "Value": "AllTraffic"}],
     })
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "Invocation5XXErrors", "Statistic": "Sum", "Threshold": 3, "Period": 60,
-        "TreatMissingData": "notBreaching",
+        "Threshold": 3, "TreatMissingData": "notBreaching",
+        "Metrics": Match.array_with([
+            Match.object_like({"Expression": "IF(invocations >= 20, 100 * FILL(errors, 0) / invocations, 0)"}),
+            Match.object_like({"Id": "errors", "MetricStat": Match.object_like({
+                "Metric": Match.object_like({"MetricName": "Invocation5XXErrors"}), "Period": 60, "Stat": "Sum"})}),
+        ]),
     })
 
 

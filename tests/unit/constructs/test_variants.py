@@ -54,7 +54,7 @@ def test_when_variants_scale_then_each_has_its_target_and_alarms_name_their_vari
     targets = {t["Properties"]["ResourceId"] for t in template.find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values()}
     assert targets == {"endpoint/svc-qa/variant/AllTraffic", "endpoint/svc-qa/variant/challenger"}
     names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
-    assert {"svc-qa-invocation-5xx-errors", "svc-qa-challenger-invocation-5xx-errors",
+    assert {"svc-qa-invocation-5xx-error-rate", "svc-qa-challenger-invocation-5xx-error-rate",
             "svc-qa-challenger-model-latency-p99"} <= names
     (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
     assert len(endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 4
