@@ -299,6 +299,8 @@ def test_when_loaded_from_a_file_then_relative_model_paths_resolve_against_its_f
     import yaml
 
     endpoint(default_config_data, "resnet")["model"]["source"] = {"kind": "torchscript", "path": "models/resnet.pt"}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet.pt").write_bytes(b"")  # load() checks that local paths exist
     (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
     config = cfg.load(tmp_path / "servekit.yaml")
     assert config.endpoints[2].model.source.path == tmp_path / "models" / "resnet.pt"
@@ -351,6 +353,8 @@ def test_when_a_handler_is_a_relative_path_then_it_resolves_against_the_config_f
     import yaml
 
     endpoint(default_config_data, "question-answering")["model"]["handler"] = "code/my_inference.py"
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "my_inference.py").write_text("")  # load() checks that local paths exist
     (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
     config = cfg.load(tmp_path / "servekit.yaml")
     assert config.endpoints[1].model.handler == str(tmp_path / "code" / "my_inference.py")
@@ -507,6 +511,8 @@ def test_when_variant_sources_are_relative_then_they_resolve_against_the_config_
 
     endpoint(default_config_data, "resnet")["variants"] = [{"name": "b", "model": {
         **endpoint(default_config_data, "resnet")["model"], "source": {"kind": "torchscript", "path": "b/model.pt"}}}]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "model.pt").write_bytes(b"")  # load() checks that local paths exist
     (tmp_path / "servekit.yaml").write_text(yaml.safe_dump(default_config_data))
     config = cfg.load(tmp_path / "servekit.yaml")
     assert config.endpoints[2].variants[0].model.source.path == tmp_path / "b" / "model.pt"

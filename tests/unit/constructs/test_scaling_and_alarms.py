@@ -119,15 +119,15 @@ def test_when_alarms_are_on_a_gpu_instance_then_utilization_thresholds_scale_wit
 
 def test_when_the_instance_has_no_gpu_then_no_gpu_alarm_is_made(stack, archives):
     torchserve(stack, archives, alarms=cfg.Alarms())
-    metrics = {a["Properties"]["MetricName"] for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
-    assert metrics == {"Invocation5XXErrors", "ModelLatency", "Invocation4XXErrors", "CPUUtilization", "MemoryUtilization"}
+    metrics = {alarm_metric(a) for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"Invocation5XXErrors/Invocations", "ModelLatency", "Invocation4XXErrors", "CPUUtilization", "MemoryUtilization"}
 
 
 def test_when_a_threshold_is_null_then_that_alarm_is_dropped(stack, archives):
     torchserve(stack, archives, alarms=cfg.Alarms(invocation_4xx_errors_per_minute=None, cpu_utilization_percent=None,
                                                    memory_utilization_percent=None))
-    metrics = {a["Properties"]["MetricName"] for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
-    assert metrics == {"Invocation5XXErrors", "ModelLatency"}
+    metrics = {alarm_metric(a) for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"Invocation5XXErrors/Invocations", "ModelLatency"}
 
 
 def test_when_utilization_alarms_fire_then_they_do_not_roll_a_deployment_back(stack, archives):
@@ -136,3 +136,11 @@ def test_when_utilization_alarms_fire_then_they_do_not_roll_a_deployment_back(st
     (props,) = [r["Properties"] for r in rollback.values()]
     assert len(props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
     assert len(endpoint.alarms) == 5 and len(endpoint.rollback_alarms) == 2
+
+
+def alarm_metric(alarm: dict) -> str:
+    """The metric an alarm watches: its MetricName, or the metrics of its math expression joined with '/'."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return props["MetricName"]
+    return "/".join(m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m)

@@ -56,8 +56,8 @@ def test_when_serverless_meets_async_then_the_construct_refuses(stack, archives)
 def test_when_serverless_has_alarms_then_only_errors_and_latency_are_watched(stack, archives):
     TfsEndpoint(stack, "Ic", model_data=ModelData.from_asset(archives["tfs"]), model_names=["m"],
                 serverless=cfg.Serverless(), alarms=cfg.Alarms(), endpoint_name="svc-ic")
-    metrics = {a["Properties"]["MetricName"] for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
-    assert metrics == {"Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"}  # no instance metrics
+    metrics = {alarm_metric(a) for a in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"Invocation5XXErrors/Invocations", "Invocation4XXErrors", "ModelLatency"}  # no instance metrics
 
 
 def test_when_triton_is_multi_model_then_the_container_loads_models_from_the_prefix(stack, archives):
@@ -103,3 +103,11 @@ def test_when_a_tfs_archive_holds_several_models_then_the_default_is_named_and_t
                 default_model_name="b", instance_type="ml.c5.xlarge")
     Template.from_stack(stack).has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({
         "Environment": Match.object_like({"SAGEMAKER_TFS_DEFAULT_MODEL_NAME": "b"}), "Mode": Match.absent()})})
+
+
+def alarm_metric(alarm: dict) -> str:
+    """The metric an alarm watches: its MetricName, or the metrics of its math expression joined with '/'."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return props["MetricName"]
+    return "/".join(m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m)

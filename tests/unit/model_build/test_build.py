@@ -58,7 +58,7 @@ def test_tfs_example_layout_is_model_version_savedmodel_and_root_code(built):
     for expected in ("efficientnetv2/1/saved_model.pb", "efficientnetv2/1/variables/variables.index",
                      "code/inference.py", "code/requirements.txt"):
         assert expected in names
-    assert {n.split("/")[0] for n in names} == {"code", "efficientnetv2"}
+    assert {n.split("/")[0] for n in names} == {"code", "efficientnetv2", "servekit-manifest.json"}
 
 
 def test_torchserve_example_has_weights_tokenizer_and_pinned_transformers_at_root(built):
@@ -71,7 +71,8 @@ def test_torchserve_example_has_weights_tokenizer_and_pinned_transformers_at_roo
 
 
 def test_triton_example_has_config_and_versioned_model_pt(built):
-    assert _names(built["triton"]) == ["resnet", "resnet/1", "resnet/1/model.pt", "resnet/config.pbtxt"]
+    assert _names(built["triton"]) == ["resnet", "resnet/1", "resnet/1/model.pt", "resnet/config.pbtxt",
+                                       "resnet/servekit-manifest.json"]  # in the model folder: not a model
 
 
 def test_when_rebuilt_unchanged_then_cached_file_returned_without_work(built, endpoints, cache_dir, monkeypatch):
