@@ -1,6 +1,6 @@
 """The schema of servekit.yaml, and load() with errors that name the field, the value and the fix.
 
-Every tuning field maps to one container environment variable (see ../shared/CONTRACTS.md); the
+Every tuning field maps to one container environment variable (docs/tfs.md, docs/torchserve.md, docs/triton.md); the
 field names carry their units, and each default is the container's own default so that an empty
 tuning block changes nothing. `to_environment()` on each tuning model is the one place where the
 mapping lives: the constructs call it, the docs are generated from the field descriptions.

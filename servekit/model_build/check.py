@@ -1,7 +1,7 @@
 """check_artifact: the layout problems that make a serving container fail at start or ignore the handler.
 
 Reads any model.tar.gz (built here or brought by a user) as a stream, so a large archive is never held
-in memory, and returns one line per problem, each naming the fix. See ../shared/CONTRACTS.md 1-3.
+in memory, and returns one line per problem, each naming the fix. See docs/tfs.md, docs/torchserve.md and docs/triton.md.
 """
 
 from __future__ import annotations

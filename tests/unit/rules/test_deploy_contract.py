@@ -239,19 +239,17 @@ def plan_endpoint(data: dict, archive: Path, instance_type: str):
     return cfg.parse(data).endpoints[2]
 
 
-def test_when_a_tensorrt_plan_was_built_on_another_gpu_then_the_build_refuses_it(default_config_data, tmp_path):
-    archive = triton_plan_archive(tmp_path, {"format": "tensorrt_plan", "compute_capability": "8.6",
-                                             "tensorrt": "10.13.3"})
-    ep = plan_endpoint(default_config_data, archive, "ml.g4dn.xlarge")
-    with pytest.raises(BuildError, match=r"built on compute capability 8\.6.*ml\.g4dn\.xlarge's NVIDIA T4 has 7\.5"):
-        build(ep, cache_dir=tmp_path / "cache")
-
-
-def test_when_a_tensorrt_plan_was_built_with_another_tensorrt_then_the_build_refuses_it(default_config_data, tmp_path):
-    archive = triton_plan_archive(tmp_path, {"format": "tensorrt_plan", "compute_capability": "8.6",
-                                             "tensorrt": "10.9.0"})
-    ep = plan_endpoint(default_config_data, archive, "ml.g5.xlarge")
-    with pytest.raises(BuildError, match=r"built with TensorRT 10\.9\.0.*Triton 25\.09 runs TensorRT 10\.13"):
+@pytest.mark.parametrize(("built", "instance_type", "message"), [
+    ({"compute_capability": "8.6", "tensorrt": "10.13.3"}, "ml.g4dn.xlarge",
+     r"built on compute capability 8\.6.*ml\.g4dn\.xlarge's NVIDIA T4 has 7\.5"),
+    ({"compute_capability": "8.6", "tensorrt": "10.9.0"}, "ml.g5.xlarge",
+     r"built with TensorRT 10\.9\.0.*Triton 25\.09 runs TensorRT 10\.13"),
+])
+def test_when_a_tensorrt_plan_was_built_on_another_gpu_or_tensorrt_then_the_build_refuses_it(
+        default_config_data, tmp_path, built, instance_type, message):
+    archive = triton_plan_archive(tmp_path, {"format": "tensorrt_plan", **built})
+    ep = plan_endpoint(default_config_data, archive, instance_type)
+    with pytest.raises(BuildError, match=message):
         build(ep, cache_dir=tmp_path / "cache")
 
 
