@@ -84,8 +84,13 @@ def handler(data, context) -> tuple[bytes, str]:
             return json.dumps({"outputs": predictions}).encode("utf-8"), JSON
         return format_predictions(predictions, accept)
     body = input_handler(data, context)
-    response = _session().post(context.rest_uri, data=body, headers={"Content-Type": JSON},
-                               timeout=GRPC_TIMEOUT_SECONDS)
+    import requests
+
+    try:
+        response = _session().post(context.rest_uri, data=body, headers={"Content-Type": JSON},
+                                   timeout=GRPC_TIMEOUT_SECONDS)
+    except requests.RequestException as err:  # str() would name the internal URL and the urllib3 chain
+        raise HandlerError(502, f"TensorFlow Serving did not answer over REST ({type(err).__name__})") from None
     return output_handler(response, context)
 
 
@@ -138,10 +143,7 @@ def parse_request(data, context) -> ParsedRequest:
     if not raw.strip():
         raise HandlerError(400, "empty body")
     if content_type == NPY:
-        try:
-            array = np.load(io.BytesIO(raw), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise HandlerError(400, f"body is not a valid .npy array (numpy.save, no pickles): {err}") from None
+        array = _load_npy(raw)
         if array.ndim == 0:
             raise HandlerError(400, "a .npy scalar is not a batch; the first axis is the batch")
         return ParsedRequest(array)
@@ -166,11 +168,34 @@ def parse_request(data, context) -> ParsedRequest:
                             "or \"examples\" (the TensorFlow Serving REST API)")
 
 
+def _load_npy(body: bytes) -> np.ndarray:
+    """An .npy body as an array, never unpickled: object dtypes are refused, and the header's shape is checked
+    against the body's size before numpy allocates it (a header claiming terabytes is a MemoryError, not a 400).
+    The same check is in handlers/torchserve_vision.py: each container imports its own handler file only."""
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+        if dtype.hasobject:
+            raise ValueError(f"dtype {dtype} holds Python objects, which would need unpickling; send numbers")
+        declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if declared > len(body):
+            raise ValueError(f"the header declares shape {list(shape)} of {dtype} ({declared} bytes), "
+                             f"but the body has {len(body)} bytes")
+        stream.seek(0)
+        return np.load(stream, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise HandlerError(400, f"body is not a valid .npy array (numpy.save, no pickles): {err}") from None
+
+
 def _json(text: str, where: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise HandlerError(400, f"{where} is not valid JSON: {err}") from None
+    except RecursionError:  # Python's parser stops at the recursion limit, about 1,000 levels
+        raise HandlerError(400, f"{where} is JSON nested too deeply (over about 1,000 levels)") from None
 
 
 def _csv_rows(text: str) -> list:

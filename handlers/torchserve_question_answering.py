@@ -11,10 +11,10 @@ Request (application/json): {"question": "...", "context": "..."} (also {"inputs
 such objects (at most SERVEKIT_MAX_PAIRS, default 64).
 Response (application/json): {"answer", "score", "start", "end"} for one pair, a list of them for a list.
 
-Errors (status through the toolkit's GenericInferenceToolkitError, message in the body): 415 when
-Content-Type is not JSON, 406 when Accept does not allow JSON, 413 for a body over SERVEKIT_MAX_REQUEST_BYTES
-(default 1 MiB) or too many pairs, 400 for an empty body, invalid JSON, a missing/empty/non-string
-question or context, or any other shape.
+Errors, as application/json {"error": "...", "status": N} with no traceback (code/servekit_torchserve.py):
+415 when Content-Type is not JSON, 406 when Accept does not allow JSON, 413 for a body over
+SERVEKIT_MAX_REQUEST_BYTES (default 1 MiB) or too many pairs, 400 for an empty body, invalid JSON (or JSON
+nested too deeply to parse), a missing/empty/non-string question or context, or any other shape.
 
 Two entry points share the code:
 - model_fn/input_fn/predict_fn/output_fn: what the toolkit calls, once per request even when TorchServe
@@ -36,33 +36,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
-from sagemaker_inference import errors  # noqa: E402
+from servekit_torchserve import (  # noqa: E402 - code/servekit_torchserve.py, beside this file
+    JSON,
+    RequestError,
+    error_response,
+    headers,
+    install_clean_errors,
+    int_env,
+    media_type,
+    parse_json,
+    request_body,
+)
+from servekit_torchserve import bad_request as _bad_request  # noqa: E402
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline  # noqa: E402
 
-JSON = "application/json"
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-MAX_REQUEST_BYTES = _int_env("SERVEKIT_MAX_REQUEST_BYTES", 1024 * 1024)
-MAX_PAIRS = _int_env("SERVEKIT_MAX_PAIRS", 64)
+MAX_REQUEST_BYTES = int_env("SERVEKIT_MAX_REQUEST_BYTES", 1024 * 1024)
+MAX_PAIRS = int_env("SERVEKIT_MAX_PAIRS", 64)
 _LOG_BATCHES = os.environ.get("SERVEKIT_LOG_BATCHES", "") == "1"
-
-
-class RequestError(errors.GenericInferenceToolkitError):
-    """A client error: the toolkit answers with its status code and message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(status, message, message.splitlines()[0][:200])
-
-
-def _bad_request(message: str) -> RequestError:
-    return RequestError(400, message)
+install_clean_errors()  # the toolkit's error bodies: JSON, no traceback
 
 
 class Questions:
@@ -93,7 +84,7 @@ def model_fn(model_dir: str):
 
 
 def input_fn(input_data, content_type: str | None) -> Questions:
-    if _media_type(content_type) != JSON:
+    if media_type(content_type) != JSON:
         raise RequestError(415, f"Content-Type {content_type!r} is not supported; send {JSON} with "
                                 "{\"question\": ..., \"context\": ...} or a list of them")
     if input_data is None:
@@ -104,10 +95,7 @@ def input_fn(input_data, content_type: str | None) -> Questions:
                                 "(SERVEKIT_MAX_REQUEST_BYTES)")
     if not body.strip():
         raise _bad_request("empty body; send {\"question\": ..., \"context\": ...}")
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _bad_request(f"body is not valid JSON: {err}") from None
+    payload = parse_json(body)
     if isinstance(payload, dict) and "inputs" in payload and "question" not in payload:
         payload = payload["inputs"]
     if isinstance(payload, dict):
@@ -164,15 +152,20 @@ def handle(data: list[dict] | None, context) -> list | None:
     responses: list = [None] * len(data)
     parsed: dict[int, Questions] = {}
     for idx, request in enumerate(data):
-        headers = _headers(context, idx)
+        request_headers = headers(context, idx)
         try:
-            _check_accept(headers.get("accept"))
-            parsed[idx] = input_fn(_request_body(request), headers.get("content-type"))
-        except errors.BaseInferenceToolkitError as err:
-            responses[idx] = _error_response(context, idx, err)
+            _check_accept(request_headers.get("accept"))
+            parsed[idx] = input_fn(request_body(request), request_headers.get("content-type"))
+        except Exception as err:  # noqa: BLE001 - every request gets its own JSON answer
+            responses[idx] = error_response(context, idx, err)
     pairs = [pair for q in parsed.values() for pair in q.pairs]
     if pairs:
-        answers = answer(_HANDLE_PIPELINE, pairs)
+        try:
+            answers = answer(_HANDLE_PIPELINE, pairs)
+        except Exception as err:  # noqa: BLE001 - the batch failed: each of its requests says so
+            for idx in parsed:
+                responses[idx] = error_response(context, idx, err)
+            return responses
         offset = 0
         for idx, questions in parsed.items():
             mine = answers[offset:offset + len(questions.pairs)]
@@ -182,38 +175,12 @@ def handle(data: list[dict] | None, context) -> list | None:
     return responses
 
 
-def _headers(context, idx: int) -> dict[str, str]:
-    try:
-        raw = context.get_all_request_header(idx) or {}
-    except (AttributeError, IndexError, TypeError):
-        raw = {}
-    return {str(k).lower(): v.decode() if isinstance(v, bytes | bytearray) else str(v) for k, v in raw.items()}
-
-
-def _request_body(request):
-    if not isinstance(request, dict):
-        return request
-    body = request.get("body")
-    return request.get("data") if body is None else body
-
-
-def _error_response(context, idx: int, err: errors.BaseInferenceToolkitError) -> str:
-    context.set_response_status(code=err.status_code, phrase=str(err.phrase).replace("\r", " ").replace("\n", " "),
-                                idx=idx)
-    context.set_response_content_type(idx, "text/plain")
-    return err.message
-
-
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def _check_accept(accept: str | None) -> None:
     for part in (accept or JSON).split(","):
-        if _media_type(part) in (JSON, "*/*", "application/*", ""):
+        if media_type(part) in (JSON, "*/*", "application/*", ""):
             return
     raise RequestError(406, f"Accept {accept!r} is not supported; this model answers {JSON}")
 

@@ -14,11 +14,12 @@ Response: the top-k classes of each image, k from SERVEKIT_TOP_K (default 5). Ac
 Accept application/x-npy: a structured array of shape (images, k) with fields label, index, probability.
 The model's output is taken as probabilities when every row is non-negative and sums to 1, else softmaxed.
 
-Errors (status through the toolkit's GenericInferenceToolkitError, message in the body): 415 unsupported
-Content-Type, 406 unsupported Accept, 413 body over SERVEKIT_MAX_REQUEST_BYTES (default 6 MiB, SageMaker's
-real-time payload limit) or more images than SERVEKIT_MAX_BATCH (default 64), 400 for an empty body,
-invalid JSON / npy, a missing key, non-numeric or ragged data, or a shape the model rejects
-(SERVEKIT_INPUT_SHAPE, e.g. "3,224,224", makes the shape check exact before the model runs).
+Errors, as application/json {"error": "...", "status": N} with no traceback (code/servekit_torchserve.py):
+415 unsupported Content-Type, 406 unsupported Accept, 413 body over SERVEKIT_MAX_REQUEST_BYTES (default
+6 MiB, SageMaker's real-time payload limit) or more images than SERVEKIT_MAX_BATCH (default 64), 400 for an
+empty body, invalid JSON (or JSON nested too deeply to parse) / npy, an .npy of objects (never unpickled),
+a missing key, non-numeric, NaN or ragged data, or a shape the model rejects (SERVEKIT_INPUT_SHAPE, e.g.
+"3,224,224", makes the shape check exact before the model runs).
 
 Two entry points share the code:
 - model_fn/input_fn/predict_fn/output_fn: what the toolkit calls, once per request even when TorchServe
@@ -37,35 +38,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sagemaker_inference import errors
+from servekit_torchserve import (  # code/servekit_torchserve.py, beside this file
+    JSON,
+    RequestError,
+    error_response,
+    headers,
+    install_clean_errors,
+    int_env,
+    media_type,
+    parse_json,
+    request_body,
+)
+from servekit_torchserve import bad_request as _bad_request
 
-JSON = "application/json"
 NPY = "application/x-npy"
 SUPPORTED_CONTENT_TYPES = (JSON, NPY)
 
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-TOP_K = _int_env("SERVEKIT_TOP_K", 5)
-MAX_REQUEST_BYTES = _int_env("SERVEKIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024)
-MAX_BATCH = _int_env("SERVEKIT_MAX_BATCH", 64)
+TOP_K = int_env("SERVEKIT_TOP_K", 5)
+MAX_REQUEST_BYTES = int_env("SERVEKIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024)
+MAX_BATCH = int_env("SERVEKIT_MAX_BATCH", 64)
 _LOG_BATCHES = os.environ.get("SERVEKIT_LOG_BATCHES", "") == "1"
-
-
-class RequestError(errors.GenericInferenceToolkitError):
-    """A client error: the toolkit answers with its status code and message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(status, message, message.splitlines()[0][:200])
-
-
-def _bad_request(message: str) -> RequestError:
-    return RequestError(400, message)
+install_clean_errors()  # the toolkit's error bodies: JSON, no traceback
 
 
 # The toolkit calls output_fn(prediction, accept) without the model: the labels come from the model that
@@ -106,11 +99,11 @@ def model_fn(model_dir: str) -> VisionModel:
 
 
 def input_fn(input_data: bytes | bytearray | str | None, content_type: str | None) -> torch.Tensor:
-    media_type = _media_type(content_type)
-    if media_type not in SUPPORTED_CONTENT_TYPES:
+    kind = media_type(content_type)
+    if kind not in SUPPORTED_CONTENT_TYPES:
         raise RequestError(415, f"Content-Type {content_type!r} is not supported; send {' or '.join(SUPPORTED_CONTENT_TYPES)}")
     body = _body_bytes(input_data)
-    if media_type == NPY:
+    if kind == NPY:
         array = _parse_npy(body)
     else:
         array = _parse_json(body)
@@ -137,14 +130,14 @@ def output_fn(prediction: torch.Tensor, accept: str | None) -> tuple[bytes | str
 
 def encode(prediction: torch.Tensor, accept: str | None, model: VisionModel | None) -> tuple[bytes | str, str]:
     """Top-k of each row of `prediction` as JSON or .npy (see the module docstring)."""
-    media_type = _accept_media_type(accept)
+    kind = _accept_media_type(accept)
     k = max(1, min(TOP_K, prediction.shape[-1]))
     probabilities, indices = torch.topk(prediction, k, dim=-1)
 
     def label(index: int) -> str:
         return model.label(index) if model is not None else str(index)
 
-    if media_type == NPY:
+    if kind == NPY:
         names = [[label(int(i)) for i in row] for row in indices.tolist()]
         width = max([len(n) for row in names for n in row] + [1])
         out = np.zeros(tuple(indices.shape), dtype=[("label", f"U{width}"), ("index", "<i8"), ("probability", "<f4")])
@@ -180,13 +173,12 @@ def handle(data: list[dict] | None, context) -> list | None:
     responses: list = [None] * len(data)
     tensors: dict[int, torch.Tensor] = {}
     for idx, request in enumerate(data):
-        headers = _headers(context, idx)
         try:
-            tensor = input_fn(_request_body(request), headers.get("content-type"))
+            tensor = input_fn(request_body(request), headers(context, idx).get("content-type"))
             _check_shape(tensor, _HANDLE_MODEL)
             tensors[idx] = tensor
-        except errors.BaseInferenceToolkitError as err:
-            responses[idx] = _error_response(context, idx, err)
+        except Exception as err:  # noqa: BLE001 - every request gets its own JSON answer
+            responses[idx] = error_response(context, idx, err)
     # One forward pass per distinct image shape (normally one).
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for idx, tensor in tensors.items():
@@ -195,61 +187,35 @@ def handle(data: list[dict] | None, context) -> list | None:
         batch = torch.cat([tensors[i] for i in members])
         try:
             probabilities = predict_fn(batch, _HANDLE_MODEL)
-        except errors.BaseInferenceToolkitError as err:
+        except Exception as err:  # noqa: BLE001 - the batch failed: each of its requests says so
             for i in members:
-                responses[i] = _error_response(context, i, err)
+                responses[i] = error_response(context, i, err)
             continue
         offset = 0
         for i in members:
             n = tensors[i].shape[0]
-            accept = _headers(context, i).get("accept") or default_accept
+            accept = headers(context, i).get("accept") or default_accept
             if accept == "*/*":
                 accept = default_accept
             try:
                 body, content_type = encode(probabilities[offset:offset + n], accept, _HANDLE_MODEL)
                 context.set_response_content_type(i, content_type)
                 responses[i] = body
-            except errors.BaseInferenceToolkitError as err:
-                responses[i] = _error_response(context, i, err)
+            except Exception as err:  # noqa: BLE001
+                responses[i] = error_response(context, i, err)
             offset += n
     return responses
-
-
-def _headers(context, idx: int) -> dict[str, str]:
-    try:
-        raw = context.get_all_request_header(idx) or {}
-    except (AttributeError, IndexError, TypeError):
-        raw = {}
-    return {str(k).lower(): v.decode() if isinstance(v, bytes | bytearray) else str(v) for k, v in raw.items()}
-
-
-def _request_body(request: dict):
-    if not isinstance(request, dict):
-        return request
-    body = request.get("body")
-    return request.get("data") if body is None else body
-
-
-def _error_response(context, idx: int, err: errors.BaseInferenceToolkitError) -> str:
-    context.set_response_status(code=err.status_code, phrase=str(err.phrase).replace("\r", " ").replace("\n", " "),
-                                idx=idx)
-    context.set_response_content_type(idx, "text/plain")
-    return err.message
 
 
 # ---------------------------------------------------------------------------------------------
 # Parsing and checks
 # ---------------------------------------------------------------------------------------------
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def _accept_media_type(accept: str | None) -> str:
-    wanted = [_media_type(part) for part in (accept or JSON).split(",")]
-    for media_type in wanted:
-        if media_type in (JSON, NPY):
-            return media_type
-        if media_type in ("*/*", "application/*", ""):
+    wanted = [media_type(part) for part in (accept or JSON).split(",")]
+    for kind in wanted:
+        if kind in (JSON, NPY):
+            return kind
+        if kind in ("*/*", "application/*", ""):
             return JSON
     raise RequestError(406, f"Accept {accept!r} is not supported; ask for {JSON} or {NPY}")
 
@@ -267,17 +233,28 @@ def _body_bytes(input_data) -> bytes:
 
 
 def _parse_npy(body: bytes) -> np.ndarray:
+    """An .npy body as an array, never unpickled: object dtypes are refused, and the header's shape is checked
+    against the body's size before numpy allocates it (a header claiming terabytes is a MemoryError, not a 400).
+    The same check is in handlers/tfs_inference.py: each container imports its own handler file only."""
+    stream = io.BytesIO(body)
     try:
-        return np.load(io.BytesIO(body), allow_pickle=False)
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+        if dtype.hasobject:
+            raise ValueError(f"dtype {dtype} holds Python objects, which would need unpickling; send numbers")
+        declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if declared > len(body):
+            raise ValueError(f"the header declares shape {list(shape)} of {dtype} ({declared} bytes), "
+                             f"but the body has {len(body)} bytes")
+        stream.seek(0)
+        return np.load(stream, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise _bad_request(f"body is not a valid .npy array (numpy.save, no pickles): {err}") from None
 
 
 def _parse_json(body: bytes) -> np.ndarray:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _bad_request(f"body is not valid JSON: {err}") from None
+    payload = parse_json(body)
     if isinstance(payload, dict):
         for key in ("inputs", "instances"):
             if key in payload:

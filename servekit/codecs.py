@@ -286,6 +286,8 @@ def _split(body: bytes, content_type: str | None) -> tuple[dict[str, Any], memor
         parsed = json.loads(head or b"null")
     except (ValueError, UnicodeDecodeError) as err:
         raise CodecError(f"the JSON part is not valid JSON: {err}") from None
+    except RecursionError:
+        raise CodecError("the JSON part is nested too deeply to parse (over about 1,000 levels)") from None
     if not isinstance(parsed, dict):
         raise CodecError("the JSON part must be an object")
     return parsed, rest
@@ -375,6 +377,8 @@ def decode_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise CodecError(f"not valid JSON: {err}") from None
+    except RecursionError:
+        raise CodecError("not JSON servekit can parse: nested too deeply (over about 1,000 levels)") from None
 
 
 def decode_response(body: bytes, content_type: str | None) -> Any:
@@ -408,7 +412,8 @@ def request_problem(server: str, body: bytes, content_type: str | None) -> str |
     endpoint, or None. It checks only what the server would not answer with a 4xx itself:
 
     - any server: a body over 6 MB (InvokeEndpoint refuses it in the cloud; a local Triton answers it);
-    - Triton (2.44 here): an empty body is answered 200 from uninitialised inputs, and a body that is not
+    - Triton (2.44 here): an empty body, and a binary+json body whose json-header-size is 0 or not a number,
+      take Triton's raw-input path and are answered 200 from bytes that are no tensor; a body that is not
       KServe JSON (invalid JSON, another Content-Type, no "inputs") gets 500;
     - TFS: the container answers every handler error with 500, so what servekit's handler would refuse
       (empty body, unsupported Content-Type, invalid JSON or JSON lines, a bad .npy) is refused here.
@@ -430,12 +435,18 @@ def _media_type(content_type: str | None) -> str:
 
 def _triton_problem(body: bytes, content_type: str | None) -> str | None:
     if not body.strip():
-        return ("empty body: Triton answers it 200 with outputs computed from uninitialised inputs; send KServe "
+        return ("empty body: Triton takes it as a raw input of zero bytes and answers 200 from memory it never "
+                "received; send KServe "
                 "JSON or binary+json (servekit.codecs.encode_kserve_json / encode_kserve_binary)")
     try:
-        binary = header_size(content_type) is not None
+        size = header_size(content_type)
     except CodecError as err:
-        return str(err)
+        return f"{err}: tritonserver 2.44 reads it as 0 and answers 200 from the raw body (see json-header-size=0)"
+    if size == 0:
+        return ("json-header-size=0: Triton then reads the whole body as the raw bytes of the model's only input "
+                "(its raw binary request path) and answers 200 from bytes that are no tensor; give the size of the "
+                "JSON header (servekit.codecs.encode_kserve_binary)")
+    binary = size is not None
     if not binary and _media_type(content_type) != JSON:
         return (f"Content-Type {content_type or '(none)'!r}: Triton's /invocations reads every non-binary body as "
                 f"KServe JSON and answers 500; send {JSON} or {BINARY_PREFIX}<N>")

@@ -38,9 +38,9 @@ class LocalEndpoint:
     def running(self) -> bool:
         return self.server.running()
 
-    def stop(self) -> None:
-        """Stop the server and every process it started (idempotent)."""
-        self.server.stop()
+    def stop(self) -> float:
+        """Stop the server and every process it started (idempotent); returns the seconds it took."""
+        return self.server.stop()
 
     def __enter__(self) -> LocalEndpoint:
         return self

@@ -2,8 +2,12 @@
 
 Every server servekit starts locally goes through `ServerProcess`, so all of them share one behaviour:
 they bind to 127.0.0.1, startup waits on health with a timeout and shows the server's log when it
-fails, and stop() (also run at interpreter exit, and on Ctrl-C, SIGTERM or SIGHUP in the CLI) kills the
-whole process group, so no Java worker or Triton stub outlives a test or a command.
+fails, and no server outlives the process that started it. The command runs under a supervisor
+(supervisor.py) that holds the read end of a pipe whose only write end is here: stop() (also run at
+interpreter exit, and on Ctrl-C, SIGTERM or SIGHUP in the CLI) asks it to stop the server, and when this
+process dies without stopping anything (SIGKILL, the OOM killer) the kernel closes the pipe and the
+supervisor stops the server by itself. Either way it sends SIGTERM to the server's group and every
+descendant, then SIGKILL after `stop_grace_seconds`, so no Java worker or Triton stub survives.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -23,6 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _RUNNING: set[ServerProcess] = set()
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+# After the supervisor's grace and its SIGKILL wait (supervisor.KILL_WAIT_SECONDS), how long stop() waits
+# for it before killing the group itself (the supervisor should never need this).
+_SUPERVISOR_MARGIN_SECONDS = 10.0
 
 
 class ServerStartError(RuntimeError):
@@ -49,33 +58,50 @@ def http_status(url: str, timeout_seconds: float = 2.0) -> int | None:
 
 @dataclass(eq=False)
 class ServerProcess:
-    """One server process (and its children) started in its own process group."""
+    """One server command (and every process it starts) under a supervisor, in its own process group.
+
+    stop_grace_seconds: from SIGTERM to SIGKILL when stopping. Default: 5 s (TorchServe and tritonserver
+    finish in-flight requests within it when idle; under load the SIGKILL bounds the stop).
+    """
 
     name: str
     command: Sequence[str]
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    stop_grace_seconds: float = 5.0
     _proc: subprocess.Popen | None = None
+    _watch_fd: int | None = None
 
     def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        read_fd, write_fd = os.pipe()  # both close-on-exec: only the supervisor gets the read end (pass_fds)
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            list(self.command),
-            cwd=self.cwd,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stop() reaches the Java/stub children too
-        )
-        log.close()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, str(SUPERVISOR), "--watch-fd", str(read_fd),
+                 "--grace-seconds", str(self.stop_grace_seconds), "--", *self.command],
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(read_fd,),
+                start_new_session=True,  # its own session and group: a terminal's Ctrl-C does not reach it
+            )
+        except BaseException:
+            os.close(write_fd)
+            raise
+        finally:
+            os.close(read_fd)
+            log.close()
+        self._watch_fd = write_fd
         _RUNNING.add(self)
         return self
 
     @property
     def pid(self) -> int | None:
+        """The supervisor's pid, which is also the process group of the server and all its processes."""
         return self._proc.pid if self._proc else None
 
     def running(self) -> bool:
@@ -95,6 +121,7 @@ class ServerProcess:
         while time.monotonic() - started < timeout_seconds:
             if not self.running():
                 code = self._proc.returncode if self._proc else None
+                self.stop()  # nothing to stop any more, but the pipe closes and the registry forgets it
                 raise ServerStartError(
                     f"{self.name} exited with code {code} before {what}. Log {self.log_path}:\n{self.log_tail()}"
                 )
@@ -110,22 +137,25 @@ class ServerProcess:
         """Wait until GET `url` answers 200."""
         return self.wait_until(lambda: http_status(url) == 200, timeout_seconds, f"healthy at {url}")
 
-    def stop(self, grace_seconds: float = 10.0) -> None:
+    def stop(self) -> float:
+        """Stop the server and everything it started; returns the seconds it took (0 if not running)."""
         proc = self._proc
         _RUNNING.discard(self)
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_seconds)
-        except subprocess.TimeoutExpired:
-            pass
-        # Children (Java workers, python stubs) may linger after the leader has gone.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+        started = time.monotonic()
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)  # the supervisor: SIGTERM to the group, SIGKILL after the grace
+            try:
+                proc.wait(timeout=self.stop_grace_seconds + _SUPERVISOR_MARGIN_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+        if self._watch_fd is not None:
+            os.close(self._watch_fd)
+            self._watch_fd = None
+        return time.monotonic() - started if proc is not None else 0.0
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -159,4 +189,4 @@ def termination_as_interrupt() -> Iterator[None]:
 @atexit.register
 def _stop_all() -> None:
     for server in list(_RUNNING):
-        server.stop(grace_seconds=3.0)
+        server.stop()

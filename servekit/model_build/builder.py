@@ -362,10 +362,12 @@ def _plan_torchserve(ep: config.TorchServeEndpoint, hasher: FileHasher) -> _Plan
     builtin = key in handlers.HANDLER_FILES
     reqs = handlers.requirements_lines(key if builtin else "custom", model.requirements)
     handler_file = handlers.handler_path(key)
+    support = handlers.support_paths(key)
     data = {
         "server": "torchserve",
         "source": identity.source_fingerprint(source, hasher),
-        "handler": {"name": key if builtin else "custom", "sha256": hashlib.sha256(handler_file.read_bytes()).hexdigest()},
+        "handler": {"name": key if builtin else "custom", "sha256": hashlib.sha256(handler_file.read_bytes()).hexdigest(),
+                    "support": {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in support.items()}},
         "requirements": reqs,
         "labels": model.labels,
     }
@@ -389,6 +391,7 @@ def _plan_torchserve(ep: config.TorchServeEndpoint, hasher: FileHasher) -> _Plan
         if model.labels:
             entries["labels.json"] = (json.dumps(model.labels, ensure_ascii=False) + "\n").encode()
         entries["code/inference.py"] = handler_file
+        entries.update(support)
         entries["code/requirements.txt"] = handlers.requirements_text(reqs)
         return entries
 

@@ -19,6 +19,15 @@ HANDLER_FILES = {
     "vision": "torchserve_vision.py",
 }
 
+# Modules a handler imports from beside it in code/ (the toolkit puts code/ on the Python path): copied
+# from HANDLERS_DIR under the same name. The TFS handler stays one file: its container loads inference.py
+# by path, not from the Python path.
+SUPPORT_FILES = {
+    "tfs": [],
+    "question-answering": ["servekit_torchserve.py"],
+    "vision": ["servekit_torchserve.py"],
+}
+
 # Pinned packages each handler imports beyond what its DLC ships. The question-answering handler uses
 # transformers' pipeline("question-answering"), removed in transformers 5.3: keep 4.x.
 REQUIREMENTS = {
@@ -66,6 +75,17 @@ def handler_path(key: str) -> Path:
     if not path.is_file():
         raise HandlerError(f"handler file {path} is missing; restore handlers/{HANDLER_FILES[key]} from the repository")
     return path
+
+
+def support_paths(key: str) -> dict[str, Path]:
+    """`code/<name>` -> file, for the modules the built-in handler `key` imports (none for a user's handler)."""
+    out = {}
+    for name in SUPPORT_FILES.get(key, []):
+        path = HANDLERS_DIR / name
+        if not path.is_file():
+            raise HandlerError(f"handler support file {path} is missing; restore handlers/{name} from the repository")
+        out[f"code/{name}"] = path
+    return out
 
 
 def _package(line: str) -> str:

@@ -62,7 +62,7 @@ def post(url: str, body: bytes, content_type: str | None, headers: dict[str, str
 
 
 def ping(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         return response.status
 
 
@@ -298,7 +298,7 @@ class TestImageClassifierOnTfsEmulation:
 
     def test_ping_200_and_everything_says_emulation(self, rest):
         local, lines = rest
-        with urllib.request.urlopen(local.ping_url, timeout=10) as response:
+        with urllib.request.urlopen(local.ping_url, timeout=60) as response:
             assert response.status == 200 and response.headers["X-Servekit-Emulation"] == "tfs"
         assert local.emulated and any("emulated" in d for d in local.differences)
         assert any("not batched" in d for d in local.differences)  # the example sets enable_batching: true

@@ -158,7 +158,7 @@ def arg(local, flag: str) -> int:
 # --- labelled as an emulation -----------------------------------------------------------------------
 def test_ping_answers_200_and_everything_says_emulation(plain):
     local, lines, _ = plain
-    with urllib.request.urlopen(local.ping_url, timeout=10) as response:
+    with urllib.request.urlopen(local.ping_url, timeout=60) as response:
         assert response.status == 200
         assert response.headers["X-Servekit-Emulation"] == "tfs"
     assert local.emulated
@@ -243,10 +243,10 @@ def test_malformed_request_gets_4xx_with_a_message_and_the_server_still_answers(
 def test_tfs_rest_api_answers_status_metadata_and_columnar_predict(plain):
     local, _, models = plain
     rest = f"http://127.0.0.1:{arg(local, '--rest-port')}/v1/models"
-    with urllib.request.urlopen(f"{rest}/other", timeout=10) as response:
+    with urllib.request.urlopen(f"{rest}/other", timeout=60) as response:
         versions = json.loads(response.read())["model_version_status"]
     assert sorted(v["version"] for v in versions) == ["1", "2"] and {v["state"] for v in versions} == {"AVAILABLE"}
-    with urllib.request.urlopen(f"{rest}/tiny/metadata", timeout=10) as response:
+    with urllib.request.urlopen(f"{rest}/tiny/metadata", timeout=60) as response:
         meta = json.loads(response.read())
     assert "features" in meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
     x = rows(2, seed=5)
@@ -423,3 +423,60 @@ def test_project_handler_errors_are_500_naming_the_status_the_client_should_see(
         assert json.loads(answer)["error"].startswith(code) or code in json.loads(answer)["error"], answer
     status, _, _ = post(local.invocations_url, json.dumps(rows(1).tolist()).encode(), "application/json")
     assert status == 200
+
+
+# The bad-request corpus with the project's handler. The TFS container's python service answers every
+# exception from code/inference.py with 500 and {"error": str(exception)} (python_service.py), so the status
+# servekit's handler means is the number its message starts with ("400: ...") or names ("answered 400").
+def _corpus(tmp: Path) -> dict[str, tuple[bytes, str, dict[str, str], str]]:
+    """case: (body, Content-Type, more headers, the status the handler means)"""
+    import bad_requests as bad
+
+    good = json.dumps({"instances": rows(1).tolist()}).encode()
+    return {
+        "malformed JSON": (b'{"instances": [', "application/json", {}, "400"),
+        "empty body": (b"", "application/json", {}, "400"),
+        "wrong content type": (b"\x00\x01", "application/octet-stream", {}, "415"),
+        "wrong structure": (b'{"rows": []}', "application/json", {}, "400"),
+        "strings where numbers belong": (json.dumps({"instances": [["a", "b", "c", "d"]]}).encode(),
+                                         "application/json", {}, "400"),
+        "CSV that is not numbers": (b"1,x,2,3\n", "text/csv", {}, "400"),
+        "deep nesting": (bad.deep_json(), "application/json", {}, "400"),
+        "5 MB of the wrong shape": (bad.five_mb_json_of_the_wrong_shape(), "application/json", {}, "400"),
+        "wrong tensor name": (json.dumps({"instances": [{"pixels": [1.0, 2.0, 3.0, 4.0]}]}).encode(),
+                              "application/json", {}, "400"),
+        "x-npy garbage": (bad.garbage_npy(), "application/x-npy", {}, "400"),
+        "x-npy header claiming terabytes": (bad.npy_header_claiming_terabytes(), "application/x-npy", {}, "400"),
+        "x-npy of pickled objects": (bad.pickled_npy(tmp / "unpickled"), "application/x-npy", {}, "400"),
+        "Accept it cannot produce": (good, "application/json", {"Accept": "text/html"}, "406"),
+        "unknown model": (good, "application/json", {tfs.CUSTOM_ATTRIBUTES: "tfs-model-name=missing"}, "404"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_corpus(Path("."))))
+def test_project_handler_bad_request_is_the_containers_500_naming_the_status_and_no_traceback(
+    project_handler, tmp_path, case
+):
+    import bad_requests as bad
+
+    local, _, _ = project_handler
+    body, ctype, headers, meant = _corpus(tmp_path)[case]
+    status, _, answer = post(local.invocations_url, body, ctype, headers=headers)
+    assert status == 500, answer[:300]
+    message = bad.assert_clean_json_error(answer, 500, status_field=False)["error"]
+    assert message.startswith(f"{meant}:") or f"answered {meant}" in message, message
+    assert not (tmp_path / "unpickled").exists()
+    assert urllib.request.urlopen(local.ping_url, timeout=30).status == 200
+    assert post(local.invocations_url, json.dumps(rows(1).tolist()).encode(), "application/json")[0] == 200
+
+
+def test_project_handler_answers_a_burst_of_64_bad_requests_and_still_answers(project_handler, tmp_path):
+    import bad_requests as bad
+
+    local, _, _ = project_handler
+    small = [c for c in _corpus(tmp_path).values() if len(c[0]) < 1024 * 1024]
+    requests = [small[i % len(small)] for i in range(64)]
+    answers = bad.burst(lambda c: post(local.invocations_url, c[0], c[1], headers=c[2]), requests)
+    for (_, _, _, meant), (status, _, answer) in zip(requests, answers, strict=True):
+        assert status == 500 and meant in json.loads(answer)["error"], answer[:300]
+    assert post(local.invocations_url, json.dumps(rows(1).tolist()).encode(), "application/json")[0] == 200

@@ -34,19 +34,20 @@ class TinyCnn(torch.nn.Module):
 
 
 def post(url: str, body: bytes, content_type: str, accept: str | None = None) -> tuple[int, str, bytes]:
-    headers = {"Content-Type": content_type}
-    if accept:
-        headers["Accept"] = accept
+    return post_headers(url, body, {"Content-Type": content_type, **({"Accept": accept} if accept else {})})
+
+
+def post_headers(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
     request = urllib.request.Request(f"{url}/invocations", data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Content-Type", ""), err.read()
 
 
 def ping(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/ping", timeout=10) as response:
+    with urllib.request.urlopen(f"{url}/ping", timeout=60) as response:
         return response.status
 
 
@@ -231,12 +232,72 @@ def test_when_vision_request_is_malformed_then_4xx_with_message_and_server_keeps
     assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200
 
 
+# ---------------------------------------------------------------------------------------------
+# The bad-request corpus through the real TorchServe and the toolkit (servekit's handlers on the default
+# path): the documented status, a clean JSON body, nothing unpickled, and the server still answers.
+# ---------------------------------------------------------------------------------------------
+def qa_cases() -> dict:
+    import bad_requests as bad
+
+    return bad.torchserve_qa_cases(json.dumps(QA_PAIR).encode())
+
+
+def vision_cases(tripwire: Path) -> dict:
+    import bad_requests as bad
+
+    return bad.torchserve_vision_cases(npy(image(1)), tripwire)
+
+
+def assert_documented_error(answer: tuple[int, str, bytes], status: int, words: str) -> None:
+    import bad_requests as bad
+
+    got, content_type, body = answer
+    assert got == status, (got, body[:300])
+    assert content_type.startswith("application/json"), content_type
+    assert words in bad.assert_clean_json_error(body, status)["error"]
+
+
+@pytest.mark.parametrize("case", list(qa_cases()))
+def test_when_qa_gets_a_bad_request_then_the_documented_status_in_clean_json_and_it_still_answers(qa_endpoint, case):
+    body, headers, status, words = qa_cases()[case]
+    assert_documented_error(post_headers(qa_endpoint.url, body, headers), status, words)
+    assert ping(qa_endpoint.url) == 200
+    assert post(qa_endpoint.url, json.dumps(QA_PAIR).encode(), "application/json")[0] == 200
+
+
+@pytest.mark.parametrize("case", list(vision_cases(Path("."))))
+def test_when_vision_gets_a_bad_request_then_the_documented_status_in_clean_json_and_nothing_is_unpickled(
+    vision_endpoint, tmp_path, case
+):
+    body, headers, status, words = vision_cases(tmp_path / "unpickled")[case]
+    assert_documented_error(post_headers(vision_endpoint.url, body, headers), status, words)
+    assert not (tmp_path / "unpickled").exists()
+    assert ping(vision_endpoint.url) == 200
+    assert post(vision_endpoint.url, npy(image(1)), "application/x-npy")[0] == 200
+
+
+@pytest.mark.parametrize("which", ["qa", "vision"])
+def test_when_64_bad_requests_arrive_at_once_then_each_gets_its_status_and_the_server_still_answers(
+    qa_endpoint, vision_endpoint, tmp_path, which
+):
+    import bad_requests as bad
+
+    served, cases = (qa_endpoint, qa_cases()) if which == "qa" else (vision_endpoint, vision_cases(tmp_path / "x"))
+    small = [c for c in cases.values() if len(c[0]) < 1024 * 1024]  # 64 x 5 MB would only measure the copy
+    requests = [small[i % len(small)] for i in range(64)]
+    answers = bad.burst(lambda c: post_headers(served.url, c[0], c[1]), requests)
+    for (_, _, status, words), answer in zip(requests, answers, strict=True):
+        assert_documented_error(answer, status, words)
+    assert ping(served.url) == 200
+
+
+# Last in the file: it stops the module's vision server.
 def test_when_stopped_then_no_process_of_its_group_survives(vision_endpoint):
     import time
 
     group = vision_endpoint.server.pid
-    vision_endpoint.stop()
-    deadline = time.monotonic() + 10
+    vision_endpoint.stop()  # returns once the supervisor has stopped everything; the wait is only a margin
+    deadline = time.monotonic() + 60
     while processes_of_group(group) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes_of_group(group) == []

@@ -116,7 +116,7 @@ def test_when_there_are_no_credentials_then_one_line_saying_how_to_configure_the
 @pytest.mark.parametrize(
     ("endpoint", "body", "content_type", "words"),
     [
-        ("resnet", b"", "application/json", "empty body: Triton answers it 200"),
+        ("resnet", b"", "application/json", "empty body: Triton takes it as a raw input of zero bytes"),
         ("resnet", b'{"inputs": [', "application/json", "not a KServe request"),
         ("resnet", b"1,2,3", "text/csv", "reads every non-binary body as KServe JSON"),
         ("image-classifier", b"", "application/json", "empty body"),

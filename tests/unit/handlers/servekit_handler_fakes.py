@@ -10,6 +10,10 @@ HANDLERS = Path(__file__).resolve().parents[3] / "handlers"
 
 
 def load_handler(name: str):
+    """Import handlers/<name>.py; its support modules (servekit_torchserve) come from the same folder, as the
+    toolkit finds them in code/ on the Python path."""
+    if str(HANDLERS) not in sys.path:
+        sys.path.insert(0, str(HANDLERS))
     spec = importlib.util.spec_from_file_location(f"servekit_test_handler_{name}", HANDLERS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -39,6 +43,7 @@ class FakeTorchServeContext:
 
     def __init__(self, model_dir: Path, headers: list[dict[str, str]] | None = None):
         self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
+        self.model_name = "model"
         self.request_processor = [FakeRequestProcessor(h) for h in (headers or [])]
         self.content_types: dict[int, str] = {}
 
@@ -54,3 +59,19 @@ class FakeTorchServeContext:
     def status(self, idx: int) -> int:
         reported = self.request_processor[idx].status
         return reported[0] if reported else 200
+
+
+def toolkit_transform(handler_module, model_dir: Path, body: bytes, headers: dict[str, str], monkeypatch):
+    """One request through the SageMaker inference toolkit's own Transformer (the handler's default path in
+    the PyTorch DLC), with `handler_module` as the user module `inference`. Returns (status, content type,
+    body) as TorchServe would send them."""
+    from sagemaker_inference.transformer import Transformer
+    from sagemaker_pytorch_serving_container.default_pytorch_inference_handler import DefaultPytorchInferenceHandler
+
+    monkeypatch.setitem(sys.modules, "inference", handler_module)
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
+    context = FakeTorchServeContext(model_dir, [headers])
+    transformer = Transformer(default_inference_handler=DefaultPytorchInferenceHandler())
+    transformer.validate_and_initialize(model_dir=str(model_dir), context=context)
+    (answer,) = transformer.transform([{"body": bytearray(body)}], context)
+    return context.status(0), context.content_types.get(0), answer

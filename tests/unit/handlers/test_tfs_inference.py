@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import threading
 from collections import namedtuple
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import bad_requests as bad
 import grpc
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 tfs = load_handler("tfs_inference")
+TRIPWIRE = Path(tempfile.gettempdir()) / "servekit-unpickled-by-the-tfs-handler"  # unpickling creates it
 
 # The container's context (tfs_utils.Context in the TFS DLC), field for field.
 Context = namedtuple("Context", "model_name, model_version, method, rest_uri, grpc_port, channel, "
@@ -127,7 +131,12 @@ def test_when_tfs_answers_an_error_then_its_status_and_text_come_back(rest_port)
         (b"garbage", "application/x-npy", "application/json", 400),
         (b"[1]", "image/png", "application/json", 415),
         (b"[1]", "application/json", "text/html", 406),
+        (bad.deep_json(), "application/json", "application/json", 400),
+        (bad.npy_header_claiming_terabytes(), "application/x-npy", "application/json", 400),
+        (bad.pickled_npy(TRIPWIRE), "application/x-npy", "application/json", 400),
     ],
+    ids=["empty", "malformed-json", "wrong-structure", "csv-not-numbers", "npy-garbage", "wrong-content-type",
+         "accept-unsupported", "deep-nesting", "npy-header-claiming-terabytes", "npy-of-pickled-objects"],
 )
 def test_when_request_is_malformed_then_client_error_before_tfs_is_called(rest_port, payload, content_type, accept, status):
     before = len(FakeTfsRest.seen)
@@ -135,6 +144,8 @@ def test_when_request_is_malformed_then_client_error_before_tfs_is_called(rest_p
         tfs.handler(io.BytesIO(payload), context(rest_port, content_type=content_type, accept=accept))
     assert caught.value.status_code == status and caught.value.message
     assert len(FakeTfsRest.seen) == before
+    assert not TRIPWIRE.exists()
+    bad.assert_no_traceback(str(caught.value).encode())  # what the container's 500 body carries
 
 
 def test_when_input_and_output_handler_are_used_alone_then_they_speak_tfs_rest(rest_port):

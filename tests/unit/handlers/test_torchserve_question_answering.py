@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 from sagemaker_inference import errors
-from servekit_handler_fakes import FakeTorchServeContext, load_handler
+from servekit_handler_fakes import FakeTorchServeContext, load_handler, toolkit_transform
 
 qa = load_handler("torchserve_question_answering")
 
@@ -120,3 +120,47 @@ def test_when_torchserve_hands_a_batch_to_handle_then_one_pipeline_call_and_per_
     assert set(json.loads(responses[0])) == {"answer", "score", "start", "end"}
     assert len(json.loads(responses[1])) == 2
     assert "not valid JSON" in responses[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# The default path: the toolkit's own Transformer in front of the handler, as in the PyTorch DLC
+# ---------------------------------------------------------------------------------------------
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _default_path_cases():
+    import bad_requests as bad
+
+    return bad.torchserve_qa_cases(json.dumps(PAIR).encode())
+
+
+@pytest.mark.parametrize("case", list(_default_path_cases()))
+def test_when_the_toolkit_path_gets_a_bad_request_then_clean_json_with_its_status(model_dir, monkeypatch, case):
+    import bad_requests as bad
+
+    body, headers, status, words = _default_path_cases()[case]
+    got, content_type, answer = toolkit_transform(qa, model_dir, body, headers, monkeypatch)
+    assert (got, content_type) == (status, "application/json"), answer[:300]
+    assert words in bad.assert_clean_json_error(answer.encode(), status)["error"]
+
+
+def test_when_the_model_fails_unexpectedly_then_500_names_only_the_first_line(model_dir, monkeypatch):
+    import bad_requests as bad
+
+    def broken(pipe, pairs):
+        raise RuntimeError('shape mismatch\nTraceback of TorchScript:\n  File "code/__torch__.py", line 12')
+
+    monkeypatch.setattr(qa, "answer", broken)
+    status, _, answer = toolkit_transform(qa, model_dir, json.dumps(PAIR).encode(), JSON_HEADERS, monkeypatch)
+    assert status == 500
+    assert "shape mismatch" in bad.assert_clean_json_error(answer.encode(), 500)["error"]
+
+
+def test_when_handle_answers_an_error_then_the_body_is_json_with_the_status(model_dir):
+    import bad_requests as bad
+
+    context = FakeTorchServeContext(model_dir, [JSON_HEADERS])
+    qa.handle(None, context)
+    (answer,) = qa.handle([{"body": b"{"}], context)
+    assert context.status(0) == 400 and context.content_types[0] == "application/json"
+    bad.assert_clean_json_error(answer.encode(), 400)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sagemaker_inference import errors
-from servekit_handler_fakes import FakeTorchServeContext, load_handler
+from servekit_handler_fakes import FakeTorchServeContext, load_handler, toolkit_transform
 
 vision = load_handler("torchserve_vision")
 LABELS = [f"class-{i}" for i in range(10)]
@@ -155,3 +156,42 @@ def test_when_torchserve_hands_a_batch_to_handle_then_one_forward_pass_and_per_r
     assert np.load(io.BytesIO(responses[1]), allow_pickle=False).shape == (2, 5)
     assert context.content_types[1] == "application/x-npy"
     assert "not valid JSON" in responses[2] and "not supported" in responses[3]
+
+
+# ---------------------------------------------------------------------------------------------
+# The default path: the toolkit's own Transformer in front of the handler, as in the PyTorch DLC
+# ---------------------------------------------------------------------------------------------
+def _default_path_cases(tmp_path):
+    import bad_requests as bad
+
+    return bad.torchserve_vision_cases(npy(images(1)), tmp_path / "unpickled")
+
+
+@pytest.mark.parametrize("case", list(_default_path_cases(Path("."))))
+def test_when_the_toolkit_path_gets_a_bad_request_then_clean_json_with_its_status_and_nothing_unpickled(
+    model_dir, tmp_path, monkeypatch, case
+):
+    import bad_requests as bad
+
+    body, headers, status, words = _default_path_cases(tmp_path)[case]
+    got, content_type, answer = toolkit_transform(vision, model_dir, body, headers, monkeypatch)
+    assert (got, content_type) == (status, "application/json"), answer[:300]
+    assert words in bad.assert_clean_json_error(answer.encode(), status)["error"]
+    assert not (tmp_path / "unpickled").exists()
+
+
+def test_when_the_toolkit_path_gets_a_good_request_after_bad_ones_then_it_answers(model_dir, monkeypatch):
+    toolkit_transform(vision, model_dir, b"{", {"Content-Type": "application/json"}, monkeypatch)
+    status, content_type, answer = toolkit_transform(vision, model_dir, npy(images(1)),
+                                                     {"Content-Type": "application/x-npy"}, monkeypatch)
+    assert (status, content_type) == (200, "application/json") and json.loads(answer)["predictions"]
+
+
+def test_when_handle_answers_an_error_then_the_body_is_json_with_the_status(model_dir):
+    import bad_requests as bad
+
+    context = FakeTorchServeContext(model_dir, [{"Content-Type": "text/plain"}])
+    vision.handle(None, context)
+    (answer,) = vision.handle([{"body": b"hello"}], context)
+    assert context.status(0) == 415 and context.content_types[0] == "application/json"
+    bad.assert_clean_json_error(answer.encode(), 415)

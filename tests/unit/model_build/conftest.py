@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="session", autouse=True)
 def handlers_dir(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("handlers")
-    for name in handlers.HANDLER_FILES.values():
+    support = {name for names in handlers.SUPPORT_FILES.values() for name in names}
+    for name in [*handlers.HANDLER_FILES.values(), *sorted(support)]:
         real = REPO / "handlers" / name
         content = real.read_bytes() if real.is_file() else b"# placeholder handler for tests\n"
         (folder / name).write_bytes(content)

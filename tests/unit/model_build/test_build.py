@@ -63,7 +63,8 @@ def test_tfs_example_layout_is_model_version_savedmodel_and_root_code(built):
 
 def test_torchserve_example_has_weights_tokenizer_and_pinned_transformers_at_root(built):
     names = _names(built["torchserve"])
-    for expected in ("model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "code/inference.py"):
+    for expected in ("model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "code/inference.py",
+                     "code/servekit_torchserve.py"):  # the handler imports it from beside itself
         assert expected in names
     with tarfile.open(built["torchserve"].path) as tar:
         reqs = tar.extractfile("code/requirements.txt").read().decode().split()
@@ -178,6 +179,8 @@ def test_torchscript_source_for_torchserve_gets_vision_handler_and_labels(endpoi
     artifact = build(vision, cache_dir=tmp_path)
     with tarfile.open(artifact.path) as tar:
         assert tar.extractfile("code/inference.py").read() == (handlers_dir / "torchserve_vision.py").read_bytes()
+        assert tar.extractfile("code/servekit_torchserve.py").read() == \
+            (handlers_dir / "servekit_torchserve.py").read_bytes()
         assert tar.extractfile("model.pt").read() == src.path.read_bytes()
         assert tar.extractfile("labels.json").read().startswith(b'["class-0", "class-1"')
 
