@@ -403,7 +403,7 @@ def decode_response(body: bytes, content_type: str | None) -> Any:
 # ---------------------------------------------------------------------------------------------
 # InvokeEndpoint's limit on a real-time request body (botocore's sagemaker-runtime model: Body max 6291456).
 MAX_INVOKE_BYTES = 6 * 1024 * 1024
-# What servekit's TFS handler (handlers/tfs_inference.py, the code/inference.py of every built TFS artifact) reads.
+# What servekit's TFS handler (servekit/handlers/tfs_inference.py, the code/inference.py of every built TFS artifact) reads.
 TFS_HANDLER_CONTENT_TYPES = (JSON, JSONLINES, CSV, NPY)
 
 

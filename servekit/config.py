@@ -777,7 +777,7 @@ def _torchserve_multi_model_problems(ep: TorchServeEndpoint) -> list[str]:
                    "SAGEMAKER_TS_* to single-model endpoints only); remove them")
     if ep.tuning.batched_forward:
         out.append("tuning.batched_forward: not supported in multi-model mode; remove it")
-    from servekit.model_build import handlers  # lazily: model_build imports this module
+    from servekit.model_build import handlers  # lazily: model_build's builder imports this module
 
     try:
         key = handlers.torchserve_handler(ep.model)

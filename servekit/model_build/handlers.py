@@ -1,17 +1,19 @@
 """Which container-side handler goes into an archive as code/inference.py, and what it needs installed.
 
-The handlers themselves live in the repository's handlers/ folder (HANDLERS_DIR); this module is the one
-place that maps a server and a `handler:` value to a file and to the pinned lines of code/requirements.txt.
+The handlers themselves live in servekit/handlers/ (HANDLERS_DIR, package data of the wheel); this module is the
+one place that maps a server and a `handler:` value to a file and to the pinned lines of code/requirements.txt.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from servekit import config
+if TYPE_CHECKING:  # config imports this module (lazily) to check requirements: no import at run time
+    from servekit import config
 
-HANDLERS_DIR = Path(__file__).resolve().parents[2] / "handlers"
+HANDLERS_DIR = Path(__file__).resolve().parents[1] / "handlers"
 
 HANDLER_FILES = {
     "tfs": "tfs_inference.py",
@@ -73,7 +75,7 @@ def handler_path(key: str) -> Path:
         return Path(key)
     path = HANDLERS_DIR / HANDLER_FILES[key]
     if not path.is_file():
-        raise HandlerError(f"handler file {path} is missing; restore handlers/{HANDLER_FILES[key]} from the repository")
+        raise HandlerError(f"handler file {path} is missing; reinstall servekit or restore servekit/handlers/{HANDLER_FILES[key]}")
     return path
 
 
@@ -83,7 +85,7 @@ def support_paths(key: str) -> dict[str, Path]:
     for name in SUPPORT_FILES.get(key, []):
         path = HANDLERS_DIR / name
         if not path.is_file():
-            raise HandlerError(f"handler support file {path} is missing; restore handlers/{name} from the repository")
+            raise HandlerError(f"handler support file {path} is missing; reinstall servekit or restore servekit/handlers/{name}")
         out[f"code/{name}"] = path
     return out
 

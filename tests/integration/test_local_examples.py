@@ -36,7 +36,7 @@ from servekit.model_build import build
 pytestmark = pytest.mark.integration
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[2]
-HANDLER_SOURCE = (REPO / "handlers" / "tfs_inference.py").read_bytes()
+HANDLER_SOURCE = (REPO / "servekit" / "handlers" / "tfs_inference.py").read_bytes()
 
 
 def endpoint(name: str):
@@ -232,7 +232,7 @@ class TestResnetOnTriton:
 
 
 # =============================================================================================
-# image-classifier in the TFS emulation, with handlers/tfs_inference.py as code/inference.py
+# image-classifier in the TFS emulation, with servekit/handlers/tfs_inference.py as code/inference.py
 # =============================================================================================
 def images_nhwc(n: int, seed: int) -> np.ndarray:
     """Tinted noise in whole pixel values 0..255 (JSON stays ~1 MB per image, under InvokeEndpoint's 6 MB for

@@ -1,4 +1,4 @@
-"""Load the container-side handlers (handlers/*.py, not a package) the way the containers import them."""
+"""Load the container-side handlers (servekit/handlers/*.py, package data, not modules) the way the containers import them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-HANDLERS = Path(__file__).resolve().parents[3] / "handlers"
+HANDLERS = Path(__file__).resolve().parents[3] / "servekit" / "handlers"
 
 
 def load_handler(name: str):

@@ -24,7 +24,7 @@ def handlers_dir(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("handlers")
     support = {name for names in handlers.SUPPORT_FILES.values() for name in names}
     for name in [*handlers.HANDLER_FILES.values(), *sorted(support)]:
-        real = REPO / "handlers" / name
+        real = REPO / "servekit" / "handlers" / name
         content = real.read_bytes() if real.is_file() else b"# placeholder handler for tests\n"
         (folder / name).write_bytes(content)
     with pytest.MonkeyPatch.context() as mp:
