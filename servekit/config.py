@@ -266,7 +266,7 @@ def _variant_problems(ep: EndpointBase) -> list[str]:
 # TensorFlow Serving
 # ---------------------------------------------------------------------------------------------
 class TfsTuning(Strict):
-    """The TFS container's environment (CONTRACTS.md section 1). Defaults are the container's."""
+    """The TFS container's environment (docs/tfs.md lists them with their upstream sources). Defaults are the container's."""
 
     enable_batching: bool = Field(False, description="SAGEMAKER_TFS_ENABLE_BATCHING.")
     max_batch_size: int = Field(8, ge=1, description="SAGEMAKER_TFS_MAX_BATCH_SIZE.")
@@ -386,7 +386,7 @@ class TfsEndpoint(EndpointBase):
 # TorchServe (through the SageMaker PyTorch inference toolkit)
 # ---------------------------------------------------------------------------------------------
 class TorchServeTuning(Strict):
-    """SAGEMAKER_TS_* and friends (CONTRACTS.md section 2). Defaults are the toolkit's."""
+    """SAGEMAKER_TS_* and friends (docs/torchserve.md lists them with their upstream sources). Defaults are the toolkit's."""
 
     batch_size: int = Field(1, ge=1, description="SAGEMAKER_TS_BATCH_SIZE (TorchServe batchSize).")
     max_batch_delay_ms: int = Field(
@@ -574,7 +574,7 @@ class TritonModel(Strict):
 
 
 class TritonTuning(Strict):
-    """SAGEMAKER_TRITON_* (CONTRACTS.md section 3). Defaults are the container's."""
+    """SAGEMAKER_TRITON_* (docs/triton.md lists them with their upstream sources). Defaults are the container's."""
 
     thread_count: int = Field(8, ge=1, description="SAGEMAKER_TRITON_THREAD_COUNT.")
     buffer_manager_thread_count: int = Field(0, ge=0, description="SAGEMAKER_TRITON_BUFFER_MANAGER_THREAD_COUNT.")

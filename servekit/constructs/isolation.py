@@ -1,7 +1,7 @@
 """Does a model archive need the network when its container starts? Network isolation
 (EnableNetworkIsolation) cuts the container off, so a start that runs `pip install` then fails.
 
-What each container installs at start (CONTRACTS.md; sagemaker_inference/model_server.py):
+What each container installs at start (docs/operations.md; sagemaker_inference/model_server.py):
 - TFS: `code/requirements.txt`, unless `code/lib/` exists (then it puts code/lib on sys.path instead);
 - PyTorch toolkit: `code/requirements.txt` whenever it exists (it has no code/lib convention);
 - Triton: nothing.

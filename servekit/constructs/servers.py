@@ -1,6 +1,6 @@
 """TfsEndpoint, TorchServeEndpoint and TritonEndpoint: a ServingEndpoint whose variants run one server's
 image and environment. The environment comes from the tuning models in servekit.config, the one place
-where the mapping to the containers' variables (CONTRACTS.md) lives.
+where the mapping to the containers' variables lives (docs/tfs.md, torchserve.md, triton.md).
 
 Each class's `variant(...)` makes one more variant of its server (A/B or shadow) from the same kind of
 props as the endpoint's own; pass them as `variants=[...]` / `shadow_variant=...`.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -83,8 +84,11 @@ def run(args: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedP
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    had_build_dir = (ROOT / "build").exists()
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(ROOT), "-w", str(out)],
         cwd=out)
+    if not had_build_dir:  # setuptools builds in the tree: leave the checkout as it was
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     (path,) = out.glob("servekit-*.whl")
     return path
 
