@@ -35,9 +35,10 @@ from servekit.options import (
     ScheduledScaling as ScheduledScaling,  # re-exported: part of the schema (docs, tests)
 )
 from servekit.rules import gpu as gpu_rules
+from servekit.rules import variants as variant_rules
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
-VARIANT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # SageMaker's VariantName
+VARIANT_NAME_PATTERN = variant_rules.NAME_PATTERN  # SageMaker's VariantName
 TRITON_TYPES = (
     "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64", "TYPE_INT8", "TYPE_INT16",
     "TYPE_INT32", "TYPE_INT64", "TYPE_FP16", "TYPE_FP32", "TYPE_FP64", "TYPE_STRING", "TYPE_BF16",
@@ -243,10 +244,7 @@ def _variant_problems(ep: EndpointBase) -> list[str]:
         named.append(("shadow_variant", None, ep.shadow_variant))
     out = []
     names = [ep.variant_name] + [v.name for _, _, v in named]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        out.append(f"variants: variant names {dupes} appear twice (the endpoint's own is variant_name "
-                   f"{ep.variant_name!r}); give each variant its own name")
+    out += [str(p) for p in variant_rules.duplicate_names(names, own=ep.variant_name)]
     for field, i, v in named:
         where = f"{field}[{i}] ({v.name})" if i is not None else f"{field} ({v.name})"
         if field == "variants" and v.sampling_percent is not None:
@@ -752,9 +750,7 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
         if scaling.target_gpu_utilization_percent is not None and not facts.gpus:
             out.append(f"scaling.target_gpu_utilization_percent: {ep.instance_type} has no GPU; remove it or use a "
                        "GPU instance type")
-    if ep.container.volume_size_gb is not None and facts.nvme:
-        out.append(f"container.volume_size_gb: {ep.instance_type} has NVMe instance storage, where SageMaker refuses "
-                   "a volume size; remove volume_size_gb or use an EBS-only type (e.g. ml.m5, ml.c5)")
+    out += [str(p) for p in variant_rules.nvme_volume(ep.instance_type, facts.nvme, ep.container.volume_size_gb)]
     if ep.multi_model is not None:
         problem = images.multi_model_problem(ep.server, facts)
         if problem:
@@ -813,11 +809,7 @@ def advisories(config: ServekitConfig) -> list[str]:
 
 
 def _gpu_only_settings(ep: Any, where: str) -> list[str]:
-    fix = "use a GPU instance type (e.g. ml.g5.xlarge) or remove the setting"
-    out = []
-    if isinstance(ep, TfsEndpoint) and ep.tuning.fractional_gpu_mem_margin is not None:
-        out.append(f"tuning.fractional_gpu_mem_margin: {ep.tuning.fractional_gpu_mem_margin} is GPU-only but "
-                   f"{where} has no GPU; {fix}")
+    out = [str(p) for p in variant_rules.gpu_only(where, False, gpu_only_tuning(ep))]
     if isinstance(ep, TritonEndpoint):
         if ep.model.instance_group.kind == "KIND_GPU":
             out.append(f"model.instance_group.kind: 'KIND_GPU' on {where}, which has no GPU; use KIND_CPU "
@@ -826,11 +818,17 @@ def _gpu_only_settings(ep: Any, where: str) -> list[str]:
             out.append(f"model.format: 'tensorrt' plans run only on GPUs, and {where} has none; use "
                        "format: onnx or torchscript, or a GPU instance type")
         if ep.model.onnx_tensorrt_accelerator is not None:
-            out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {fix}")
-        if ep.tuning.model_load_gpu_limit is not None:
-            out.append(f"tuning.model_load_gpu_limit: {ep.tuning.model_load_gpu_limit} is GPU-only but "
-                       f"{where} has no GPU; {fix}")
+            out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {variant_rules.GPU_FIX}")
     return out
+
+
+def gpu_only_tuning(ep: Any) -> dict[str, object]:
+    """The tuning settings of `ep` that only a GPU can use (the constructs check the same ones)."""
+    if isinstance(ep, TfsEndpoint):
+        return {"tuning.fractional_gpu_mem_margin": ep.tuning.fractional_gpu_mem_margin}
+    if isinstance(ep, TritonEndpoint):
+        return {"tuning.model_load_gpu_limit": ep.tuning.model_load_gpu_limit}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------

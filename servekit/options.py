@@ -343,20 +343,13 @@ class Network(Strict):
         default_factory=list, max_length=5, description="Unset with subnets: servekit creates one in vpc_id."
     )
 
-    @field_validator("subnet_ids")
+    @field_validator("subnet_ids", "security_group_ids")
     @classmethod
-    def _subnets(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if not re.match(r"^subnet-[0-9a-f]{8,17}$", s)]
+    def _resource_ids(cls, v: list[str], info) -> list[str]:
+        prefix, what = ("subnet", "subnet ids") if info.field_name == "subnet_ids" else ("sg", "security group ids")
+        bad = [s for s in v if not re.match(rf"^{prefix}-[0-9a-f]{{8,17}}$", s)]
         if bad:
-            raise ValueError(f"subnet ids {bad} are not subnet-<hex>; copy them from the VPC console")
-        return v
-
-    @field_validator("security_group_ids")
-    @classmethod
-    def _groups(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if not re.match(r"^sg-[0-9a-f]{8,17}$", s)]
-        if bad:
-            raise ValueError(f"security group ids {bad} are not sg-<hex>; copy them from the VPC console")
+            raise ValueError(f"{what} {bad} are not {prefix}-<hex>; copy them from the VPC console")
         return v
 
     @property

@@ -34,6 +34,7 @@ from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
 from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling, combination_problems
+from servekit.rules import variants as variant_rules
 
 # Metrics the endpoint itself publishes: invocation metrics in AWS/SageMaker, instance metrics in
 # /aws/sagemaker/Endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
@@ -109,7 +110,7 @@ class ServingEndpoint(Construct):
         """
         super().__init__(scope, construct_id)
         check_variants(self.node.path, production_variants, shadow_variant)
-        if endpoint_name is not None and not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", endpoint_name):
+        if endpoint_name is not None and not re.fullmatch(variant_rules.NAME_PATTERN, endpoint_name):
             raise ValueError(f"{self.node.path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
                              "hyphens, starting and ending with a letter or digit")
         if deployment is not None and deployment.rollback_on_servekit_alarms and (endpoint_name is None or alarms is None):

@@ -22,6 +22,7 @@ from servekit.constructs.variant import Variant
 from servekit.facts.amis import AMI_NAMES
 from servekit.options import ContainerOptions, Serverless
 from servekit.rules import gpu as gpu_rules
+from servekit.rules import variants as variant_rules
 
 
 class TfsEndpoint(ServingEndpoint):
@@ -92,12 +93,10 @@ class TfsEndpoint(ServingEndpoint):
             raise ValueError(f"{where}: default_model_name {default!r} is none of {list(model_names)}")
         tuning = tuning or TfsTuning()
         _check_gpu_only(where, instance_type, {"tuning.fractional_gpu_mem_margin": tuning.fractional_gpu_mem_margin})
-        return Variant(
-            name=name, server="tfs", model_data=model_data, environment=tuning.to_environment(default),
-            image=image or ContainerImage.from_dlc("tfs", image_version), instance_type=instance_type,
-            instance_count=instance_count, weight=weight, serverless=serverless,
-            container=container or ContainerOptions(),
-            gpu=_gpu(where, "tfs", image_version, instance_type, inference_ami_version, image),
+        return _server_variant(
+            "tfs", name, where, model_data=model_data, environment=tuning.to_environment(default), image=image,
+            image_version=image_version, instance_type=instance_type, instance_count=instance_count, weight=weight,
+            serverless=serverless, container=container, inference_ami_version=inference_ami_version,
         )
 
 
@@ -153,13 +152,11 @@ class TorchServeEndpoint(ServingEndpoint):
         where = where or name
         _check_multi_model(where, "torchserve", model_data, instance_type)
         tuning = tuning or TorchServeTuning()
-        return Variant(
-            name=name, server="torchserve", model_data=model_data,
-            environment=tuning.to_environment(program, multi_model=model_data.multi_model),
-            image=image or ContainerImage.from_dlc("torchserve", image_version), instance_type=instance_type,
-            instance_count=instance_count, weight=weight, serverless=serverless,
-            container=container or ContainerOptions(),
-            gpu=_gpu(where, "torchserve", image_version, instance_type, inference_ami_version, image),
+        return _server_variant(
+            "torchserve", name, where, model_data=model_data,
+            environment=tuning.to_environment(program, multi_model=model_data.multi_model), image=image,
+            image_version=image_version, instance_type=instance_type, instance_count=instance_count, weight=weight,
+            serverless=serverless, container=container, inference_ami_version=inference_ami_version,
         )
 
 
@@ -218,14 +215,27 @@ class TritonEndpoint(ServingEndpoint):
         _check_multi_model(where, "triton", model_data, instance_type)
         tuning = tuning or TritonTuning()
         _check_gpu_only(where, instance_type, {"tuning.model_load_gpu_limit": tuning.model_load_gpu_limit})
-        return Variant(
-            name=name, server="triton", model_data=model_data,
-            environment=tuning.to_environment(model_name, multi_model=model_data.multi_model),
-            image=image or ContainerImage.from_dlc("triton", image_version), instance_type=instance_type,
-            instance_count=instance_count, weight=weight, serverless=serverless,
-            container=container or ContainerOptions(),
-            gpu=_gpu(where, "triton", image_version, instance_type, inference_ami_version, image),
+        return _server_variant(
+            "triton", name, where, model_data=model_data,
+            environment=tuning.to_environment(model_name, multi_model=model_data.multi_model), image=image,
+            image_version=image_version, instance_type=instance_type, instance_count=instance_count, weight=weight,
+            serverless=serverless, container=container, inference_ami_version=inference_ami_version,
         )
+
+
+def _server_variant(
+    server: str, name: str, where: str, *, model_data: ModelData, environment: dict[str, str],
+    image: ContainerImage | None, image_version: str, instance_type: str | None, instance_count: int, weight: float,
+    serverless: Serverless | None, container: ContainerOptions | None, inference_ami_version: str | None,
+) -> Variant:
+    """The Variant every server's `variant()` ends with: its DLC unless `image` is given, and the GPU verdict."""
+    return Variant(
+        name=name, server=server, model_data=model_data, environment=environment,
+        image=image or ContainerImage.from_dlc(server, image_version), instance_type=instance_type,
+        instance_count=instance_count, weight=weight, serverless=serverless,
+        container=container or ContainerOptions(),
+        gpu=_gpu(where, server, image_version, instance_type, inference_ami_version, image),
+    )
 
 
 def _gpu(where: str, server: str, image_version: str, instance_type: str | None, ami: str | None,
@@ -264,11 +274,8 @@ def _check_multi_model(where: str, server: str, model_data: ModelData, instance_
 
 def _check_gpu_only(where: str, instance_type: str | None, settings: dict[str, object]) -> None:
     facts = _facts(instance_type)
-    if facts is None or facts.gpus:
+    if facts is None:
         return  # an unknown type is reported by Variant with a suggestion
-    for name, value in settings.items():
-        if value is not None:
-            raise ValueError(
-                f"{where}: {name}={value} is GPU-only but {instance_type or 'serverless inference'} has no GPU; "
-                "use a GPU instance type (e.g. ml.g5.xlarge) or remove the setting"
-            )
+    problems = variant_rules.gpu_only(instance_type or "serverless inference", bool(facts.gpus), settings)
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(str(p) for p in problems))

@@ -22,9 +22,10 @@ from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
 from servekit.options import ContainerOptions, Serverless
+from servekit.rules import variants as variant_rules
 from servekit.rules.gpu import GpuVerdict
 
-VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+VARIANT_NAME = re.compile(variant_rules.NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,8 @@ class Variant:
         if self.instance_type is not None and images.instance_facts(self.instance_type) is None:
             raise ValueError(f"variant {self.name}: instance_type {self.instance_type!r} is unknown; use a SageMaker "
                              f"type like ml.m5.xlarge{images.suggest_instance_type(self.instance_type)}")
-        if self.facts.nvme and self.container.volume_size_gb is not None:
-            raise ValueError(f"variant {self.name}: {self.instance_type} has NVMe instance storage, where SageMaker "
-                             "refuses VolumeSizeInGB; remove volume_size_gb")
+        for problem in variant_rules.nvme_volume(self.instance_type, self.facts.nvme, self.container.volume_size_gb):
+            raise ValueError(f"variant {self.name}: {problem}")
 
     @property
     def facts(self) -> images.InstanceFacts:
@@ -158,7 +158,5 @@ def check_variants(path: str, production: Sequence[Variant], shadow: Variant | N
     """What the EndpointConfig API refuses, caught at synth."""
     if not production:
         raise ValueError(f"{path}: an endpoint needs at least one production variant")
-    names = [v.name for v in [*production, *([shadow] if shadow else [])]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{path}: variant names {dupes} appear twice; give each variant its own name")
+    for problem in variant_rules.duplicate_names([v.name for v in [*production, *([shadow] if shadow else [])]]):
+        raise ValueError(f"{path}: {problem}")

@@ -137,6 +137,18 @@ class ServerProcess:
         """Wait until GET `url` answers 200."""
         return self.wait_until(lambda: http_status(url) == 200, timeout_seconds, f"healthy at {url}")
 
+    def start_healthy(self, url: str, timeout_seconds: float) -> float:
+        """start(), then wait until GET `url` answers 200; stops everything again if it does not. Returns the
+        seconds from launch to healthy."""
+        began = time.monotonic()
+        self.start()
+        try:
+            self.wait_healthy(url, timeout_seconds)
+        except BaseException:
+            self.stop()
+            raise
+        return time.monotonic() - began
+
     def stop(self) -> float:
         """Stop the server and everything it started; returns the seconds it took (0 if not running)."""
         proc = self._proc

@@ -30,7 +30,6 @@ import shutil
 import sys
 import tarfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,15 +156,8 @@ def start(
         cwd=workdir,
     )
     progress(f"[tfs-emulation] {LABEL}: starting {endpoint.name} on port {port} (log {server.log_path})")
-    began = time.monotonic()
-    server.start()
     url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_healthy(f"{url}/ping", timeout_seconds)
-    except BaseException:
-        server.stop()
-        raise
-    startup = time.monotonic() - began
+    startup = server.start_healthy(f"{url}/ping", timeout_seconds)
     progress(f"[tfs-emulation] {endpoint.name} ready at {url} in {startup:.1f} s "
              f"(TFS REST on {rest_port}, gRPC on {grpc_port})")
     for line in differences:

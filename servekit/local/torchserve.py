@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import tarfile
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -82,14 +81,7 @@ def start(
     progress(f"[{endpoint.name}] starting TorchServe (sagemaker-pytorch-inference "
              f"{_version('sagemaker-pytorch-inference')}, torchserve {_version('torchserve')}) at {url}; "
              f"log {log_path}")
-    started = time.monotonic()
-    server.start()
-    try:
-        server.wait_healthy(f"{url}/ping", timeout_seconds=STARTUP_TIMEOUT_SECONDS)
-    except BaseException:
-        server.stop()
-        raise
-    seconds = time.monotonic() - started
+    seconds = server.start_healthy(f"{url}/ping", timeout_seconds=STARTUP_TIMEOUT_SECONDS)
     progress(f"[{endpoint.name}] healthy in {seconds:.1f} s at {url}")
     return LocalEndpoint(
         url=url,

@@ -20,7 +20,6 @@ import shutil
 import sys
 import sysconfig
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -343,15 +342,8 @@ def start(
     )
     (workdir / "command.json").write_text(json.dumps({"command": command, "env": env}, indent=2))
     progress(f"[triton] starting tritonserver for {endpoint.name} on port {port} (log {server.log_path})")
-    began = time.monotonic()
-    server.start()
     url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_healthy(f"{url}/ping", timeout_seconds)
-    except BaseException:
-        server.stop()
-        raise
-    startup = time.monotonic() - began
+    startup = server.start_healthy(f"{url}/ping", timeout_seconds)
     progress(f"[triton] {endpoint.name} ready at {url} in {startup:.1f} s")
     for line in differences:
         progress(f"[triton] differs from the cloud: {line}")

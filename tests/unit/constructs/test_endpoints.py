@@ -264,7 +264,7 @@ def test_when_the_instance_type_is_unknown_then_the_construct_suggests_one(tarba
 
 
 def test_when_a_gpu_only_setting_meets_a_cpu_instance_then_the_construct_refuses(tarball):
-    with pytest.raises(ValueError, match=r"tuning.model_load_gpu_limit=0.5 is GPU-only but ml.c5.xlarge has no GPU"):
+    with pytest.raises(ValueError, match=r"tuning.model_load_gpu_limit: 0.5 is GPU-only but ml.c5.xlarge has no GPU"):
         TritonEndpoint(stack(), "T", model_data=ModelData.from_asset(tarball), model_name="m", instance_type="ml.c5.xlarge",
                        tuning=cfg.TritonTuning(model_load_gpu_limit=0.5))
 

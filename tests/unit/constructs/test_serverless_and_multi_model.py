@@ -34,7 +34,7 @@ def test_when_serverless_triton_is_built_then_it_runs_the_cpu_image(stack, archi
 
 
 def test_when_serverless_meets_a_gpu_only_setting_then_the_construct_refuses(stack, archives):
-    with pytest.raises(ValueError, match=r"tuning.model_load_gpu_limit=0.5 is GPU-only but serverless inference has no GPU"):
+    with pytest.raises(ValueError, match=r"tuning.model_load_gpu_limit: 0.5 is GPU-only but serverless inference has no GPU"):
         TritonEndpoint(stack, "Rn", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
                        serverless=cfg.Serverless(), tuning=cfg.TritonTuning(model_load_gpu_limit=0.5))
 

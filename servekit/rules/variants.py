@@ -1,0 +1,44 @@
+"""Rules on a production variant's placement and names: pure functions returning Problems, used by
+servekit.config (validate, synth) and by the constructs (servekit.constructs.servers / variant / endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from servekit.rules import Problem
+
+# SageMaker's pattern for VariantName and EndpointName (and EndpointConfigName): 1 to 63 letters, digits and
+# hyphens, starting and ending with a letter or digit. Source: SageMaker API reference, API_ProductionVariant
+# (VariantName) and API_CreateEndpoint (EndpointName), "Pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}".
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+GPU_FIX = "use a GPU instance type (e.g. ml.g5.xlarge) or remove the setting"
+
+
+def gpu_only(where: str, has_gpu: bool, settings: Mapping[str, object]) -> list[Problem]:
+    """Settings that only a GPU instance can use, set (not None) on `where` (an instance type, or serverless
+    inference), which has none."""
+    if has_gpu:
+        return []
+    return [Problem(field, None, f"{value} is GPU-only but {where} has no GPU; {GPU_FIX}")
+            for field, value in settings.items() if value is not None]
+
+
+def nvme_volume(instance_type: str | None, nvme: bool, volume_size_gb: int | None) -> list[Problem]:
+    """SageMaker refuses VolumeSizeInGB on instance types with NVMe instance storage (their volume is the NVMe
+    drive). Source: API_ProductionVariant, VolumeSizeInGB."""
+    if not nvme or volume_size_gb is None:
+        return []
+    return [Problem("container.volume_size_gb", None,
+                    f"{instance_type} has NVMe instance storage, where SageMaker refuses VolumeSizeInGB; remove "
+                    "volume_size_gb or use an EBS-only type (e.g. ml.m5, ml.c5)")]
+
+
+def duplicate_names(names: Sequence[str], own: str | None = None) -> list[Problem]:
+    """Variant names must be unique in an endpoint config (production and shadow together). `own`: the
+    endpoint's own variant's name, named in the message when it is one of the duplicates."""
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if not dupes:
+        return []
+    hint = f" (the endpoint's own is variant_name {own!r})" if own in dupes else ""
+    return [Problem("variants", None, f"variant names {dupes} appear twice{hint}; give each variant its own name")]
