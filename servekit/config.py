@@ -136,7 +136,7 @@ class ResolvedVariant(NamedTuple):
     name: str
     role: Literal["production", "shadow"]
     weight: float
-    endpoint: Any  # TfsEndpoint | TorchServeEndpoint | TritonEndpoint
+    endpoint: Any  # TfsEndpointSpec | TorchServeEndpointSpec | TritonEndpointSpec
 
 
 InferenceAmiVersion = Literal[AMI_NAMES]  # type: ignore[valid-type]  # cfn-lint 1.58's enum (servekit.facts.amis)
@@ -347,7 +347,7 @@ class TfsVariant(VariantBase):
     tuning: TfsTuning | None = Field(None, description="Replaces the endpoint's tuning.")
 
 
-class TfsEndpoint(EndpointBase):
+class TfsEndpointSpec(EndpointBase):
     server: Literal["tfs"]
     image_version: str = Field("2.19", description="tensorflow-inference DLC version.")
     models: list[TfsModel] = Field(min_length=1, description="Several SavedModels share one archive.")
@@ -363,7 +363,7 @@ class TfsEndpoint(EndpointBase):
         return self.default_model or self.models[0].name
 
     @model_validator(mode="after")
-    def _check(self) -> TfsEndpoint:
+    def _check(self) -> TfsEndpointSpec:
         names = [m.name for m in self.models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -475,7 +475,7 @@ class TorchServeVariant(VariantBase):
     tuning: TorchServeTuning | None = Field(None, description="Replaces the endpoint's tuning.")
 
 
-class TorchServeEndpoint(EndpointBase):
+class TorchServeEndpointSpec(EndpointBase):
     server: Literal["torchserve"]
     image_version: str = Field("2.6", description="pytorch-inference DLC version.")
     model: TorchServeModel
@@ -610,7 +610,7 @@ class TritonVariant(VariantBase):
     tuning: TritonTuning | None = Field(None, description="Replaces the endpoint's tuning.")
 
 
-class TritonEndpoint(EndpointBase):
+class TritonEndpointSpec(EndpointBase):
     server: Literal["triton"]
     image_version: str = Field("25.09", description="sagemaker-tritonserver DLC version.")
     model: TritonModel
@@ -619,7 +619,7 @@ class TritonEndpoint(EndpointBase):
     shadow_variant: TritonVariant | None = Field(None, description="Takes copies of the production traffic.")
 
 
-Endpoint = Annotated[TfsEndpoint | TorchServeEndpoint | TritonEndpoint, Field(discriminator="server")]
+Endpoint = Annotated[TfsEndpointSpec | TorchServeEndpointSpec | TritonEndpointSpec, Field(discriminator="server")]
 
 
 class AppConfig(Strict):
@@ -755,12 +755,12 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
         problem = images.multi_model_problem(ep.server, facts)
         if problem:
             out.append(f"multi_model: {problem}")
-        if isinstance(ep, TorchServeEndpoint):
+        if isinstance(ep, TorchServeEndpointSpec):
             out += _torchserve_multi_model_problems(ep)
     return out
 
 
-def _torchserve_multi_model_problems(ep: TorchServeEndpoint) -> list[str]:
+def _torchserve_multi_model_problems(ep: TorchServeEndpointSpec) -> list[str]:
     # The PyTorch toolkit applies SAGEMAKER_TS_* only to single-model endpoints and, in multi-model mode,
     # never runs pip on a model's code/requirements.txt (it installs only /opt/ml/model/code's at start).
     out = []
@@ -810,7 +810,7 @@ def advisories(config: ServekitConfig) -> list[str]:
 
 def _gpu_only_settings(ep: Any, where: str) -> list[str]:
     out = [str(p) for p in variant_rules.gpu_only(where, False, gpu_only_tuning(ep))]
-    if isinstance(ep, TritonEndpoint):
+    if isinstance(ep, TritonEndpointSpec):
         if ep.model.instance_group.kind == "KIND_GPU":
             out.append(f"model.instance_group.kind: 'KIND_GPU' on {where}, which has no GPU; use KIND_CPU "
                        "or KIND_AUTO, or a GPU instance type")
@@ -824,9 +824,9 @@ def _gpu_only_settings(ep: Any, where: str) -> list[str]:
 
 def gpu_only_tuning(ep: Any) -> dict[str, object]:
     """The tuning settings of `ep` that only a GPU can use (the constructs check the same ones)."""
-    if isinstance(ep, TfsEndpoint):
+    if isinstance(ep, TfsEndpointSpec):
         return {"tuning.fractional_gpu_mem_margin": ep.tuning.fractional_gpu_mem_margin}
-    if isinstance(ep, TritonEndpoint):
+    if isinstance(ep, TritonEndpointSpec):
         return {"tuning.model_load_gpu_limit": ep.tuning.model_load_gpu_limit}
     return {}
 
@@ -868,7 +868,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if isinstance(part, int):
             continue
         if part in ("tfs", "torchserve", "triton"):
-            current = {"tfs": TfsEndpoint, "torchserve": TorchServeEndpoint, "triton": TritonEndpoint}[part]
+            current = {"tfs": TfsEndpointSpec, "torchserve": TorchServeEndpointSpec, "triton": TritonEndpointSpec}[part]
             continue
         if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
             current = _first_model(current.model_fields[part].annotation)

@@ -16,13 +16,13 @@ from servekit import config as cfg
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("app", cfg.AppConfig),
-    ("endpoints[] (server: tfs)", cfg.TfsEndpoint),
+    ("endpoints[] (server: tfs)", cfg.TfsEndpointSpec),
     ("endpoints[].models[] (tfs)", cfg.TfsModel),
     ("endpoints[].tuning (tfs)", cfg.TfsTuning),
-    ("endpoints[] (server: torchserve)", cfg.TorchServeEndpoint),
+    ("endpoints[] (server: torchserve)", cfg.TorchServeEndpointSpec),
     ("endpoints[].model (torchserve)", cfg.TorchServeModel),
     ("endpoints[].tuning (torchserve)", cfg.TorchServeTuning),
-    ("endpoints[] (server: triton)", cfg.TritonEndpoint),
+    ("endpoints[] (server: triton)", cfg.TritonEndpointSpec),
     ("endpoints[].model (triton)", cfg.TritonModel),
     ("endpoints[].model.inputs[] / outputs[] (triton)", cfg.TritonTensor),
     ("endpoints[].model.dynamic_batching (triton)", cfg.DynamicBatching),

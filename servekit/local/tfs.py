@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from servekit.config import TfsEndpoint
+from servekit.config import TfsEndpointSpec
 from servekit.local.process import ServerProcess, free_port
 
 LABEL = "TFS EMULATION (TensorFlow in Python, not TensorFlow Serving)"
@@ -86,7 +86,7 @@ def handler_problems(root: Path) -> list[str]:
 # Starting it (parent side)
 # ---------------------------------------------------------------------------------------------
 def start(
-    endpoint: TfsEndpoint,
+    endpoint: TfsEndpointSpec,
     artifact_path: str | Path,
     *,
     workdir: str | Path,

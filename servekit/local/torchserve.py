@@ -35,7 +35,7 @@ from servekit.local.endpoint import LocalEndpoint
 from servekit.local.process import ServerProcess, free_port
 
 if TYPE_CHECKING:
-    from servekit.config import TorchServeEndpoint
+    from servekit.config import TorchServeEndpointSpec
 
 TS_JAVA_CLASS = "org.pytorch.serve.ModelServer"
 STARTUP_TIMEOUT_SECONDS = 180.0
@@ -43,7 +43,7 @@ _REQUIREMENTS_MODE_ENV = "SERVEKIT_TS_REQUIREMENTS"  # "skip" or "target:<dir>",
 
 
 def start(
-    endpoint: TorchServeEndpoint,
+    endpoint: TorchServeEndpointSpec,
     artifact_path: str | Path,
     *,
     workdir: str | Path,
@@ -101,7 +101,7 @@ def unpack(artifact_path: str | Path, model_dir: Path) -> None:
         tar.extractall(model_dir, filter="data")
 
 
-def environment(endpoint: TorchServeEndpoint, workdir: Path, *, port: int) -> dict[str, str]:
+def environment(endpoint: TorchServeEndpointSpec, workdir: Path, *, port: int) -> dict[str, str]:
     """The container environment of `endpoint`, plus what running it here needs."""
     bin_dir = str(Path(sys.executable).parent)
     tmp = workdir / "tmp"

@@ -26,7 +26,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from servekit.config import TritonEndpoint
+from servekit.config import TritonEndpointSpec
 from servekit.local.process import ServerProcess, free_port
 
 # The python backend's model file: it runs the artifact's TorchScript or ONNX file exactly as the cloud
@@ -301,7 +301,7 @@ def server_args(env: dict[str, str], *, repo: Path, backends: Path, port: int) -
 
 
 def start(
-    endpoint: TritonEndpoint,
+    endpoint: TritonEndpointSpec,
     artifact_path: str | Path,
     *,
     workdir: str | Path,

@@ -3,7 +3,7 @@
 Contract used by the stacks (servekit/stacks) and the CLI:
 
     build(endpoint, *, cache_dir, progress=None) -> Artifact | RemoteArtifact
-        endpoint: one of servekit.config.{TfsEndpoint, TorchServeEndpoint, TritonEndpoint}
+        endpoint: one of servekit.config.{TfsEndpointSpec, TorchServeEndpointSpec, TritonEndpointSpec}
         Artifact(path: Path, identity: str, size_bytes: int): a local model.tar.gz; `identity` is the
             sha256 (hex) of the build's inputs (source bytes, handler code, build options), used as the
             CDK asset hash. It is computed without importing torch or tensorflow, so a cached build is cheap.

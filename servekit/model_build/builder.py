@@ -124,7 +124,7 @@ _WARNED: set[str] = set()  # each producer warning once per process
 
 def _manifest_name(endpoint: Any) -> str:
     # Triton would take a file at the repository root for a model: the manifest sits in the model's folder.
-    return f"{endpoint.model.name}/{manifest.NAME}" if isinstance(endpoint, config.TritonEndpoint) else manifest.NAME
+    return f"{endpoint.model.name}/{manifest.NAME}" if isinstance(endpoint, config.TritonEndpointSpec) else manifest.NAME
 
 
 def _cached_manifest(archive: Path) -> dict[str, Any] | None:
@@ -165,7 +165,7 @@ def _os_error(err: Exception) -> str:
 
 
 def _only_source(endpoint: Any) -> Any:
-    if isinstance(endpoint, config.TfsEndpoint):
+    if isinstance(endpoint, config.TfsEndpointSpec):
         if len(endpoint.models) == 1 and endpoint.models[0].source.kind in ("archive", "s3"):
             return endpoint.models[0].source
         return None
@@ -173,9 +173,9 @@ def _only_source(endpoint: Any) -> Any:
 
 
 def _default_model_name(endpoint: Any) -> str | None:
-    if isinstance(endpoint, config.TfsEndpoint):
+    if isinstance(endpoint, config.TfsEndpointSpec):
         return endpoint.default_model_name
-    if isinstance(endpoint, config.TritonEndpoint):
+    if isinstance(endpoint, config.TritonEndpointSpec):
         return endpoint.model.name
     return None
 
@@ -260,11 +260,11 @@ def run_worker(task: dict[str, Any], say: Progress) -> dict[str, Any]:
 # Plans per server: identity first (cheap), materialize only on a cache miss
 # ---------------------------------------------------------------------------------------------
 def _plan(endpoint: Any, hasher: FileHasher) -> _Plan:
-    if isinstance(endpoint, config.TfsEndpoint):
+    if isinstance(endpoint, config.TfsEndpointSpec):
         return _plan_tfs(endpoint, hasher)
-    if isinstance(endpoint, config.TorchServeEndpoint):
+    if isinstance(endpoint, config.TorchServeEndpointSpec):
         return _plan_torchserve(endpoint, hasher)
-    if isinstance(endpoint, config.TritonEndpoint):
+    if isinstance(endpoint, config.TritonEndpointSpec):
         return _plan_triton(endpoint, hasher)
     raise TypeError(f"not an endpoint: {endpoint!r}")
 
@@ -289,7 +289,7 @@ def _identity(data: dict[str, Any]) -> str:
     return identity.digest({"format_version": identity.FORMAT_VERSION, **data})
 
 
-def _plan_tfs(ep: config.TfsEndpoint, hasher: FileHasher) -> _Plan:
+def _plan_tfs(ep: config.TfsEndpointSpec, hasher: FileHasher) -> _Plan:
     for i, m in enumerate(ep.models):
         field = f"models[{i}] ({m.name}).source"
         if m.name == "code":
@@ -346,7 +346,7 @@ def _saved_model(source: Any, out: Path, say: Progress) -> Path:
     return source.path
 
 
-def _plan_torchserve(ep: config.TorchServeEndpoint, hasher: FileHasher) -> _Plan:
+def _plan_torchserve(ep: config.TorchServeEndpointSpec, hasher: FileHasher) -> _Plan:
     model = ep.model
     source = model.source
     _check_example(source, "torchserve", "model.source")
@@ -413,7 +413,7 @@ def _torchscript(source: Any, work: Path, say: Progress) -> Path:
     return out / "model.pt"
 
 
-def _plan_triton(ep: config.TritonEndpoint, hasher: FileHasher) -> _Plan:
+def _plan_triton(ep: config.TritonEndpointSpec, hasher: FileHasher) -> _Plan:
     model = ep.model
     source = model.source
     _check_example(source, "triton", "model.source")

@@ -23,7 +23,7 @@ from servekit.constructs.checkov import skip_access_log_bucket
 from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
 from servekit.constructs.variant import Variant
 
-AnyEndpoint = cfg.TfsEndpoint | cfg.TorchServeEndpoint | cfg.TritonEndpoint
+AnyEndpoint = cfg.TfsEndpointSpec | cfg.TorchServeEndpointSpec | cfg.TritonEndpointSpec
 
 
 class SharedStack(cdk.Stack):
@@ -198,9 +198,9 @@ def _variant(resolved: cfg.ResolvedVariant, model_data: ModelData) -> Variant:
         weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
         container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
     )
-    if isinstance(ep, cfg.TfsEndpoint):
+    if isinstance(ep, cfg.TfsEndpointSpec):
         return TfsEndpoint.variant(resolved.name, model_names=[m.name for m in ep.models],
                                    default_model_name=ep.default_model_name, **common)
-    if isinstance(ep, cfg.TorchServeEndpoint):
+    if isinstance(ep, cfg.TorchServeEndpointSpec):
         return TorchServeEndpoint.variant(resolved.name, **common)
     return TritonEndpoint.variant(resolved.name, model_name=ep.model.name, **common)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from servekit import codecs
-from servekit.config import TfsEndpoint
+from servekit.config import TfsEndpointSpec
 from servekit.local import tfs
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ def _serve(workspace: Path, kind: str, handler: str | None):
     tmp.mkdir()
     artifact = build_artifact(tmp, handler)
     lines: list[str] = []
-    local = tfs.start(TfsEndpoint.model_validate(ENDPOINT), artifact, workdir=tmp / "work", progress=lines.append)
+    local = tfs.start(TfsEndpointSpec.model_validate(ENDPOINT), artifact, workdir=tmp / "work", progress=lines.append)
     return local, lines
 
 

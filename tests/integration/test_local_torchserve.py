@@ -65,7 +65,7 @@ def image(n: int = 1) -> np.ndarray:
 def qa_endpoint(tmp_path_factory):
     """The embedded default config's question-answering endpoint, built by model_build and served."""
     cfg = config.load(REPO / "servekit.yaml")
-    endpoint = next(e for e in cfg.endpoints if isinstance(e, config.TorchServeEndpoint))
+    endpoint = next(e for e in cfg.endpoints if isinstance(e, config.TorchServeEndpointSpec))
     root = tmp_path_factory.mktemp("ts-qa")
     artifact = build(endpoint, cache_dir=root / "cache")
     with torchserve.start(endpoint, artifact.path, workdir=root / "serve", progress=print) as served:
@@ -78,7 +78,7 @@ def vision_endpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp("ts-vision")
     torch.manual_seed(0)
     torch.jit.trace(TinyCnn().eval(), torch.zeros(1, 3, 16, 16)).save(str(root / "cnn.pt"))
-    endpoint = config.TorchServeEndpoint.model_validate({
+    endpoint = config.TorchServeEndpointSpec.model_validate({
         "server": "torchserve", "name": "vision", "instance_type": "ml.m5.xlarge",
         "model": {"source": {"kind": "torchscript", "path": str(root / "cnn.pt")}, "handler": "vision",
                   "labels": LABELS},

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from servekit import codecs
-from servekit.config import TritonEndpoint
+from servekit.config import TritonEndpointSpec
 from servekit.local import triton
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def reference(model_file: Path, x: np.ndarray) -> np.ndarray:
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("triton")
     artifact, model_file = build_artifact(tmp)
-    endpoint = TritonEndpoint.model_validate({
+    endpoint = TritonEndpointSpec.model_validate({
         "server": "triton", "name": "tiny", "instance_type": "ml.g5.xlarge",
         "model": {
             "name": "tiny", "source": {"kind": "archive", "path": str(artifact)},
