@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
+import os
 import re
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 # server name in servekit.yaml -> framework name in sagemaker-core's image table
 FRAMEWORKS = {"tfs": "tensorflow", "torchserve": "pytorch", "triton": "sagemaker-tritonserver"}
@@ -133,12 +137,62 @@ def _sdk():
     return image_uris
 
 
+# Resolved URIs persist here between runs, so a warm synth never imports sagemaker-core (seconds of import for
+# three lookups). The key holds everything the answer depends on, the installed sagemaker-core version
+# included: upgrading it (a new image table) misses the cache. Only answers are stored, never errors.
+URI_CACHE_ENV = "SERVEKIT_CACHE_DIR"
+URI_CACHE_FILE = "image-uris.json"
+
+
+def _uri_cache_path() -> Path:
+    return Path(os.environ.get(URI_CACHE_ENV, ".servekit/cache")) / URI_CACHE_FILE
+
+
+def _uri_cache_key(server: str, version: str, region: str, instance_type: str | None) -> str:
+    try:
+        sdk = metadata.version("sagemaker-core")
+    except metadata.PackageNotFoundError:
+        sdk = "?"
+    return f"{server}|{version}|{region}|{instance_type or 'serverless'}|sagemaker-core=={sdk}"
+
+
+def _read_uri_cache() -> dict[str, str]:
+    try:
+        data = json.loads(_uri_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_uri_cache(key: str, uri: str) -> None:
+    path = _uri_cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**_read_uri_cache(), key: uri}
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
+    except OSError:
+        pass  # a read-only checkout still synthesizes, only slower
+
+
 @functools.lru_cache(maxsize=256)
 def image_uri(server: str, version: str, region: str, instance_type: str | None) -> str:
     """The DLC inference image for `server` (tfs | torchserve | triton), CPU or GPU from `instance_type`;
-    `instance_type` None means serverless, which runs the CPU image."""
+    `instance_type` None means serverless, which runs the CPU image. From the cache file under
+    .servekit/cache (SERVEKIT_CACHE_DIR) when it was resolved before, else from sagemaker-core's table."""
     if server not in FRAMEWORKS:
         raise ImageError(f"unknown server {server!r}; use one of {sorted(FRAMEWORKS)}")
+    key = _uri_cache_key(server, version, region, instance_type)
+    cached = _read_uri_cache().get(key)
+    if isinstance(cached, str):
+        return cached
+    uri = _resolve(server, version, region, instance_type)
+    _write_uri_cache(key, uri)
+    return uri
+
+
+def _resolve(server: str, version: str, region: str, instance_type: str | None) -> str:
     framework = FRAMEWORKS[server]
     where: dict[str, object] = {"instance_type": instance_type}
     if instance_type is None:
