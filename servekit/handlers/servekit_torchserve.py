@@ -85,25 +85,29 @@ def _phrase(err: BaseException) -> str:
     return str(phrase).replace("\r", " ").replace("\n", " ")[:200]
 
 
+def _answer(context, idx: int, err: BaseException) -> str:
+    """Set request `idx`'s status and content type for `err` and return its JSON body."""
+    status = getattr(err, "status_code", 500)
+    context.set_response_status(code=status, phrase=_phrase(err), idx=idx)
+    context.set_response_content_type(idx, JSON)
+    return error_body(status, getattr(err, "message", None) or str(err))
+
+
 def error_response(context, idx: int, err: BaseException) -> str:
     """Set request `idx`'s status and content type for `err`, log it, and return its JSON body."""
     status = getattr(err, "status_code", 500)
-    message = getattr(err, "message", None) or str(err)
-    log.warning("request %d answered %d: %s", idx, status, message, exc_info=status >= 500)
-    context.set_response_status(code=status, phrase=_phrase(err), idx=idx)
-    context.set_response_content_type(idx, JSON)
-    return error_body(status, message)
+    log.warning("request %d answered %d: %s", idx, status, getattr(err, "message", None) or str(err),
+                exc_info=status >= 500)
+    return _answer(context, idx, err)
 
 
 def _clean_handle_error(context, inference_exception, trace):
-    """Transformer.handle_error's contract (one error for the batch, a list of one body), without the trace."""
-    status = getattr(inference_exception, "status_code", 500)
-    message = getattr(inference_exception, "message", None) or str(inference_exception)
-    log.error("Transform failed for model %s with %d: %s\n%s", getattr(context, "model_name", "?"), status,
-              message, trace)
-    context.set_response_status(code=status, phrase=_phrase(inference_exception))
-    context.set_response_content_type(0, JSON)
-    return [error_body(status, message)]
+    """Transformer.handle_error's contract (one error for the batch, a list of one body), without the trace.
+    The toolkit sets the status of request 0 (its `set_response_status` call passes no index)."""
+    log.error("Transform failed for model %s with %d: %s\n%s", getattr(context, "model_name", "?"),
+              getattr(inference_exception, "status_code", 500),
+              getattr(inference_exception, "message", None) or str(inference_exception), trace)
+    return [_answer(context, 0, inference_exception)]
 
 
 def install_clean_errors() -> bool:

@@ -85,10 +85,14 @@ def served(tmp_path_factory):
 
 
 def post(url: str, body: bytes, content_type: str | None) -> tuple[int, str, bytes]:
-    headers = {"Content-Type": content_type} if content_type else {}
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    return post_with(url, body, content_type, {})
+
+
+def post_with(url: str, body: bytes, content_type: str | None, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    all_headers = {**({"Content-Type": content_type} if content_type else {}), **headers}
+    request = urllib.request.Request(url, data=body, headers=all_headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Content-Type", ""), err.read()
@@ -274,16 +278,6 @@ def _corpus(tmp: Path) -> dict[str, tuple[bytes, str, dict[str, str], int, str |
                                      "failed to parse the request JSON"),
         "Accept it cannot produce": (json_body, "application/json", {"Accept": "application/x-npy"}, 200, None),
     }
-
-
-def post_with(url: str, body: bytes, content_type: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **headers},
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, response.headers.get("Content-Type", ""), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Content-Type", ""), err.read()
 
 
 @pytest.mark.parametrize("case", list(_corpus(Path("."))))
