@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from servekit import bench, codecs, config
-from servekit.local import tfs, torchserve, triton
 from servekit.model_build import build
+from servekit.servers.tfs import local as tfs
+from servekit.servers.torchserve import local as torchserve
+from servekit.servers.triton import local as triton
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -90,7 +90,7 @@ def triton_inprocess(artifact: Path, work: Path, payload: bench.Payload, model_n
 def tfs_inprocess(artifact: Path, work: Path, payload: bench.Payload, model_name: str) -> Callable[[], object]:
     import tensorflow as tf
 
-    from servekit.local.tfs import find_models
+    from servekit.servers.tfs.local import find_models
 
     models = find_models(untar(artifact, work / "inprocess-model"))
     function = tf.saved_model.load(str(models[model_name][max(models[model_name])])).signatures["serving_default"]

@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from servekit import codecs
+from servekit import codecs, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -252,7 +252,7 @@ def example_array(body: bytes, key: str | None) -> np.ndarray | None:
     return array if array.ndim >= 1 and array.size > 0 else None
 
 
-def _example_file(endpoint: Any, handler: str | None) -> Path | None:
+def example_file(endpoint: Any, handler: str | None) -> Path | None:
     candidates = [EXAMPLES_DIR / f"{endpoint.name}.json"]
     if handler == "question-answering":
         candidates.append(EXAMPLES_DIR / "question-answering.json")
@@ -286,54 +286,12 @@ def tfs_input(artifact: Path, model_name: str) -> np.ndarray:
 
 def payloads_for(endpoint: Any, artifact: Path | None) -> list[Payload]:
     """The endpoint's example request in every encoding its server takes (see the module docstring): the example
-    file examples/<endpoint>.json when there is one, else a deterministic input of the model's signature."""
-    if endpoint.server == "triton":
-        if artifact is None:
-            raise BenchError(f"{endpoint.name}: the model is in S3 and no config.pbtxt is at hand; pass --data FILE")
-        signature = codecs.TritonSignature.from_artifact(artifact, endpoint.model.name)
-        example = _example_file(endpoint, None)
-        if example is None:
-            return triton_payloads(signature)
-        try:
-            inputs = codecs.decode_kserve_request(example.read_bytes(), codecs.JSON)
-        except codecs.CodecError as err:
-            raise BenchError(f"{example}: not a KServe request ({err}); fix it or pass --data") from None
-        return triton_payloads(signature, inputs=inputs, source=example.name)
-    if endpoint.server == "torchserve":
-        from servekit.model_build import handlers
-
-        handler = handlers.torchserve_handler(endpoint.model)
-        example = _example_file(endpoint, handler)
-        if handler == "vision":
-            if example is None:
-                return image_payloads(image(_vision_shape(endpoint)))
-            body = example.read_bytes()
-            array = example_array(body, "inputs")
-            if array is None:
-                return [Payload("json", body, codecs.JSON, description=example.name)]
-            npy, npy_type = codecs.encode_npy(array)
-            return [Payload("json", body, codecs.JSON, description=example.name),
-                    Payload("x-npy", npy, npy_type, description=f"{example.name} as numpy .npy bytes")]
-        if example is None:
-            raise BenchError(f"{endpoint.name}: no examples/{endpoint.name}.json; pass --data FILE (and --content-type)")
-        return [Payload("json", example.read_bytes(), codecs.JSON, description=example.name)]
-    if endpoint.server == "tfs":
-        example = _example_file(endpoint, None)
-        if example is None:
-            if artifact is None:
-                raise BenchError(f"{endpoint.name}: the model is in S3; pass --data FILE")
-            return image_payloads(tfs_input(artifact, endpoint.default_model_name), json_key="instances")
-        body = example.read_bytes()
-        payloads = [Payload("json", body, codecs.JSON, description=example.name)]
-        array = example_array(body, "instances")
-        if array is not None:  # the handler takes the same instances as .npy (first axis: the batch)
-            npy, npy_type = codecs.encode_npy(array)
-            payloads.append(Payload("x-npy", npy, npy_type, description=f"{example.name} instances as .npy float32"))
-        return payloads
-    raise BenchError(f"unknown server {endpoint.server!r}")
+    file examples/<endpoint>.json when there is one, else a deterministic input of the model's signature. Each
+    server's payloads.py says which (servekit/servers/<server>/payloads.py)."""
+    return servers.get(endpoint.server).payloads(endpoint, artifact)
 
 
-def _vision_shape(endpoint: Any) -> tuple[int, ...]:
+def vision_shape(endpoint: Any) -> tuple[int, ...]:
     shape = os.environ.get("SERVEKIT_INPUT_SHAPE")
     if shape:
         return (1, *[int(d) for d in shape.split(",")])
@@ -618,18 +576,6 @@ def parse_numbers(text: str, what: str, kind: type = int) -> list:
 # ---------------------------------------------------------------------------------------------
 # Sweeps: the same endpoint with one tuning value changed
 # ---------------------------------------------------------------------------------------------
-# Names people use for settings whose field has another name or lives deeper in the config.
-SWEEP_ALIASES = {
-    "triton": {
-        "instance_count": "model.instance_group.count",
-        "preferred_batch_sizes": "model.dynamic_batching.preferred_batch_size",
-        "max_queue_delay_microseconds": "model.dynamic_batching.max_queue_delay_microseconds",
-    },
-    "torchserve": {"workers": None},  # see resolve_key: min_workers and max_workers are two fields
-    "tfs": {"batching": "tuning.enable_batching"},
-}
-
-
 @dataclass(frozen=True)
 class Sweep:
     key: str  # as typed
@@ -664,7 +610,7 @@ def resolve_key(endpoint: Any, key: str) -> tuple[str, ...]:
     name looked up in `tuning`, then in `model`, then on the endpoint itself."""
     cls = type(endpoint)
     all_paths = set(_paths(cls))
-    alias = SWEEP_ALIASES.get(endpoint.server, {}).get(key, "")
+    alias = servers.get(endpoint.server).sweep_aliases.get(key, "")
     if alias is None:
         raise BenchError(f"--sweep {key}: ambiguous on {endpoint.server}; sweep min_workers or max_workers "
                          "(tuning.max_workers), one at a time")
@@ -1020,9 +966,9 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
 
     variants = [("", endpoint)] if sweep is None else [
         (sweep.label(i), with_setting(endpoint, sweep.path, v)) for i, v in enumerate(sweep.values)]
-    if sweep is not None and endpoint.server == "tfs":
-        say("note: the local TFS is an emulation that runs every request alone and ignores TFS tuning: a TFS sweep "
-            "here shows noise, not the setting (sweep against --deployed endpoints for real TFS figures)")
+    note = servers.get(endpoint.server).sweep_note
+    if sweep is not None and note:
+        say(f"note: {note}")
     total_steps = len(variants) * len(plan.steps)
     budget = time.monotonic() + plan.max_total_s
     results: list[StepResult] = []

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from servekit import config as cfg
-from servekit import images
+from servekit import images, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
@@ -125,17 +125,8 @@ def _volume_key(config: dict, variant: dict) -> str:
 
 
 def summarize_tuning(server: str, env: dict[str, str]) -> str:
-    keys = {
-        "tfs": [("SAGEMAKER_TFS_ENABLE_BATCHING", "batching"), ("SAGEMAKER_TFS_MAX_BATCH_SIZE", "max_batch"),
-                ("SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS", "timeout_us"), ("SAGEMAKER_TFS_INSTANCE_COUNT", "processes"),
-                ("SAGEMAKER_TFS_DEFAULT_MODEL_NAME", "default_model")],
-        "torchserve": [("SAGEMAKER_TS_BATCH_SIZE", "batch"), ("SAGEMAKER_TS_MAX_BATCH_DELAY", "delay_ms"),
-                       ("SAGEMAKER_TS_MIN_WORKERS", "min_workers"), ("SAGEMAKER_TS_MAX_WORKERS", "max_workers"),
-                       ("SAGEMAKER_TS_RESPONSE_TIMEOUT", "timeout_s"), ("OMP_NUM_THREADS", "omp_threads")],
-        "triton": [("SAGEMAKER_TRITON_DEFAULT_MODEL_NAME", "model"), ("SAGEMAKER_TRITON_THREAD_COUNT", "threads"),
-                   ("SAGEMAKER_TRITON_LOG_VERBOSE", "log_verbose")],
-    }.get(server, [])
-    return " ".join(f"{label}={env[key]}" for key, label in keys if key in env)
+    columns = servers.get(server).tuning_columns if server in servers.SERVERS else ()
+    return " ".join(f"{label}={env[key]}" for key, label in columns if key in env)
 
 
 def print_endpoint_table(assembly: Path) -> None:
@@ -341,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("check-artifact", help="report layout problems in a model.tar.gz")
     p.add_argument("path")
-    p.add_argument("--server", required=True, choices=["tfs", "torchserve", "triton"])
+    p.add_argument("--server", required=True, choices=servers.names())
     p.add_argument("--default-model-name", help="TFS: the model SAGEMAKER_TFS_DEFAULT_MODEL_NAME names")
     p.add_argument("--instance-type", help="checks GPU-only settings (e.g. Triton KIND_GPU) against it")
     p.set_defaults(func=cmd_check_artifact)

@@ -422,18 +422,16 @@ def request_problem(server: str, body: bytes, content_type: str | None) -> str |
     if len(body) > MAX_INVOKE_BYTES:
         return (f"the body is {len(body)} bytes, over the {MAX_INVOKE_BYTES} bytes (6 MB) that SageMaker's "
                 "InvokeEndpoint accepts; send fewer items per request (or a binary form: x-npy, Triton binary+json)")
-    if server == "triton":
-        return _triton_problem(body, content_type)
-    if server == "tfs":
-        return _tfs_problem(body, content_type)
-    return None
+    from servekit import servers
+
+    return servers.get(server).request_problem(body, content_type)
 
 
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _triton_problem(body: bytes, content_type: str | None) -> str | None:
+def triton_request_problem(body: bytes, content_type: str | None) -> str | None:
     if not body.strip():
         return ("empty body: Triton takes it as a raw input of zero bytes and answers 200 from memory it never "
                 "received; send KServe "
@@ -461,7 +459,7 @@ def _triton_problem(body: bytes, content_type: str | None) -> str | None:
     return None
 
 
-def _tfs_problem(body: bytes, content_type: str | None) -> str | None:
+def tfs_request_problem(body: bytes, content_type: str | None) -> str | None:
     media_type = _media_type(content_type) or JSON
     why = "the TFS container answers handler errors with 500"
     if media_type not in TFS_HANDLER_CONTENT_TYPES:

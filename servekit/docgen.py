@@ -1,4 +1,5 @@
-"""docs/configuration.md, generated from the schema in servekit/config.py so it never drifts from the code.
+"""docs/configuration.md, generated from the schema (servekit.config and each server's schema.py) so it never drifts
+from the code.
 
     .venv/bin/python -m servekit.docgen > docs/configuration.md
 (a unit test fails when the committed file differs from what this prints).
@@ -7,29 +8,18 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from servekit import config as cfg
+from servekit import servers
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("app", cfg.AppConfig),
-    ("endpoints[] (server: tfs)", cfg.TfsEndpointSpec),
-    ("endpoints[].models[] (tfs)", cfg.TfsModel),
-    ("endpoints[].tuning (tfs)", cfg.TfsTuning),
-    ("endpoints[] (server: torchserve)", cfg.TorchServeEndpointSpec),
-    ("endpoints[].model (torchserve)", cfg.TorchServeModel),
-    ("endpoints[].tuning (torchserve)", cfg.TorchServeTuning),
-    ("endpoints[] (server: triton)", cfg.TritonEndpointSpec),
-    ("endpoints[].model (triton)", cfg.TritonModel),
-    ("endpoints[].model.inputs[] / outputs[] (triton)", cfg.TritonTensor),
-    ("endpoints[].model.dynamic_batching (triton)", cfg.DynamicBatching),
-    ("endpoints[].model.instance_group (triton)", cfg.InstanceGroup),
-    ("endpoints[].model.onnx_tensorrt_accelerator (triton)", cfg.TensorRTAccelerator),
-    ("endpoints[].model.tensorrt (triton)", cfg.TensorRTBuild),
-    ("endpoints[].tuning (triton)", cfg.TritonTuning),
+    *(section for server in servers.all() for section in server.doc_sections()),
     ("endpoints[].scaling", cfg.Scaling),
     ("endpoints[].scaling.schedules[]", cfg.ScheduledScaling),
     ("endpoints[].deployment", cfg.Deployment),
@@ -49,8 +39,8 @@ SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchSc
 
 
 def _type(annotation: typing.Any) -> str:
-    text = str(annotation).replace("typing.", "").replace("servekit.config.", "").replace("pathlib._local.", "")
-    text = text.replace("servekit.options.", "")
+    text = str(annotation).replace("typing.", "").replace("pathlib._local.", "")
+    text = re.sub(r"\bservekit(\.\w+)*\.(?=[A-Z])", "", text)  # servekit.servers.tfs.schema.TfsVariant -> TfsVariant
     text = text.replace("<class '", "").replace("'>", "").replace("pathlib.", "")
     if any(marker in text for marker in ("Annotated[Union[ExampleSource", "ExampleSource, SavedModelSource",
                                          "ExampleSource | SavedModelSource")):
@@ -79,7 +69,8 @@ def render() -> str:
     out = [
         "# servekit.yaml reference",
         "",
-        "Generated from `servekit/config.py` by `python -m servekit.docgen`; do not edit by hand.",
+        "Generated from `servekit/config/` and `servekit/servers/*/schema.py` by `python -m servekit.docgen`; do not edit "
+        "by hand.",
         "Unknown keys are errors. Every tuning key names its container variable and unit; unset means the",
         "container's own default. `servekit validate` checks a file with one line per problem.",
         "",

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-# server name in servekit.yaml -> framework name in sagemaker-core's image table
-FRAMEWORKS = {"tfs": "tensorflow", "torchserve": "pytorch", "triton": "sagemaker-tritonserver"}
+from servekit import servers
 
 
 class ImageError(ValueError):
@@ -98,19 +97,13 @@ def instance_facts(instance_type: str) -> InstanceFacts | None:
     return INSTANCE_TYPES.get(instance_type)
 
 
-def multi_model_problem(server: str, facts: InstanceFacts) -> str | None:
-    """Why `server` cannot run a SageMaker multi-model endpoint on this instance, or None.
+def gpu_multi_model_problem(facts: InstanceFacts) -> str | None:
+    """Why a GPU instance cannot hold a multi-model endpoint whatever the server, or None.
 
     AWS: CPU multi-model endpoints are supported by the TensorFlow and PyTorch containers; GPU ones only by
-    the Triton container (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
-    TFS is left out on purpose: servekit routes several SavedModels of one archive with tfs-model-name.
+    the Triton container (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html), and only
+    on single-GPU sizes of the families below.
     """
-    if server == "tfs":
-        return ("TFS serves several SavedModels from one archive instead: list them under `models` and route "
-                "with the tfs-model-name custom attribute")
-    if server == "torchserve" and facts.gpus:
-        return (f"GPU multi-model endpoints run only in the Triton container, and {facts.instance_type} has a GPU; "
-                "use a CPU instance type or server: triton")
     family = facts.instance_type.split(".")[1] if facts.instance_type.count(".") == 2 else ""
     if facts.gpus and (facts.gpus > 1 or family not in _MULTI_MODEL_GPU_FAMILIES):
         return (f"AWS lists only single-GPU {', '.join(sorted(_MULTI_MODEL_GPU_FAMILIES))} instances for GPU "
@@ -181,8 +174,8 @@ def image_uri(server: str, version: str, region: str, instance_type: str | None)
     """The DLC inference image for `server` (tfs | torchserve | triton), CPU or GPU from `instance_type`;
     `instance_type` None means serverless, which runs the CPU image. From the cache file under
     .servekit/cache (SERVEKIT_CACHE_DIR) when it was resolved before, else from sagemaker-core's table."""
-    if server not in FRAMEWORKS:
-        raise ImageError(f"unknown server {server!r}; use one of {sorted(FRAMEWORKS)}")
+    if server not in servers.SERVERS:
+        raise ImageError(f"unknown server {server!r}; use one of {sorted(servers.SERVERS)}")
     key = _uri_cache_key(server, version, region, instance_type)
     cached = _read_uri_cache().get(key)
     if isinstance(cached, str):
@@ -193,7 +186,7 @@ def image_uri(server: str, version: str, region: str, instance_type: str | None)
 
 
 def _resolve(server: str, version: str, region: str, instance_type: str | None) -> str:
-    framework = FRAMEWORKS[server]
+    framework = servers.get(server).image_framework
     where: dict[str, object] = {"instance_type": instance_type}
     if instance_type is None:
         from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig

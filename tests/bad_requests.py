@@ -104,7 +104,7 @@ def npy(array) -> bytes:
 
 
 def torchserve_qa_cases(good_body: bytes) -> dict[str, tuple[bytes, dict[str, str], int, str]]:
-    """case: (body, headers, status, words of the error) for servekit/handlers/torchserve_question_answering.py."""
+    """case: (body, headers, status, words of the error) for servekit/servers/torchserve/handlers/torchserve_question_answering.py."""
     return {
         "malformed JSON": (b'{"question": ', JSON_TYPE, 400, "not valid JSON"),
         "empty body": (b"", JSON_TYPE, 400, "empty body"),
@@ -122,7 +122,7 @@ def torchserve_qa_cases(good_body: bytes) -> dict[str, tuple[bytes, dict[str, st
 
 
 def torchserve_vision_cases(good_npy: bytes, tripwire: Path) -> dict[str, tuple[bytes, dict[str, str], int, str]]:
-    """case: (body, headers, status, words of the error) for servekit/handlers/torchserve_vision.py (3-channel models)."""
+    """case: (body, headers, status, words of the error) for servekit/servers/torchserve/handlers/torchserve_vision.py (3-channel models)."""
     return {
         "malformed JSON": (b"[[[1.0,", JSON_TYPE, 400, "not valid JSON"),
         "empty body": (b"", NPY_TYPE, 400, "empty body"),

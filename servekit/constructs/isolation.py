@@ -14,22 +14,15 @@ import functools
 import tarfile
 from pathlib import Path
 
+from servekit import servers
+
 
 def start_install_reason(archive: Path, server: str) -> str | None:
-    """Why the container would need the network at start (one sentence naming the fix), or None."""
-    if server == "triton":
-        return None
+    """Why the container would need the network at start (one sentence naming the fix), or None. Each server
+    says what its container installs (servekit.servers.<server>.start_install_reason)."""
     stat = archive.stat()
     requirements, has_lib = _listing(str(archive), stat.st_size, stat.st_mtime_ns)
-    if not requirements:
-        return None
-    if server == "tfs" and has_lib:
-        return None
-    shown = ", ".join(requirements[:3]) + (" ..." if len(requirements) > 3 else "")
-    if server == "tfs":
-        return (f"code/requirements.txt lists {shown}, which TFS pip-installs at start unless code/lib/ vendors "
-                "the packages")
-    return f"code/requirements.txt lists {shown}, which the PyTorch toolkit pip-installs at every start"
+    return servers.get(server).start_install_reason(requirements, has_lib)
 
 
 @functools.lru_cache(maxsize=32)

@@ -6,14 +6,15 @@
         /invocations), .stop(), context manager, .emulated (True where the real server cannot run here),
         .differences (what differs from the cloud container), .startup_seconds.
 
-TorchServe runs through the SageMaker PyTorch toolkit's own entry (torchserve.py); Triton is the real
-tritonserver from nvidia-pytriton with its python backend executing the same model file (triton.py);
-TensorFlow Serving cannot be installed here, so tfs.py emulates its REST API with TensorFlow (labelled so).
+Each server's local.py (servekit/servers/<server>/local.py): TorchServe runs through the SageMaker PyTorch
+toolkit's own entry; Triton is the real tritonserver from nvidia-pytriton with its python backend executing
+the same model file; TensorFlow Serving cannot be installed here, so the TFS one emulates its REST and gRPC
+APIs with TensorFlow (labelled so). This package holds what they share: process.py (free port, health wait,
+clean stop), supervisor.py (the watchdog) and endpoint.py.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ def start(
     endpoint: Any, artifact_path: Path, *, workdir: Path, port: int | None = None,
     progress: Callable[[str], None] = print,
 ) -> LocalEndpoint:
-    """Start `endpoint`'s server on `artifact_path`; the module per server is imported only when used."""
-    module = importlib.import_module(f"servekit.local.{endpoint.server}")
-    return module.start(endpoint, artifact_path, workdir=workdir, port=port, progress=progress)
+    """Start `endpoint`'s server on `artifact_path` (servekit/servers/<server>/local.py, imported only when used)."""
+    from servekit import servers
+
+    return servers.get(endpoint.server).start_local(endpoint, artifact_path, workdir=workdir, port=port,
+                                                    progress=progress)

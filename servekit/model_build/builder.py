@@ -8,8 +8,6 @@ TensorFlow, so a cached build costs a few file stats and one JSON hash.
 from __future__ import annotations
 
 import collections
-import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servekit import config
-from servekit.model_build import handlers, identity, manifest, triton_config
-from servekit.model_build.archive import Content, FileHasher, tree_entries, write_archive
+from servekit import servers
+from servekit.model_build import handlers, identity, manifest
+from servekit.model_build.archive import Content, FileHasher, write_archive
 from servekit.model_build.check import check_artifact
 from servekit.model_build.examples import EXAMPLE_SERVERS
+from servekit.spec import sources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Progress = Callable[[str], None]
@@ -56,7 +55,9 @@ class BuildError(Exception):
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """A build before it runs: its identity (cheap), and how to make its archive entries on a cache miss."""
+
     identity: str
     materialize: Callable[[Path, Progress], dict[str, Content]]
     default_model_name: str | None
@@ -75,11 +76,11 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
     say: Progress = progress or (lambda _message: None)
     where = f"endpoint {endpoint.name}"
     source = _only_source(endpoint)
-    if isinstance(source, config.S3Source):
+    if isinstance(source, sources.S3Source):
         return RemoteArtifact(uri=source.uri)
     hasher = FileHasher(cache_dir / "file-hashes.json")
     try:
-        if isinstance(source, config.ArchiveSource):
+        if isinstance(source, sources.ArchiveSource):
             return _pass_through(endpoint, source, cache_dir, hasher, say)
         plan = _plan(endpoint, hasher)
     except (OSError, handlers.HandlerError) as err:
@@ -99,7 +100,7 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
             entries = plan.materialize(work, lambda m: say(f"{endpoint.name}: {m}"))
         except (OSError, handlers.HandlerError) as err:
             raise BuildError(f"{where}: {_os_error(err)}") from None
-        records = entries.pop(_RECORDS, {})  # what produced each model file: the manifest
+        records = entries.pop(RECORDS, {})  # what produced each model file: the manifest
         if records:
             entries[_manifest_name(endpoint)] = manifest.encode(records)
         _check_producers(endpoint, {"files": records}, say)
@@ -118,13 +119,12 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
     return Artifact(path=dest, identity=plan.identity, size_bytes=dest.stat().st_size)
 
 
-_RECORDS = "\0records"  # materialize's entry for the manifest records (not an archive path)
+RECORDS = "\0records"  # materialize's entry for the manifest records (not an archive path)
 _WARNED: set[str] = set()  # each producer warning once per process
 
 
 def _manifest_name(endpoint: Any) -> str:
-    # Triton would take a file at the repository root for a model: the manifest sits in the model's folder.
-    return f"{endpoint.model.name}/{manifest.NAME}" if isinstance(endpoint, config.TritonEndpointSpec) else manifest.NAME
+    return servers.get(endpoint.server).manifest_name(endpoint)
 
 
 def _cached_manifest(archive: Path) -> dict[str, Any] | None:
@@ -146,14 +146,14 @@ def _check_producers(endpoint: Any, found: dict[str, Any] | None, say: Progress)
             say(f"{endpoint.name}: {line}")
 
 
-def _producer_torch(source: Any) -> str | None:
+def producer_torch(source: Any) -> str | None:
     """The torch that wrote a TorchScript file servekit makes (examples, state_dict); None for a user's file."""
-    if isinstance(source, config.ExampleSource | config.StateDictSource):
+    if isinstance(source, sources.ExampleSource | sources.StateDictSource):
         return identity.tool_versions("torch").get("torch")
     return None
 
 
-def _tensorflow_here() -> str | None:
+def tensorflow_here() -> str | None:
     versions = identity.tool_versions("tensorflow")
     return versions.get("tensorflow-cpu") or versions.get("tensorflow")
 
@@ -165,22 +165,19 @@ def _os_error(err: Exception) -> str:
 
 
 def _only_source(endpoint: Any) -> Any:
-    if isinstance(endpoint, config.TfsEndpointSpec):
-        if len(endpoint.models) == 1 and endpoint.models[0].source.kind in ("archive", "s3"):
-            return endpoint.models[0].source
-        return None
-    return endpoint.model.source if endpoint.model.source.kind in ("archive", "s3") else None
-
-
-def _default_model_name(endpoint: Any) -> str | None:
-    if isinstance(endpoint, config.TfsEndpointSpec):
-        return endpoint.default_model_name
-    if isinstance(endpoint, config.TritonEndpointSpec):
-        return endpoint.model.name
+    """The source when the endpoint's model is a whole archive (`archive` or `s3`: the schema lets such a source
+    be the only model), else None."""
+    models = servers.get(endpoint.server).models(endpoint)
+    if len(models) == 1 and models[0][1].source.kind in ("archive", "s3"):
+        return models[0][1].source
     return None
 
 
-def _pass_through(endpoint: Any, source: config.ArchiveSource, cache_dir: Path, hasher: FileHasher,
+def _default_model_name(endpoint: Any) -> str | None:
+    return servers.get(endpoint.server).default_model_name(endpoint)
+
+
+def _pass_through(endpoint: Any, source: sources.ArchiveSource, cache_dir: Path, hasher: FileHasher,
                   say: Progress) -> Artifact:
     """An existing archive: identity = sha256 of its bytes; checked once per (identity, server, options)."""
     path = source.path
@@ -210,11 +207,11 @@ def _pass_through(endpoint: Any, source: config.ArchiveSource, cache_dir: Path, 
 def identity_of(endpoint: Any, *, cache_dir: Path) -> str | None:
     """The identity `build` would give `endpoint` (None for an s3 source), without building anything."""
     source = _only_source(endpoint)
-    if isinstance(source, config.S3Source):
+    if isinstance(source, sources.S3Source):
         return None
     hasher = FileHasher(Path(cache_dir) / "file-hashes.json")
     try:
-        if isinstance(source, config.ArchiveSource):
+        if isinstance(source, sources.ArchiveSource):
             return hasher.file(source.path)
         return _plan(endpoint, hasher).identity
     finally:
@@ -257,25 +254,19 @@ def run_worker(task: dict[str, Any], say: Progress) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Plans per server: identity first (cheap), materialize only on a cache miss
+# Plans: each server's build.py makes its Plan (identity first, materialize only on a cache miss) from these
 # ---------------------------------------------------------------------------------------------
-def _plan(endpoint: Any, hasher: FileHasher) -> _Plan:
-    if isinstance(endpoint, config.TfsEndpointSpec):
-        return _plan_tfs(endpoint, hasher)
-    if isinstance(endpoint, config.TorchServeEndpointSpec):
-        return _plan_torchserve(endpoint, hasher)
-    if isinstance(endpoint, config.TritonEndpointSpec):
-        return _plan_triton(endpoint, hasher)
-    raise TypeError(f"not an endpoint: {endpoint!r}")
+def _plan(endpoint: Any, hasher: FileHasher) -> Plan:
+    return servers.get(endpoint.server).plan(endpoint, hasher)
 
 
-def _check_example(source: Any, server: str, field: str) -> None:
-    if isinstance(source, config.ExampleSource) and server not in EXAMPLE_SERVERS[source.name]:
+def check_example(source: Any, server: str, field: str) -> None:
+    if isinstance(source, sources.ExampleSource) and server not in EXAMPLE_SERVERS[source.name]:
         fits = sorted(n for n, servers in EXAMPLE_SERVERS.items() if server in servers)
         raise BuildError(f"{field}: example {source.name!r} cannot serve on {server}; use {' or '.join(fits)}")
 
 
-def _check_path(source: Any, field: str, *, is_dir: bool) -> None:
+def check_path(source: Any, field: str, *, is_dir: bool) -> None:
     path = getattr(source, "path", None)
     if path is None:
         return
@@ -285,208 +276,20 @@ def _check_path(source: Any, field: str, *, is_dir: bool) -> None:
         raise BuildError(f"{field}.path: {path} is not a file; point it at the {source.kind} file")
 
 
-def _identity(data: dict[str, Any]) -> str:
+def plan_identity(data: dict[str, Any]) -> str:
     return identity.digest({"format_version": identity.FORMAT_VERSION, **data})
 
 
-def _plan_tfs(ep: config.TfsEndpointSpec, hasher: FileHasher) -> _Plan:
-    for i, m in enumerate(ep.models):
-        field = f"models[{i}] ({m.name}).source"
-        if m.name == "code":
-            raise BuildError(f"models[{i}].name: 'code' collides with the handler's code/ folder; rename the model")
-        _check_example(m.source, "tfs", field)
-        _check_path(m.source, field, is_dir=m.source.kind == "saved_model")
-        if m.source.kind == "saved_model" and not (m.source.path / "saved_model.pb").is_file():
-            raise BuildError(f"{field}.path: {m.source.path} holds no saved_model.pb; point it at the SavedModel "
-                             "folder (the one with saved_model.pb and variables/)")
-    reqs = handlers.requirements_lines("tfs", [])
-    data = {
-        "server": "tfs",
-        "models": [{"name": m.name, "version": m.version, "source": identity.source_fingerprint(m.source, hasher)}
-                   for m in ep.models],
-        "handler": identity.handler_digest("tfs"),
-        "requirements": reqs,
-    }
-
-    def materialize(work: Path, say: Progress) -> dict[str, Content]:
-        entries: dict[str, Content] = {}
-        given = [str(m.source.path) for m in ep.models if isinstance(m.source, config.SavedModelSource)]
-        producers: dict[str, str] = {}
-        if given:
-            checked = run_worker({"task": "check_saved_model", "paths": given}, say)
-            signatures, producers = checked["signatures"], checked.get("tensorflow", {})
-            for path, names in signatures.items():
-                if "serving_default" not in names:
-                    raise BuildError(f"SavedModel {path} has no serving_default signature (it has "
-                                     f"{', '.join(names) or 'none'}); TFS answers /invocations with serving_default "
-                                     "— re-export it with signatures={'serving_default': ...}")
-        records = {}
-        for m in ep.models:
-            folder = _saved_model(m.source, work / f"model-{m.name}", say)
-            entries.update(tree_entries(folder, f"{m.name}/{m.version}"))
-            producer = producers.get(str(m.source.path)) if given and hasattr(m.source, "path") else None
-            records[f"{m.name}/{m.version}/saved_model.pb"] = {
-                "format": "saved_model",
-                "tensorflow": producer if isinstance(m.source, config.SavedModelSource) else _tensorflow_here()}
-        entries[_RECORDS] = records  # type: ignore[assignment]
-        entries["code/inference.py"] = handlers.handler_path("tfs")
-        entries["code/requirements.txt"] = handlers.requirements_text(reqs)
-        return entries
-
-    return _Plan(_identity(data), materialize, ep.default_model_name)
-
-
-def _saved_model(source: Any, out: Path, say: Progress) -> Path:
-    if isinstance(source, config.ExampleSource):
-        run_worker({"task": "example", "name": source.name, "out": str(out)}, say)
-        return out
-    if isinstance(source, config.KerasSource):
-        run_worker({"task": "keras", "path": str(source.path), "out": str(out)}, say)
-        return out
-    return source.path
-
-
-def _plan_torchserve(ep: config.TorchServeEndpointSpec, hasher: FileHasher) -> _Plan:
-    model = ep.model
-    source = model.source
-    _check_example(source, "torchserve", "model.source")
-    _check_path(source, "model.source", is_dir=source.kind == "huggingface")
-    key = handlers.torchserve_handler(model)
-    qa_source = source.kind == "huggingface" or (source.kind == "example" and source.name == "distilbert-qa")
-    if key == "question-answering" and not qa_source:
-        raise BuildError(f"model.handler: question-answering needs a huggingface source (or example distilbert-qa), "
-                         f"not {source.kind}; use handler: vision or auto, or your own inference.py")
-    if key == "vision" and qa_source:
-        raise BuildError("model.handler: vision needs a TorchScript model, not a Hugging Face one; use handler: "
-                         "question-answering or auto")
-    builtin = key in handlers.HANDLER_FILES
-    reqs = handlers.requirements_lines(key if builtin else "custom", model.requirements)
-    handler_file = handlers.handler_path(key)
-    support = handlers.support_paths(key)
-    data = {
-        "server": "torchserve",
-        "source": identity.source_fingerprint(source, hasher),
-        "handler": {"name": key if builtin else "custom", "sha256": hashlib.sha256(handler_file.read_bytes()).hexdigest(),
-                    "support": {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in support.items()}},
-        "requirements": reqs,
-        "labels": model.labels,
-    }
-
-    def materialize(work: Path, say: Progress) -> dict[str, Content]:
-        entries: dict[str, Content] = {}
-        if qa_source:
-            folder = source.path if source.kind == "huggingface" else work / "hf"
-            if source.kind == "example":
-                run_worker({"task": "example", "name": source.name, "out": str(folder)}, say)
-            else:  # a user's folder: prove it loads offline, as the handler will load it
-                run_worker({"task": "verify_huggingface", "path": str(folder)}, say)
-            entries.update(tree_entries(folder))
-            if "code" in entries:
-                raise BuildError(f"{folder}: holds a code/ folder, which would clash with the handler's code/; "
-                                 "remove it from the model folder")
-        else:
-            entries["model.pt"] = _torchscript(source, work, say)
-            entries[_RECORDS] = {"model.pt": manifest.torchscript_record(entries["model.pt"],  # type: ignore[dict-item]
-                                                                          _producer_torch(source))}
-        if model.labels:
-            entries["labels.json"] = (json.dumps(model.labels, ensure_ascii=False) + "\n").encode()
-        entries["code/inference.py"] = handler_file
-        entries.update(support)
-        entries["code/requirements.txt"] = handlers.requirements_text(reqs)
-        return entries
-
-    return _Plan(_identity(data), materialize, None)
-
-
-def _torchscript(source: Any, work: Path, say: Progress) -> Path:
+def torchscript_file(source: Any, work: Path, say: Progress) -> Path:
     """A TorchScript file for a torch source (example resnet, torchscript, state_dict)."""
-    if isinstance(source, config.TorchScriptSource):
+    if isinstance(source, sources.TorchScriptSource):
         return source.path
     out = work / "torchscript"
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(source, config.ExampleSource):
+    if isinstance(source, sources.ExampleSource):
         run_worker({"task": "example", "name": source.name, "out": str(out)}, say)
     else:
         run_worker({"task": "state_dict", "path": str(source.path), "model_class": source.model_class,
                     "init_kwargs": source.init_kwargs, "shape": source.example_input_shape,
                     "out": str(out / "model.pt")}, say)
     return out / "model.pt"
-
-
-def _plan_triton(ep: config.TritonEndpointSpec, hasher: FileHasher) -> _Plan:
-    model = ep.model
-    source = model.source
-    _check_example(source, "triton", "model.source")
-    _check_path(source, "model.source", is_dir=False)
-    if source.kind == "onnx" and model.format != "onnx":
-        raise BuildError(f"model.format: {model.format!r} with an onnx source; set format: onnx (and "
-                         "onnx_tensorrt_accelerator for TensorRT at load)")
-    needs: tuple[str, ...] = ()
-    if model.format == "onnx" and source.kind != "onnx":
-        needs = ("onnx",)
-    elif model.format == "tensorrt":
-        needs = ("tensorrt",)
-    data = {
-        "server": "triton",
-        "model": model.model_dump(mode="json", exclude={"source"}),
-        "source": identity.source_fingerprint(source, hasher, needs=needs),
-    }
-
-    def materialize(work: Path, say: Progress) -> dict[str, Content]:
-        plan_record: dict[str, Any] = {}
-        text = triton_config.render(model)
-        problems = triton_config.config_problems(triton_config.parse(text), "model", instance_type=ep.instance_type)
-        if problems:
-            raise BuildError(f"endpoint {ep.name}: the Triton config breaks Triton's load rules", problems)
-        tensors = {
-            "inputs": [t.model_dump() for t in model.inputs],
-            "outputs": [t.model_dump() for t in model.outputs],
-        }
-        if model.format == "onnx":
-            if source.kind == "onnx":
-                model_file = source.path
-            else:
-                model_file = work / "model.onnx"
-                run_worker({"task": "onnx", "path": str(_torchscript(source, work, say)), **tensors,
-                            "max_batch_size": model.max_batch_size, "out": str(model_file)}, say)
-            problems = triton_config.onnx_problems(model, model_file)
-        elif model.format == "torchscript":
-            model_file = _torchscript(source, work, say)
-            facts = run_worker({"task": "inspect_torchscript", "path": str(model_file), "inputs": tensors["inputs"],
-                                "max_batch_size": model.max_batch_size}, say)
-            problems = triton_config.torchscript_problems(model, facts)
-        else:
-            if importlib.util.find_spec("torch_tensorrt") is None:
-                raise BuildError(
-                    "model.format: tensorrt needs torch-tensorrt and a CUDA GPU on the build machine, and "
-                    "torch_tensorrt is not importable here; use format: onnx with onnx_tensorrt_accelerator "
-                    "(Triton's ONNX Runtime builds the TensorRT engine at load, on the serving GPU) or install "
-                    "torch-tensorrt on a GPU build machine"
-                )
-            ts = _torchscript(source, work, say)
-            facts = run_worker({"task": "inspect_torchscript", "path": str(ts), "inputs": tensors["inputs"],
-                                "max_batch_size": model.max_batch_size}, say)
-            problems = triton_config.torchscript_problems(model, facts)
-            if not problems:
-                model_file = work / "model.plan"
-                plan_record = run_worker({"task": "tensorrt", "path": str(ts), "inputs": tensors["inputs"],
-                            "max_batch_size": model.max_batch_size, "min_batch": model.tensorrt.min_batch,
-                            "opt_batch": model.tensorrt.opt_batch, "precisions": model.tensorrt.precisions,
-                            "out": str(model_file)}, say)
-        if problems:
-            raise BuildError(f"endpoint {ep.name}: the Triton config does not match the exported model (the model "
-                             "file is the truth)", problems)
-        file_name = f"{model.name}/{model.version}/{triton_config.model_file_name(model)}"
-        if model.format == "onnx":
-            record = manifest.onnx_record(model_file)
-        elif model.format == "torchscript":
-            record = manifest.torchscript_record(model_file, _producer_torch(source))
-        else:
-            record = {"format": "tensorrt_plan", **plan_record}
-        return {
-            f"{model.name}/config.pbtxt": text.encode(),
-            file_name: model_file,
-            _RECORDS: {file_name: record},  # type: ignore[dict-item]
-        }
-
-    return _Plan(_identity(data), materialize, model.name)

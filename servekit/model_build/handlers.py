@@ -1,7 +1,8 @@
 """Which container-side handler goes into an archive as code/inference.py, and what it needs installed.
 
-The handlers themselves live in servekit/handlers/ (HANDLERS_DIR, package data of the wheel); this module is the
-one place that maps a server and a `handler:` value to a file and to the pinned lines of code/requirements.txt.
+The handlers themselves live in each server's package, servekit/servers/<server>/handlers/ (package data of the
+wheel, under HANDLERS_DIR); this module is the one place that maps a `handler:` value to a file and to the pinned
+lines of code/requirements.txt.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # config imports this module (lazily) to check requirements: no import at run time
     from servekit import config
 
-HANDLERS_DIR = Path(__file__).resolve().parents[1] / "handlers"
+HANDLERS_DIR = Path(__file__).resolve().parents[1] / "servers"
 
 HANDLER_FILES = {
-    "tfs": "tfs_inference.py",
-    "question-answering": "torchserve_question_answering.py",
-    "vision": "torchserve_vision.py",
+    "tfs": "tfs/handlers/tfs_inference.py",
+    "question-answering": "torchserve/handlers/torchserve_question_answering.py",
+    "vision": "torchserve/handlers/torchserve_vision.py",
 }
 
 # Modules a handler imports from beside it in code/ (the toolkit puts code/ on the Python path): copied
-# from HANDLERS_DIR under the same name. The TFS handler stays one file: its container loads inference.py
+# from HANDLERS_DIR as code/<file name>. The TFS handler stays one file: its container loads inference.py
 # by path, not from the Python path.
 SUPPORT_FILES = {
     "tfs": [],
-    "question-answering": ["servekit_torchserve.py"],
-    "vision": ["servekit_torchserve.py"],
+    "question-answering": ["torchserve/handlers/servekit_torchserve.py"],
+    "vision": ["torchserve/handlers/servekit_torchserve.py"],
 }
 
 # Pinned packages each handler imports beyond what its DLC ships. The question-answering handler uses
@@ -75,7 +76,7 @@ def handler_path(key: str) -> Path:
         return Path(key)
     path = HANDLERS_DIR / HANDLER_FILES[key]
     if not path.is_file():
-        raise HandlerError(f"handler file {path} is missing; reinstall servekit or restore servekit/handlers/{HANDLER_FILES[key]}")
+        raise HandlerError(f"handler file {path} is missing; reinstall servekit or restore servekit/servers/{HANDLER_FILES[key]}")
     return path
 
 
@@ -85,8 +86,8 @@ def support_paths(key: str) -> dict[str, Path]:
     for name in SUPPORT_FILES.get(key, []):
         path = HANDLERS_DIR / name
         if not path.is_file():
-            raise HandlerError(f"handler support file {path} is missing; reinstall servekit or restore servekit/handlers/{name}")
-        out[f"code/{name}"] = path
+            raise HandlerError(f"handler support file {path} is missing; reinstall servekit or restore servekit/servers/{name}")
+        out[f"code/{path.name}"] = path
     return out
 
 

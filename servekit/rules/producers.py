@@ -18,10 +18,11 @@ def _minor(version: str) -> tuple[int, int]:
 
 
 def target_torch(server: str, image_version: str) -> str | None:
+    """The torch (TorchServe) or libtorch (Triton) inside the image that reads a TorchScript file."""
+    from servekit import servers  # the registry's servers import the rules layer
+
     facts = dlc.IMAGES.get((server, image_version))
-    if facts is None:
-        return None
-    return facts.framework_version if server == "torchserve" else facts.runtimes.get("libtorch")
+    return None if facts is None else servers.get(server).target_torch(facts)
 
 
 def torchscript(field: str, record: dict, server: str, image_version: str) -> list[Problem]:

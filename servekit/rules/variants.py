@@ -1,5 +1,5 @@
 """Rules on a production variant's placement and names: pure functions returning Problems, used by
-servekit.config (validate, synth) and by the constructs (servekit.constructs.servers / variant / endpoint)."""
+servekit.config (validate, synth) and by the constructs (servekit.constructs.server_variant / variant / endpoint)."""
 
 from __future__ import annotations
 

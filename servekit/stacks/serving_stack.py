@@ -18,12 +18,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from servekit import config as cfg
-from servekit.constructs import ModelData, ServingEndpoint, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit import servers
+from servekit.constructs import ModelData, ServingEndpoint
 from servekit.constructs.checkov import skip_access_log_bucket
 from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
 from servekit.constructs.variant import Variant
 
-AnyEndpoint = cfg.TfsEndpointSpec | cfg.TorchServeEndpointSpec | cfg.TritonEndpointSpec
+AnyEndpoint = cfg.EndpointBase  # one of the servers' specs (servekit.servers.<server>.spec)
 
 
 class SharedStack(cdk.Stack):
@@ -170,8 +171,7 @@ def make_endpoint(
             # Only the id is used (for the security group servekit creates); the AZs are the region's.
             vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
                                               availability_zones=cdk.Fn.get_azs())
-    endpoint_class = {"tfs": TfsEndpoint, "torchserve": TorchServeEndpoint, "triton": TritonEndpoint}[endpoint.server]
-    return endpoint_class.from_variants(
+    return servers.get(endpoint.server).construct().from_variants(
         scope, construct_id, production_variants=production, shadow_variant=shadow,
         endpoint_name=endpoint_name, kms_key=kms_key, data_bucket=data_bucket,
         scaling=endpoint.scaling, deployment=endpoint.deployment,
@@ -194,13 +194,8 @@ def _model_data(endpoint: AnyEndpoint, variant: cfg.ResolvedVariant, primary: bo
 def _variant(resolved: cfg.ResolvedVariant, model_data: ModelData) -> Variant:
     ep = resolved.endpoint
     common = dict(
-        model_data=model_data, instance_type=ep.instance_type, instance_count=ep.instance_count,
+        instance_type=ep.instance_type, instance_count=ep.instance_count,
         weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
         container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
     )
-    if isinstance(ep, cfg.TfsEndpointSpec):
-        return TfsEndpoint.variant(resolved.name, model_names=[m.name for m in ep.models],
-                                   default_model_name=ep.default_model_name, **common)
-    if isinstance(ep, cfg.TorchServeEndpointSpec):
-        return TorchServeEndpoint.variant(resolved.name, **common)
-    return TritonEndpoint.variant(resolved.name, model_name=ep.model.name, **common)
+    return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)

@@ -30,13 +30,14 @@ import numpy as np
 import pytest
 
 from servekit import codecs, config
-from servekit.local import tfs, triton
 from servekit.model_build import build
+from servekit.servers.tfs import local as tfs
+from servekit.servers.triton import local as triton
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[2]
-HANDLER_SOURCE = (REPO / "servekit" / "handlers" / "tfs_inference.py").read_bytes()
+HANDLER_SOURCE = (REPO / "servekit" / "servers" / "tfs" / "handlers" / "tfs_inference.py").read_bytes()
 
 
 def endpoint(name: str):
@@ -232,7 +233,7 @@ class TestResnetOnTriton:
 
 
 # =============================================================================================
-# image-classifier in the TFS emulation, with servekit/handlers/tfs_inference.py as code/inference.py
+# image-classifier in the TFS emulation, with servekit/servers/tfs/handlers/tfs_inference.py as code/inference.py
 # =============================================================================================
 def images_nhwc(n: int, seed: int) -> np.ndarray:
     """Tinted noise in whole pixel values 0..255 (JSON stays ~1 MB per image, under InvokeEndpoint's 6 MB for

@@ -17,7 +17,7 @@ import pytest
 
 from servekit import codecs
 from servekit.config import TfsEndpointSpec
-from servekit.local import tfs
+from servekit.servers.tfs import local as tfs
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -373,8 +373,8 @@ def test_code_folder_below_a_top_folder_is_reported_as_never_loaded(tmp_path):
     assert "never loads it" in tfs.handler_problems(tmp_path)[0]
 
 
-# --- with the project's own TFS handler (servekit/handlers/tfs_inference.py) -----------------------------------
-PROJECT_HANDLER = Path(__file__).resolve().parents[2] / "servekit" / "handlers" / "tfs_inference.py"
+# --- with the project's own TFS handler (servekit/servers/tfs/handlers/tfs_inference.py) -----------------------------------
+PROJECT_HANDLER = Path(__file__).resolve().parents[2] / "servekit" / "servers" / "tfs" / "handlers" / "tfs_inference.py"
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from servekit import config
-from servekit.local import torchserve
 from servekit.model_build.builder import build
+from servekit.servers.torchserve import local as torchserve
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

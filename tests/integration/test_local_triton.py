@@ -14,7 +14,7 @@ import pytest
 
 from servekit import codecs
 from servekit.config import TritonEndpointSpec
-from servekit.local import triton
+from servekit.servers.triton import local as triton
 
 pytestmark = pytest.mark.integration
 

@@ -145,5 +145,5 @@ def test_when_the_build_extra_is_installed_then_the_wheel_builds_a_torchserve_ar
         names = set(tar.getnames())
         for shipped, packaged in (("code/inference.py", "torchserve_question_answering.py"),
                                   ("code/servekit_torchserve.py", "servekit_torchserve.py")):
-            assert tar.extractfile(shipped).read() == (ROOT / "servekit" / "handlers" / packaged).read_bytes()
+            assert tar.extractfile(shipped).read() == (ROOT / "servekit" / "servers" / "torchserve" / "handlers" / packaged).read_bytes()
     assert {"config.json", "model.safetensors", "tokenizer.json", "code/requirements.txt"} <= names

@@ -527,7 +527,7 @@ def test_when_a_step_names_both_or_neither_mode_then_it_is_refused():
 
 
 def test_when_omp_num_threads_is_swept_then_the_local_torchserve_environment_follows(config, tmp_path):
-    from servekit.local import torchserve
+    from servekit.servers.torchserve import local as torchserve
 
     qa = endpoint_named(config, "question-answering")
     sweep = bench.parse_sweep(qa, "omp_num_threads=1,2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servekit import images
+from servekit import images, servers
 
 
 @pytest.mark.parametrize(("instance_type", "vcpus", "gpus", "nvme"), [
@@ -38,7 +38,7 @@ def test_when_the_image_of_a_serverless_endpoint_is_resolved_then_it_is_the_cpu_
     ("triton", "ml.m5.xlarge", None),
 ])
 def test_when_multi_model_is_asked_then_only_what_aws_lists_is_allowed(server, instance_type, problem):
-    found = images.multi_model_problem(server, images.instance_facts(instance_type))
+    found = servers.get(server).multi_model_problem(images.instance_facts(instance_type))
     assert (found is None) if problem is None else (problem in found)
 
 

@@ -1,4 +1,5 @@
-"""Load the container-side handlers (servekit/handlers/*.py, package data, not modules) the way the containers import them."""
+"""Load the container-side handlers (servekit/servers/<server>/handlers/*.py, package data, not modules) the way the
+containers import them."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import importlib.util
 import sys
 from pathlib import Path
 
-HANDLERS = Path(__file__).resolve().parents[3] / "servekit" / "handlers"
+SERVERS = Path(__file__).resolve().parents[3] / "servekit" / "servers"
 
 
 def load_handler(name: str):
-    """Import handlers/<name>.py; its support modules (servekit_torchserve) come from the same folder, as the
-    toolkit finds them in code/ on the Python path."""
-    if str(HANDLERS) not in sys.path:
-        sys.path.insert(0, str(HANDLERS))
-    spec = importlib.util.spec_from_file_location(f"servekit_test_handler_{name}", HANDLERS / f"{name}.py")
+    """Import <server>/handlers/<name>.py (the server is the name's first word); its support modules
+    (servekit_torchserve) come from the same folder, as the toolkit finds them in code/ on the Python path."""
+    folder = SERVERS / name.split("_", 1)[0] / "handlers"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(f"servekit_test_handler_{name}", folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

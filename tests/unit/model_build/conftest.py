@@ -24,8 +24,9 @@ def handlers_dir(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("handlers")
     support = {name for names in handlers.SUPPORT_FILES.values() for name in names}
     for name in [*handlers.HANDLER_FILES.values(), *sorted(support)]:
-        real = REPO / "servekit" / "handlers" / name
+        real = REPO / "servekit" / "servers" / name
         content = real.read_bytes() if real.is_file() else b"# placeholder handler for tests\n"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(handlers, "HANDLERS_DIR", folder)

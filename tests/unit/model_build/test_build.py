@@ -178,9 +178,9 @@ def test_torchscript_source_for_torchserve_gets_vision_handler_and_labels(endpoi
     vision = _with(ep, source=src, handler="auto", labels=[f"class-{i}" for i in range(10)])
     artifact = build(vision, cache_dir=tmp_path)
     with tarfile.open(artifact.path) as tar:
-        assert tar.extractfile("code/inference.py").read() == (handlers_dir / "torchserve_vision.py").read_bytes()
+        assert tar.extractfile("code/inference.py").read() == (handlers_dir / "torchserve" / "handlers" / "torchserve_vision.py").read_bytes()
         assert tar.extractfile("code/servekit_torchserve.py").read() == \
-            (handlers_dir / "servekit_torchserve.py").read_bytes()
+            (handlers_dir / "torchserve" / "handlers" / "servekit_torchserve.py").read_bytes()
         assert tar.extractfile("model.pt").read() == src.path.read_bytes()
         assert tar.extractfile("labels.json").read().startswith(b'["class-0", "class-1"')
 

@@ -62,7 +62,8 @@ def test_when_handler_code_changes_then_identity_changes(endpoints, tmp_path, mo
     before = identity_of(ep, cache_dir=tmp_path)
     copy = tmp_path / "handlers"
     shutil.copytree(handlers_dir, copy)
-    (copy / "tfs_inference.py").write_bytes((copy / "tfs_inference.py").read_bytes() + b"\n# changed\n")
+    handler = copy / "tfs" / "handlers" / "tfs_inference.py"
+    handler.write_bytes(handler.read_bytes() + b"\n# changed\n")
     from servekit.model_build import handlers
 
     monkeypatch.setattr(handlers, "HANDLERS_DIR", copy)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from servekit import config
-from servekit.model_build import BuildError, build, triton_config
+from servekit.model_build import BuildError, build
+from servekit.servers.triton import model_config as triton_config
 
 
 def _model(ep, **update):  # noqa: ANN001, ANN202

@@ -19,8 +19,9 @@ from servekit import bench, images
 from servekit import config as cfg
 from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.facts import all_tables, amis, dlc, gpus, runtimes
-from servekit.model_build import BuildError, build, manifest, triton_config
+from servekit.model_build import BuildError, build, manifest
 from servekit.rules import gpu
+from servekit.servers.triton import model_config as triton_config
 from servekit.stacks import add_serving_stacks
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -3,7 +3,7 @@
 The container's entry point is `sagemaker_pytorch_serving_container.serving.main()` (SageMaker PyTorch
 inference toolkit): it writes a TorchServe config file, pip-installs code/requirements.txt and runs
 `torchserve --start --models model=<base>/model` with its own handler service. We run that very function,
-in a small launcher process (`python -m servekit.local.torchserve`, see `_launch`), with the endpoint's
+in a small launcher process (`python -m servekit.servers.torchserve.local`, see `_launch`), with the endpoint's
 environment and three local patches, each for a quirk of running outside a container:
 
 - the config path is a module constant fixed at /etc/sagemaker-ts.properties: patched to a file in workdir
@@ -35,7 +35,7 @@ from servekit.local.endpoint import LocalEndpoint
 from servekit.local.process import ServerProcess, free_port
 
 if TYPE_CHECKING:
-    from servekit.config import TorchServeEndpointSpec
+    from servekit.servers.torchserve.schema import TorchServeEndpointSpec
 
 TS_JAVA_CLASS = "org.pytorch.serve.ModelServer"
 STARTUP_TIMEOUT_SECONDS = 180.0
@@ -72,7 +72,7 @@ def start(
     log_path = workdir / "logs" / "server.log"
     server = ServerProcess(
         name=f"torchserve[{endpoint.name}]",
-        command=[sys.executable, "-m", "servekit.local.torchserve"],
+        command=[sys.executable, "-m", "servekit.servers.torchserve.local"],
         log_path=log_path,
         env=env,
         cwd=workdir,

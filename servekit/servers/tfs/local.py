@@ -35,8 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from servekit.config import TfsEndpointSpec
 from servekit.local.process import ServerProcess, free_port
+from servekit.servers.tfs.schema import TfsEndpointSpec
 
 LABEL = "TFS EMULATION (TensorFlow in Python, not TensorFlow Serving)"
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -145,7 +145,7 @@ def start(
     rest_port, grpc_port = free_port(), free_port()
     port = port or free_port()
     command = [
-        sys.executable, "-m", "servekit.local.tfs", "--model-root", str(root), "--port", str(port),
+        sys.executable, "-m", "servekit.servers.tfs.local", "--model-root", str(root), "--port", str(port),
         "--rest-port", str(rest_port), "--grpc-port", str(grpc_port),
     ]
     server = ServerProcess(

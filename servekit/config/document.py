@@ -1,0 +1,188 @@
+"""The servekit.yaml document: the app block, the endpoints (one schema per server, from the registry in
+servekit.servers) and the optional pipeline; and the checks that run after the schema, where a rule needs
+the image and instance tables, so that each problem is one clear line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from servekit import images, servers
+from servekit.config.pipeline import PipelineConfig
+from servekit.options import Strict
+from servekit.rules import gpu as gpu_rules
+from servekit.rules import variants as variant_rules
+from servekit.spec.endpoint import EndpointBase, ResolvedVariant
+
+# One schema per server, told apart by `server:`.
+Endpoint = Annotated[Union[tuple(s.spec for s in servers.all())], Field(discriminator="server")]  # noqa: UP007
+
+
+class AppConfig(Strict):
+    name: str = Field("servekit", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,30}$", description="Prefix of stack names.")
+    env_name: str = Field("dev", pattern=r"^[a-z][a-z0-9]{0,15}$", description="Environment: dev, staging, prod...")
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    account: str | None = Field(None, pattern=r"^\d{12}$", description="Unset = environment-agnostic stacks.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every stack's resources.")
+    kms_key_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        description="Existing key for endpoint volumes, captured data and async results; unset = one key created "
+        "in the shared stack.",
+    )
+
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        # "The aws: prefix is reserved for AWS use" (AWS, tag-editor/latest/userguide/tagging.html, tag naming
+        # limits); CloudFormation refuses such a key at deploy. Tag keys are 1-128 characters, values 0-256.
+        for key, value in v.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} starts with the reserved prefix 'aws:', which CloudFormation "
+                                 "refuses; rename it (e.g. without the prefix)")
+            if not 1 <= len(key) <= 128 or len(str(value)) > 256:
+                raise ValueError(f"tag {key!r}: keys are 1-128 characters and values up to 256; shorten it")
+        return v
+
+
+class ServekitConfig(Strict):
+    app: AppConfig = Field(default_factory=AppConfig)
+    endpoints: list[Endpoint] = Field(min_length=1)
+    pipeline: PipelineConfig | None = Field(None, description="CDK Pipelines deployment; unset = no pipeline stack.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ServekitConfig:
+        names = [e.name for e in self.endpoints]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"endpoint names {dupes} appear twice; give each endpoint its own name")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-field checks that need the image and instance tables: run after the schema, so each is one
+# clear line. Each variant is checked as it runs (its own instance type, image and settings).
+# ---------------------------------------------------------------------------------------------
+def semantic_problems(config: ServekitConfig) -> list[str]:
+    problems: list[str] = []
+    for i, ep in enumerate(config.endpoints):
+        problems += _endpoint_semantics(i, ep, config.app)
+    return problems
+
+
+def _endpoint_semantics(i: int, ep: EndpointBase, app: AppConfig) -> list[str]:
+    problems: list[str] = []
+    where = f"endpoints[{i}] ({ep.name})"
+    full_name = f"{app.name}-{app.env_name}-{ep.name}"
+    if len(full_name) > 63:
+        problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
+                        "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
+    for j, variant in enumerate(ep.resolved_variants()):
+        at = where if j == 0 else f"{where}.{variant_field(ep, variant.name)}"
+        problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, app.region)]
+    return problems
+
+
+def endpoint_problems(ep: EndpointBase, app: AppConfig | None = None) -> list[str]:
+    """The checks after the schema for one endpoint (images, instance facts, GPU compatibility), e.g. for a
+    setting `servekit bench --sweep` changes; `app` defaults to AppConfig() (its region)."""
+    return _endpoint_semantics(0, ep, app or AppConfig())
+
+
+def semantics_beside_schema_errors(data: dict[str, Any], err: ValidationError) -> list[str]:
+    """When the schema refuses some endpoints, the endpoints it accepts are still checked against the image and
+    instance tables, so that one run of validate lists their problems too instead of one round per stage."""
+    try:
+        app = AppConfig.model_validate(data.get("app") or {})
+    except ValidationError:
+        return []  # the region is part of every image check: wait for a valid app block
+    endpoints = data.get("endpoints")
+    if not isinstance(endpoints, list):
+        return []
+    refused = {e["loc"][1] for e in err.errors() if len(e["loc"]) > 1 and e["loc"][0] == "endpoints"}
+    adapter = TypeAdapter(Endpoint)
+    problems: list[str] = []
+    for i, raw in enumerate(endpoints):
+        if i in refused:
+            continue
+        try:
+            ep = adapter.validate_python(raw)
+        except ValidationError:
+            continue  # reported by the schema already
+        problems += _endpoint_semantics(i, ep, app)
+    return problems
+
+
+def variant_field(ep: EndpointBase, name: str) -> str:
+    if ep.shadow_variant is not None and ep.shadow_variant.name == name:
+        return f"shadow_variant ({name})"
+    return f"variants[{[v.name for v in ep.variants].index(name)}] ({name})"
+
+
+def facts_of(ep: EndpointBase) -> images.InstanceFacts | None:
+    """The instance facts a variant runs on: serverless has those of "no GPU" (servekit.images.SERVERLESS)."""
+    return images.SERVERLESS if ep.serverless is not None else images.instance_facts(ep.instance_type or "")
+
+
+def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: str) -> list[str]:
+    ep = variant.endpoint
+    out: list[str] = []
+    facts = facts_of(ep)
+    if facts is None:
+        return [f"instance_type: {ep.instance_type!r} is not a SageMaker instance type servekit knows; use one like "
+                f"ml.m5.xlarge or ml.g5.xlarge{images.suggest_instance_type(ep.instance_type or '')}"]
+    try:
+        images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
+    except images.ImageError as err:
+        out.append(f"image_version: {ep.image_version!r}: {err}")
+    out += [str(p) for p in gpu_verdict(ep).problems if p.severity == "error"]
+    if not facts.gpus:
+        out += _gpu_only_settings(ep, ep.instance_type or "serverless inference (CPU only)")
+    scaling = parent.scaling
+    if scaling is not None and variant.role == "production":
+        if facts.burstable:
+            out.append(f"scaling: {ep.instance_type} is burstable (CPU credits), which makes scaling on load "
+                       "unreliable; use an m5/c5 or GPU type, or remove scaling")
+        if scaling.target_gpu_utilization_percent is not None and not facts.gpus:
+            out.append(f"scaling.target_gpu_utilization_percent: {ep.instance_type} has no GPU; remove it or use a "
+                       "GPU instance type")
+    out += [str(p) for p in variant_rules.nvme_volume(ep.instance_type, facts.nvme, ep.container.volume_size_gb)]
+    if ep.multi_model is not None:
+        problem = servers.get(ep.server).multi_model_problem(facts)
+        if problem:
+            out.append(f"multi_model: {problem}")
+        out += servers.get(ep.server).multi_model_problems(ep)
+    return out
+
+
+def gpu_verdict(ep: EndpointBase) -> gpu_rules.GpuVerdict:
+    """servekit.rules.gpu's verdict on a variant as it runs (serverless: no GPU)."""
+    return gpu_rules.check(ep.server, ep.image_version, ep.instance_type if ep.serverless is None else None,
+                           ep.inference_ami_version)
+
+
+def advisories(config: ServekitConfig) -> list[str]:
+    """What a valid config deploys on facts servekit could not confirm, and the AMIs it picks: one line each,
+    printed by `validate` as warnings (synth shows the same as construct warnings)."""
+    out = []
+    for i, ep in enumerate(config.endpoints):
+        where = f"endpoints[{i}] ({ep.name})"
+        for j, variant in enumerate(ep.resolved_variants()):
+            at = where if j == 0 else f"{where}.{variant_field(ep, variant.name)}"
+            verdict = gpu_verdict(variant.endpoint)
+            out += [f"{at}.{p}" for p in verdict.problems if p.severity == "warning"]
+            if verdict.picked_because:
+                out.append(f"{at}.inference_ami_version: servekit sets {verdict.ami}: {verdict.picked_because}")
+    return out
+
+
+def _gpu_only_settings(ep: Any, where: str) -> list[str]:
+    out = [str(p) for p in variant_rules.gpu_only(where, False, gpu_only_tuning(ep))]
+    return out + servers.get(ep.server).cpu_problems(ep, where)
+
+
+def gpu_only_tuning(ep: Any) -> dict[str, object]:
+    """The tuning settings of `ep` that only a GPU can use (the constructs check the same ones)."""
+    return servers.get(ep.server).gpu_only_tuning(ep.tuning)

@@ -1,0 +1,131 @@
+"""Server: what the rest of servekit asks of a model server. One subclass per server, in
+servekit/servers/<name>/__init__.py; the registry (servekit.servers) lists them.
+
+A subclass keeps its heavy parts in its own modules, imported only when asked for: the construct (aws-cdk),
+the build plan, the local server, the bench payloads. So `servekit validate` imports no CDK and no framework.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from servekit.constructs.model_data import ModelData
+    from servekit.constructs.variant import Variant
+    from servekit.images import InstanceFacts
+    from servekit.local.endpoint import LocalEndpoint
+    from servekit.model_build.check import Listing
+
+
+def shown_requirements(requirements: list[str]) -> str:
+    """The first requirement lines, for a message."""
+    return ", ".join(requirements[:3]) + (" ..." if len(requirements) > 3 else "")
+
+
+class Server:
+    """One model server, as servekit knows it. The class attributes say what it is; the methods are what callers
+    ask "which server" about."""
+
+    name: ClassVar[str]
+    """The `server:` value in servekit.yaml."""
+    title: ClassVar[str]
+    """For people: "TensorFlow Serving"."""
+    image_framework: ClassVar[str]
+    """The framework key of sagemaker-core's image URI table."""
+    spec: ClassVar[type]
+    """The servekit.yaml schema of its endpoints (a servekit.spec.endpoint.EndpointBase)."""
+    construct_module: ClassVar[str]
+    """The module that defines its construct (class `construct_class`)."""
+    construct_class: ClassVar[str]
+    local_emulated: ClassVar[bool] = False
+    """True where `servekit serve` runs an emulation, not the real server (TFS here)."""
+    tuning_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(environment variable, label) shown in synth's endpoint table."""
+    sweep_aliases: ClassVar[dict[str, str | None]] = {}
+    """`servekit bench --sweep` short names -> field paths (None: ambiguous)."""
+    sweep_note: ClassVar[str | None] = None
+    """Said before a local sweep, where the local server ignores what is swept."""
+
+    def doc_sections(self) -> list[tuple[str, type]]:
+        """(heading, schema model) of docs/configuration.md for this server's keys, in order."""
+        return [(f"endpoints[] (server: {self.name})", self.spec)]
+
+    # --- the model and its artifact ---------------------------------------------------------
+    def models(self, ep: Any) -> list[tuple[str, Any]]:
+        """(field, model) of the endpoint's models, as servekit.yaml names them."""
+        return [("model", ep.model)]
+
+    def default_model_name(self, ep: Any) -> str | None:
+        """The model the container answers with (its default-model variable), or None."""
+        return None
+
+    def manifest_name(self, ep: Any) -> str:
+        """Where servekit-manifest.json sits in the archive."""
+        from servekit.model_build import manifest
+
+        return manifest.NAME
+
+    def plan(self, ep: Any, hasher: Any) -> Any:
+        """The build plan (servekit.model_build.builder.Plan): identity first, materialize on a cache miss."""
+        raise NotImplementedError
+
+    def layout_problems(self, listing: Listing, default_model_name: str | None, instance_type: str | None) -> list[str]:
+        """check-artifact's problems of an archive's layout for this server."""
+        raise NotImplementedError
+
+    def wraps(self, listing: Listing, top: str) -> bool:
+        """Whether the single top folder `top` holds what belongs at the archive root."""
+        raise NotImplementedError
+
+    def start_install_reason(self, requirements: list[str], has_lib: bool) -> str | None:
+        """Why the container pip-installs at start (so network isolation breaks it), or None."""
+        return None
+
+    # --- rules ------------------------------------------------------------------------------------
+    def gpu_only_tuning(self, tuning: Any) -> dict[str, object]:
+        """The tuning settings only a GPU can use: field -> value (None: unset)."""
+        return {}
+
+    def cpu_problems(self, ep: Any, where: str) -> list[str]:
+        """What else in `ep` needs a GPU that `where` (an instance without one) lacks."""
+        return []
+
+    def multi_model_problem(self, facts: InstanceFacts) -> str | None:
+        """Why this server cannot run a SageMaker multi-model endpoint on this instance, or None."""
+        return None
+
+    def multi_model_problems(self, ep: Any) -> list[str]:
+        """What of `ep` a multi-model endpoint of this server ignores or cannot do."""
+        return []
+
+    def target_torch(self, image_facts: Any) -> str | None:
+        """The torch (or libtorch) version inside the image, which reads TorchScript files; None: none."""
+        return None
+
+    # --- deploy -------------------------------------------------------------------------------------
+    def construct(self) -> type:
+        """The construct class (imported on first use: it imports aws-cdk)."""
+        import importlib
+
+        return getattr(importlib.import_module(self.construct_module), self.construct_class)
+
+    def variant(self, ep: Any, name: str, model_data: ModelData, **common: Any) -> Variant:
+        """A construct Variant from a validated endpoint as one variant runs it (servekit.adapter)."""
+        return self.construct().variant(name, model_data=model_data, **common)
+
+    # --- serve and bench -----------------------------------------------------------------------------
+    def start_local(self, ep: Any, artifact: Path, **kwargs: Any) -> LocalEndpoint:
+        """Start the server (or its emulation) on this machine with the built artifact."""
+        import importlib
+
+        module = importlib.import_module(f"servekit.servers.{self.name}.local")
+        return module.start(ep, artifact, **kwargs)
+
+    def request_problem(self, body: bytes, content_type: str | None) -> str | None:
+        """Why a raw body should not be sent to this server as it is (beyond the size), or None."""
+        return None
+
+    def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
+        """The endpoint's example request in every encoding the server takes (servekit.bench.Payload)."""
+        raise NotImplementedError

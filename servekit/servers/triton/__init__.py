@@ -1,0 +1,106 @@
+"""NVIDIA Triton Inference Server, through the SageMaker Triton container (docs/triton.md).
+
+This package: schema.py (servekit.yaml), model_config.py (config.pbtxt, by Triton's own proto), construct.py
+(TritonEndpoint), build.py and check.py (the model repository), local.py (`servekit serve`: the real
+tritonserver of nvidia-pytriton), payloads.py (bench). Triton runs no servekit code in the container.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from servekit.servers.base import Server
+from servekit.servers.triton.schema import TritonEndpointSpec
+
+
+class Triton(Server):
+    name = "triton"
+    title = "Triton Inference Server"
+    image_framework = "sagemaker-tritonserver"
+    spec = TritonEndpointSpec
+    construct_module = "servekit.servers.triton.construct"
+    construct_class = "TritonEndpoint"
+    tuning_columns = (("SAGEMAKER_TRITON_DEFAULT_MODEL_NAME", "model"), ("SAGEMAKER_TRITON_THREAD_COUNT", "threads"),
+                      ("SAGEMAKER_TRITON_LOG_VERBOSE", "log_verbose"))
+    sweep_aliases = {
+        "instance_count": "model.instance_group.count",
+        "preferred_batch_sizes": "model.dynamic_batching.preferred_batch_size",
+        "max_queue_delay_microseconds": "model.dynamic_batching.max_queue_delay_microseconds",
+    }
+
+    def doc_sections(self) -> list[tuple[str, type]]:
+        from servekit.servers.triton import schema as s
+
+        return [*super().doc_sections(), ("endpoints[].model (triton)", s.TritonModel),
+                ("endpoints[].model.inputs[] / outputs[] (triton)", s.TritonTensor),
+                ("endpoints[].model.dynamic_batching (triton)", s.DynamicBatching),
+                ("endpoints[].model.instance_group (triton)", s.InstanceGroup),
+                ("endpoints[].model.onnx_tensorrt_accelerator (triton)", s.TensorRTAccelerator),
+                ("endpoints[].model.tensorrt (triton)", s.TensorRTBuild),
+                ("endpoints[].tuning (triton)", s.TritonTuning)]
+
+    def default_model_name(self, ep: Any) -> str | None:
+        return ep.model.name
+
+    def manifest_name(self, ep: Any) -> str:
+        # Triton would take a file at the repository root for a model: the manifest sits in the model's folder.
+        from servekit.model_build import manifest
+
+        return f"{ep.model.name}/{manifest.NAME}"
+
+    def plan(self, ep: Any, hasher: Any) -> Any:
+        from servekit.servers.triton import build
+
+        return build.plan(ep, hasher)
+
+    def layout_problems(self, listing, default_model_name, instance_type) -> list[str]:
+        from servekit.servers.triton import check
+
+        return check.layout_problems(listing, default_model_name, instance_type)
+
+    def wraps(self, listing, top: str) -> bool:
+        from servekit.servers.triton import check
+
+        return check.wraps(listing, top)
+
+    def gpu_only_tuning(self, tuning: Any) -> dict[str, object]:
+        return {"tuning.model_load_gpu_limit": tuning.model_load_gpu_limit}
+
+    def cpu_problems(self, ep: Any, where: str) -> list[str]:
+        from servekit.rules import variants as variant_rules
+
+        out = []
+        if ep.model.instance_group.kind == "KIND_GPU":
+            out.append(f"model.instance_group.kind: 'KIND_GPU' on {where}, which has no GPU; use KIND_CPU "
+                       "or KIND_AUTO, or a GPU instance type")
+        if ep.model.format == "tensorrt":
+            out.append(f"model.format: 'tensorrt' plans run only on GPUs, and {where} has none; use "
+                       "format: onnx or torchscript, or a GPU instance type")
+        if ep.model.onnx_tensorrt_accelerator is not None:
+            out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {variant_rules.GPU_FIX}")
+        return out
+
+    def multi_model_problem(self, facts: Any) -> str | None:
+        from servekit import images
+
+        return images.gpu_multi_model_problem(facts)
+
+    def target_torch(self, image_facts: Any) -> str | None:
+        return image_facts.runtimes.get("libtorch")  # the pytorch_libtorch backend's libtorch
+
+    def variant(self, ep: Any, name: str, model_data: Any, **common: Any) -> Any:
+        return self.construct().variant(name, model_data=model_data, model_name=ep.model.name, **common)
+
+    def request_problem(self, body: bytes, content_type: str | None) -> str | None:
+        from servekit import codecs
+
+        return codecs.triton_request_problem(body, content_type)
+
+    def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
+        from servekit.servers.triton import payloads
+
+        return payloads.payloads(ep, artifact)
+
+
+TRITON = Triton()
