@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from servekit import codecs, servers
+from servekit import codecs, naming, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -320,7 +320,7 @@ class Target:
 
 def sagemaker_endpoint_name(config: Any, endpoint_name: str) -> str:
     """The endpoint's name as the stacks give it: `<app>-<env>-<endpoint>`."""
-    return f"{config.app.name}-{config.app.env_name}-{endpoint_name}"
+    return naming.endpoint_name(config.app, endpoint_name)
 
 
 def deployed_target(region: str, endpoint_name: str, *, credentials: Any = None) -> Target:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from servekit import config as cfg
-from servekit import images, servers
+from servekit import images, naming, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
@@ -262,7 +262,7 @@ def _invoke_deployed(config: cfg.ServekitConfig, endpoint: str, body: bytes, con
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    name, region = f"{config.app.name}-{config.app.env_name}-{endpoint}", config.app.region
+    name, region = naming.endpoint_name(config.app, endpoint), config.app.region
     try:
         runtime = boto3.client("sagemaker-runtime", region_name=region)
         response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type, Accept=accept)

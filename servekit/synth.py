@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData
 
 CACHE_DIR = Path(".servekit") / "cache"
@@ -24,14 +25,14 @@ def load_or_exit(path: str | Path) -> cfg.ServekitConfig:
 
 def build_model_data(
     config: cfg.ServekitConfig, *, cache_dir: Path = CACHE_DIR, progress: Callable[[str], None] | None = None
-) -> dict[str, ModelData]:
+) -> dict[naming.ArtifactKey, ModelData]:
     """Build (or take from the cache) the model.tar.gz of every endpoint and of each of its variants, keyed
-    by cfg.artifact_key; the asset hash is the build's identity, so an unchanged model never changes the
+    by servekit.naming.ArtifactKey; the asset hash is the build's identity, so an unchanged model never changes the
     template. Multi-model endpoints have none: their models live under their S3 prefix."""
     from servekit import model_build
 
-    data: dict[str, ModelData] = {}
-    for key, endpoint in cfg.artifact_endpoints(config):
+    data: dict[naming.ArtifactKey, ModelData] = {}
+    for key, endpoint in naming.artifact_endpoints(config):
         try:
             artifact = model_build.build(endpoint, cache_dir=cache_dir, progress=progress)
         except model_build.BuildError as err:

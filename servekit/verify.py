@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from servekit import naming
+
 SETTLING = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 FAILED = {"Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"}
 
@@ -278,7 +280,7 @@ def run_command(args: Any, config: Any, *, console: Any, errors: Any) -> int:
                      + "; pass --data FILE", markup=False)
         return 2
     payload = data.read_bytes()
-    name = f"{config.app.name}-{env_name}-{args.endpoint}"
+    name = naming.endpoint_name(config.app, args.endpoint, env_name)
     if args.deployed:
         from botocore.exceptions import BotoCoreError, ClientError
 

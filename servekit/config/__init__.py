@@ -7,7 +7,6 @@ default is the container's own, so an empty tuning block changes nothing; field 
 This package re-exports those names, so `servekit.config` stays the one import of the schema.
 """
 
-from servekit.config.artifacts import artifact_endpoints, artifact_key
 from servekit.config.document import (
     AppConfig,
     Endpoint,
@@ -74,6 +73,6 @@ __all__ = [
     "TensorRTAccelerator", "TensorRTBuild", "TfsEndpointSpec", "TfsModel", "TfsTuning", "TfsVariant",
     "TorchScriptSource", "TorchServeEndpointSpec", "TorchServeModel", "TorchServeTuning", "TorchServeVariant",
     "TritonEndpointSpec", "TritonModel", "TritonTensor", "TritonTuning", "TritonVariant", "VariantBase",
-    "advisories", "artifact_endpoints", "artifact_key", "endpoint_problems", "facts_of", "gpu_only_tuning",
+    "advisories", "endpoint_problems", "facts_of", "gpu_only_tuning",
     "gpu_verdict", "load", "local_path_problems", "parse", "resolve_paths",
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from servekit import images, servers
+from servekit import images, naming, servers
 from servekit.config.pipeline import PipelineConfig
 from servekit.options import Strict
 from servekit.rules import gpu as gpu_rules
@@ -75,7 +75,7 @@ def semantic_problems(config: ServekitConfig) -> list[str]:
 def _endpoint_semantics(i: int, ep: EndpointBase, app: AppConfig) -> list[str]:
     problems: list[str] = []
     where = f"endpoints[{i}] ({ep.name})"
-    full_name = f"{app.name}-{app.env_name}-{ep.name}"
+    full_name = naming.endpoint_name(app, ep.name)
     if len(full_name) > 63:
         problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
                         "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
 import aws_cdk as cdk
@@ -61,11 +62,22 @@ class EndpointOptions(TypedDict, total=False):
     network_isolation: bool | None
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The endpoint-wide props a variant added later (add_variant) is held to."""
+
+    scaling: Scaling | None
+    deployment: Deployment | None
+    alarms: Alarms | None
+    data_capture: DataCapture | None
+    async_inference: AsyncInference | None
+    in_vpc: bool
+    network_isolation: bool | None
+
+
 class ServingEndpoint(Construct):
     """A SageMaker endpoint behind one model server. Subclasses make the variants (image and environment
     from their tuning); everything else is shared."""
-
-    server: str = ""
 
     def __init__(
         self,
@@ -86,6 +98,8 @@ class ServingEndpoint(Construct):
         vpc_subnets: Sequence[ec2.ISubnet] | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         network_isolation: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        rollback_alarms: Sequence[cloudwatch.IAlarm] = (),
     ) -> None:
         """
         :param production_variants: the endpoint's own variant first, then A/B variants (traffic by weight).
@@ -107,8 +121,19 @@ class ServingEndpoint(Construct):
         :param security_groups: of the containers. Default: one created in `vpc`.
         :param network_isolation: EnableNetworkIsolation. Default (None): on, unless a variant's archive
             installs packages at start (then off for it, with a warning); True with such an archive fails.
+        :param alarm_topic: notified when any of the alarms goes to ALARM and back to OK. Default: none.
+        :param rollback_alarms: more alarms that roll a deployment back, beside servekit's own (with
+            `deployment`; each named in the DeploymentConfig, and DescribeAlarms granted on it). Default: none.
+
+        More variants: pass them here, or call add_variant() later.
         """
         super().__init__(scope, construct_id)
+        if alarms is not None and alarms.sns_topic_arn:
+            raise ValueError(f"{self.node.path}: alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as "
+                             "alarm_topic=sns.Topic.from_topic_arn(scope, id, arn)")
+        if deployment is not None and deployment.rollback_alarm_names:
+            raise ValueError(f"{self.node.path}: deployment.rollback_alarm_names is servekit.yaml's; pass the alarms "
+                             "themselves as rollback_alarms=[cloudwatch.Alarm.from_alarm_name(scope, id, name)]")
         check_variants(self.node.path, production_variants, shadow_variant)
         if endpoint_name is not None and not re.fullmatch(variant_rules.NAME_PATTERN, endpoint_name):
             raise ValueError(f"{self.node.path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
@@ -118,20 +143,13 @@ class ServingEndpoint(Construct):
                              "(the alarms must name the endpoint before it exists); pass both, or set "
                              "rollback_on_servekit_alarms=False")
         primary = production_variants[0]
-        problems = combination_problems(
-            instance_type=primary.instance_type,
-            instance_counts=[v.instance_count for v in production_variants],
-            weights=[v.weight for v in production_variants],
-            has_shadow=shadow_variant is not None,
-            scaling=scaling, deployment=deployment, alarms_enabled=alarms is not None and alarms.enabled,
-            data_capture=data_capture is not None, is_async=async_inference is not None,
-            serverless=primary.serverless is not None,
-            multi_model=any(v.model_data.multi_model for v in production_variants),
-            in_vpc=bool(vpc_subnets), isolation=network_isolation,
-            volume_size_set=primary.container.volume_size_gb is not None,
-        )
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self._options = _Options(scaling=scaling, deployment=deployment, alarms=alarms, data_capture=data_capture,
+                                 async_inference=async_inference, in_vpc=bool(vpc_subnets),
+                                 network_isolation=network_isolation)
+        self._check_combination(production_variants, shadow_variant)
+        self.kms_key = kms_key
+        self.alarm_topic = alarm_topic
+        self.extra_rollback_alarms = list(rollback_alarms)
         self.production_variants = list(production_variants)
         self.shadow_variant = shadow_variant
         self.variant_name = primary.name
@@ -179,19 +197,10 @@ class ServingEndpoint(Construct):
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
 
         self.models: dict[str, sagemaker.CfnModel] = {}
-        properties = {}
-        picked = {}
+        self._properties: dict[str, sagemaker.CfnEndpointConfig.ProductionVariantProperty] = {}
+        self._picked: dict[str, str] = {}
         for variant in all_variants:
-            for problem in variant.gpu.problems:  # errors raised in the variant's factory: warnings remain
-                cdk.Annotations.of(self).add_warning_v2("servekit:unconfirmed-gpu-fact",
-                                                        f"variant {variant.name}: {problem}")
-            if variant.gpu.picked_because:
-                picked[variant.name] = f"{variant.gpu.ami}: {variant.gpu.picked_because}"
-            self.models[variant.name] = add_model(
-                self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
-                isolation=network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
-            )
-            properties[variant.name] = variant_property(variant, self.models[variant.name])
+            self._add_model(variant)
         self.model = self.models[primary.name]
         self.image_uri = primary.image.resolve(self, primary.instance_type)
         self.environment = dict(primary.environment)
@@ -211,14 +220,14 @@ class ServingEndpoint(Construct):
                           bucket=data_bucket, kms_key=kms_key)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
-            production_variants=[properties[v.name] for v in production_variants],
-            shadow_production_variants=[properties[shadow_variant.name]] if shadow_variant else None,
+            production_variants=[self._properties[v.name] for v in production_variants],
+            shadow_production_variants=[self._properties[shadow_variant.name]] if shadow_variant else None,
             kms_key_id=volume_key,
             data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
             async_inference_config=paths.async_inference(async_inference) if async_inference is not None else None,
         )
-        if picked:  # read back by the synth table, so a reviewer sees why the variant has that AMI
-            self.endpoint_config.add_metadata("servekit:inference-ami-picked", picked)
+        if self._picked:  # read back by the synth table, so a reviewer sees why the variant has that AMI
+            self.endpoint_config.add_metadata("servekit:inference-ami-picked", self._picked)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
@@ -226,27 +235,85 @@ class ServingEndpoint(Construct):
         self.endpoint_name = endpoint_name or self.endpoint.attr_endpoint_name
         self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name)
 
-        self.alarm_topic: sns.ITopic | None = None
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         self.rollback_alarm_names: list[str] = []
         self.alarms: list[cloudwatch.Alarm] = []
+        self._described_alarms: list[str] = []
         if alarms is not None and alarms.enabled:
-            self._add_alarms(alarms)
+            for variant in self.production_variants:
+                self._add_alarms(variant)
         if deployment is not None:
             self.endpoint.deployment_config = self._deployment_config(deployment)
         self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
         if scaling is not None:
-            self._add_scaling(scaling)
+            for variant in self.production_variants:
+                self._add_scaling(variant)
+            self._retain_scaled_counts()
         self.scalable_target = self.scalable_targets.get(primary.name)
 
-    @classmethod
-    def from_variants(cls, scope: Construct, construct_id: str, *, production_variants: Sequence[Variant],
-                      **options) -> ServingEndpoint:
-        """An endpoint of this server from variants made with its `variant(...)` factory (what the stacks
-        do with a servekit.yaml entry); `options` as for ServingEndpoint."""
-        endpoint = cls.__new__(cls)
-        ServingEndpoint.__init__(endpoint, scope, construct_id, production_variants=production_variants, **options)
-        return endpoint
+    @property
+    def server(self) -> str:
+        """The server of the endpoint's own variant (every variant runs the same server)."""
+        return self.production_variants[0].server
+
+    def add_variant(self, variant: Variant, *, shadow: bool = False) -> None:
+        """Add a production variant (A/B, by weight) or, with `shadow`, the shadow variant, made with a server's
+        `variant(...)` factory. It gets what the endpoint's own variants got: its Model, its alarms (and a
+        place among the rollback alarms), its scaling. The same rules hold as for variants passed to the
+        constructor (unique names, one server, what a shadow or a deployment strategy excludes)."""
+        production = [*self.production_variants, *([] if shadow else [variant])]
+        shadow_variant = variant if shadow else self.shadow_variant
+        if shadow and self.shadow_variant is not None:
+            raise ValueError(f"{self.node.path}: it has a shadow variant already ({self.shadow_variant.name}); "
+                             "SageMaker allows one")
+        check_variants(self.node.path, production, shadow_variant)
+        self._check_combination(production, shadow_variant)
+        if variant.facts.nvme and self.kms_key is not None and self.endpoint_config.kms_key_id is not None:
+            raise ValueError(f"{self.node.path}: {variant.instance_type} has NVMe instance storage, where SageMaker "
+                             "rejects the volume KMS key this endpoint has; pass the variant to the constructor "
+                             "(the key is then left out) or use an EBS-backed instance type")
+        self._add_model(variant)
+        if shadow:
+            self.shadow_variant = variant
+            self.endpoint_config.shadow_production_variants = [self._properties[variant.name]]
+            return
+        self.production_variants.append(variant)
+        self.endpoint_config.production_variants = [self._properties[v.name] for v in self.production_variants]
+        options = self._options
+        if options.alarms is not None and options.alarms.enabled:
+            self._add_alarms(variant)
+        if options.deployment is not None:
+            self.endpoint.deployment_config = self._deployment_config(options.deployment)
+        if options.scaling is not None:
+            self._add_scaling(variant)
+
+    def _check_combination(self, production: Sequence[Variant], shadow: Variant | None) -> None:
+        o, primary = self._options, production[0]
+        problems = combination_problems(
+            instance_type=primary.instance_type,
+            instance_counts=[v.instance_count for v in production],
+            weights=[v.weight for v in production],
+            has_shadow=shadow is not None,
+            scaling=o.scaling, deployment=o.deployment, alarms_enabled=o.alarms is not None and o.alarms.enabled,
+            data_capture=o.data_capture is not None, is_async=o.async_inference is not None,
+            serverless=primary.serverless is not None,
+            multi_model=any(v.model_data.multi_model for v in production),
+            in_vpc=o.in_vpc, isolation=o.network_isolation,
+            volume_size_set=primary.container.volume_size_gb is not None,
+        )
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+
+    def _add_model(self, variant: Variant) -> None:
+        for problem in variant.gpu.problems:  # errors raised in the variant's factory: warnings remain
+            cdk.Annotations.of(self).add_warning_v2("servekit:unconfirmed-gpu-fact", f"variant {variant.name}: {problem}")
+        if variant.gpu.picked_because:
+            self._picked[variant.name] = f"{variant.gpu.ami}: {variant.gpu.picked_because}"
+        self.models[variant.name] = add_model(
+            self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
+            isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
+        )
+        self._properties[variant.name] = variant_property(variant, self.models[variant.name])
 
     def variant_scope(self, variant_name: str) -> Construct:
         """Where a variant's resources live: the construct itself for the endpoint's own variant."""
@@ -255,30 +322,28 @@ class ServingEndpoint(Construct):
         found = self.node.try_find_child(f"Variant-{variant_name}")
         return found if found is not None else Construct(self, f"Variant-{variant_name}")
 
-    def _add_alarms(self, alarms: Alarms) -> None:
+    def _add_alarms(self, variant: Variant) -> None:
         # Named after the endpoint: its DeploymentConfig lists them by name for auto-rollback.
         prefix = self.endpoint_name if not cdk.Token.is_unresolved(self.endpoint_name) else None
-        for variant in self.production_variants:
-            made = add_variant_alarms(
-                self.variant_scope(variant.name), alarms=alarms, facts=variant.facts,
-                metric=lambda name, _v=variant.name, **kw: self.metric(name, variant_name=_v, **kw),
-                name_prefix=prefix if prefix is None or variant.name == self.variant_name else f"{prefix}-{variant.name}",
-            )
-            self.rollback_alarms += made.rollback
-            self.rollback_alarm_names += made.rollback_names
-            self.alarms += made.all
-        if alarms.sns_topic_arn:
-            self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarms.sns_topic_arn)
-            for alarm in self.alarms:
+        made = add_variant_alarms(
+            self.variant_scope(variant.name), alarms=self._options.alarms, facts=variant.facts,
+            metric=lambda name, _v=variant.name, **kw: self.metric(name, variant_name=_v, **kw),
+            name_prefix=prefix if prefix is None or variant.name == self.variant_name else f"{prefix}-{variant.name}",
+        )
+        self.rollback_alarms += made.rollback
+        self.rollback_alarm_names += made.rollback_names
+        self.alarms += made.all
+        if self.alarm_topic is not None:
+            for alarm in made.all:
                 alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
                 alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
 
     def _deployment_config(self, deployment: Deployment) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         percent = sagemaker.CfnEndpoint.CapacitySizeProperty
-        names = [a.alarm_name for a in self.rollback_alarms] if deployment.rollback_on_servekit_alarms else []
-        names += deployment.rollback_alarm_names
-        literal = self.rollback_alarm_names if deployment.rollback_on_servekit_alarms else []
-        self._grant_describe_alarms([*literal, *deployment.rollback_alarm_names])
+        own = deployment.rollback_on_servekit_alarms
+        names = [a.alarm_name for a in self.rollback_alarms] if own else []
+        names += [a.alarm_name for a in self.extra_rollback_alarms]
+        self._grant_describe_alarms(self.rollback_alarm_names if own else [], self.extra_rollback_alarms)
         rollback = (
             sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in names]
@@ -310,25 +375,29 @@ class ServingEndpoint(Construct):
             ),
         )
 
-    def _grant_describe_alarms(self, names: Sequence[str]) -> None:
+    def _grant_describe_alarms(self, names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm]) -> None:
         """SageMaker reads the auto-rollback alarms with the execution role: "Ensure that your IAM execution
         role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
         specify" (AWS, sagemaker/latest/dg/deployment-guardrails-configuration.html). DescribeAlarms takes the
         alarm resource type, so the grant names exactly these alarms."""
-        if not names:
-            return
         stack = cdk.Stack.of(self)
         arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
                                  arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
-        self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=arns))
+        arns += [a.alarm_arn for a in alarms]
+        new = [a for a in arns if a not in self._described_alarms]
+        if not new:
+            return
+        self._described_alarms += new
+        self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=new))
 
-    def _add_scaling(self, scaling: Scaling) -> None:
-        for variant in self.production_variants:
-            target = add_variant_scaling(self.variant_scope(variant.name), scaling=scaling,
-                                         endpoint_name=self.endpoint_name, variant_name=variant.name,
-                                         facts=variant.facts)
-            target.node.add_dependency(self.endpoint)
-            self.scalable_targets[variant.name] = target
+    def _add_scaling(self, variant: Variant) -> None:
+        target = add_variant_scaling(self.variant_scope(variant.name), scaling=self._options.scaling,
+                                     endpoint_name=self.endpoint_name, variant_name=variant.name,
+                                     facts=variant.facts)
+        target.node.add_dependency(self.endpoint)
+        self.scalable_targets[variant.name] = target
+
+    def _retain_scaled_counts(self) -> None:
         # A deployment must not reset the scaled instance counts to the config's initial counts; weights and
         # capture settings still come from the new config.
         self.endpoint.retain_all_variant_properties = True

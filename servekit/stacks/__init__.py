@@ -8,20 +8,17 @@ import aws_cdk as cdk
 
 from servekit import config as cfg
 from servekit.constructs import ModelData
+from servekit.naming import ArtifactKey, endpoint_name, stack_name
 from servekit.stacks.serving_stack import ServingStack, SharedStack
 
 __all__ = ["ServingStack", "SharedStack", "add_serving_stacks", "stack_name"]
 
 
-def stack_name(app_config: cfg.AppConfig, part: str) -> str:
-    return f"{app_config.name}-{app_config.env_name}-{part}"
-
-
 def add_serving_stacks(
-    scope: cdk.App | cdk.Stage, config: cfg.ServekitConfig, model_data: Mapping[str, ModelData]
+    scope: cdk.App | cdk.Stage, config: cfg.ServekitConfig, model_data: Mapping[ArtifactKey, ModelData]
 ) -> dict[str, ServingStack]:
-    """The shared stack and one ServingStack per endpoint, for one environment. model_data: per
-    cfg.artifact_key, as servekit.synth.build_model_data returns it."""
+    """The shared stack and one ServingStack per endpoint, for one environment. model_data: per ArtifactKey,
+    as servekit.synth.build_model_data returns it."""
     env = cdk.Environment(account=config.app.account, region=config.app.region)
     shared = SharedStack(
         scope, stack_name(config.app, "shared"), app_config=config.app, env=env,
@@ -39,7 +36,7 @@ def add_serving_stacks(
             model_data=model_data,
             kms_key=shared.key,
             data_bucket=shared.data_bucket if endpoint.uses_shared_bucket else None,
-            endpoint_name=stack_name(config.app, endpoint.name),
+            endpoint_name=endpoint_name(config.app, endpoint.name),
             env=env,
             description=f"servekit {config.app.name}/{config.app.env_name}: {endpoint.server} endpoint {endpoint.name}",
         )

@@ -45,6 +45,7 @@ from constructs import Construct
 from servekit import config as cfg
 from servekit.constructs import ModelData
 from servekit.constructs.checkov import skip_access_log_bucket, skip_check
+from servekit.naming import ArtifactKey
 from servekit.stacks import add_serving_stacks, stack_name
 
 # CodeBuild's standard image with the README's toolchain: Python 3.11, Node 20, Java 17.
@@ -84,7 +85,7 @@ class ServingStage(cdk.Stage):
     """One environment: the shared stack and a stack per endpoint, as on a workstation."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: cfg.ServekitConfig,
-                 model_data: Mapping[str, ModelData], **kwargs) -> None:
+                 model_data: Mapping[ArtifactKey, ModelData], **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.serving_stacks = add_serving_stacks(self, config, model_data)
 
@@ -153,7 +154,7 @@ class PipelineStack(cdk.Stack):
     `servekit verify --deployed` after each stage."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: cfg.ServekitConfig,
-                 model_data: Mapping[str, ModelData], config_path: str = "servekit.yaml", **kwargs) -> None:
+                 model_data: Mapping[ArtifactKey, ModelData], config_path: str = "servekit.yaml", **kwargs) -> None:
         if config.pipeline is None:
             raise ValueError("PipelineStack needs a `pipeline` block in the config")
         pipeline_config = config.pipeline
@@ -392,7 +393,7 @@ def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def add_pipeline_stack(app: cdk.App, config: cfg.ServekitConfig, model_data: Mapping[str, ModelData],
+def add_pipeline_stack(app: cdk.App, config: cfg.ServekitConfig, model_data: Mapping[ArtifactKey, ModelData],
                        config_path: str | Path) -> PipelineStack | None:
     """The pipeline stack, `<app>-pipeline`, when the config has a `pipeline` block (else nothing). A config outside
     the repository cannot be synthesized by the pipeline: one line on stderr and exit 2, no traceback."""

@@ -12,17 +12,16 @@ from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from servekit import adapter
 from servekit import config as cfg
-from servekit import servers
 from servekit.constructs import ModelData, ServingEndpoint
 from servekit.constructs.checkov import skip_access_log_bucket
 from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
-from servekit.constructs.variant import Variant
+from servekit.naming import ArtifactKey
 
 AnyEndpoint = cfg.EndpointBase  # one of the servers' specs (servekit.servers.<server>.spec)
 
@@ -101,21 +100,21 @@ class ServingStack(cdk.Stack):
         construct_id: str,
         *,
         endpoint: AnyEndpoint,
-        model_data: Mapping[str, ModelData] | ModelData,
+        model_data: Mapping[ArtifactKey, ModelData] | ModelData,
         kms_key: kms.IKey | None,
         endpoint_name: str,
         data_bucket: s3.IBucket | None = None,
         **kwargs,
     ) -> None:
-        """:param model_data: per cfg.artifact_key (the endpoint's name, `name/variant` for its variants);
-        a single ModelData serves an endpoint without variants."""
+        """:param model_data: per servekit.naming.ArtifactKey (servekit.synth.build_model_data builds them); a
+        single ModelData serves an endpoint without variants."""
         super().__init__(scope, construct_id, **kwargs)
         if isinstance(model_data, ModelData):
-            model_data = {endpoint.name: model_data}
+            model_data = {ArtifactKey(endpoint.name): model_data}
         owner = cdk.Stack.of(data_bucket) if data_bucket is not None else None
         if isinstance(owner, SharedStack) and owner is not self:
             data_bucket = owner.import_data_bucket(self)
-        self.endpoint = make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name, data_bucket)
+        self.endpoint = adapter.make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name, data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
         self.dashboard = _dashboard(self, self.endpoint, endpoint_name)
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
@@ -144,58 +143,3 @@ def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloud
         widgets.append(cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation))
     dashboard.add_widgets(*widgets)
     return dashboard
-
-
-def make_endpoint(
-    scope: Construct,
-    construct_id: str,
-    endpoint: AnyEndpoint,
-    model_data: Mapping[str, ModelData],
-    kms_key: kms.IKey | None,
-    endpoint_name: str | None = None,
-    data_bucket: s3.IBucket | None = None,
-) -> ServingEndpoint:
-    """The construct for one servekit.yaml endpoint: its own variant, its A/B and shadow variants, and the
-    production blocks, turned from config into construct props."""
-    resolved = endpoint.resolved_variants()
-    variants = [_variant(r, _model_data(endpoint, r, i == 0, model_data)) for i, r in enumerate(resolved)]
-    production = [v for v, r in zip(variants, resolved, strict=True) if r.role == "production"]
-    shadow = next((v for v, r in zip(variants, resolved, strict=True) if r.role == "shadow"), None)
-    network = endpoint.network
-    vpc, subnets, groups = None, None, None
-    if network.in_vpc:
-        subnets = [ec2.Subnet.from_subnet_id(scope, f"Subnet{i}", s) for i, s in enumerate(network.subnet_ids)]
-        groups = [ec2.SecurityGroup.from_security_group_id(scope, f"SecurityGroup{i}", g)
-                  for i, g in enumerate(network.security_group_ids)]
-        if network.vpc_id is not None:
-            # Only the id is used (for the security group servekit creates); the AZs are the region's.
-            vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
-                                              availability_zones=cdk.Fn.get_azs())
-    return servers.get(endpoint.server).construct().from_variants(
-        scope, construct_id, production_variants=production, shadow_variant=shadow,
-        endpoint_name=endpoint_name, kms_key=kms_key, data_bucket=data_bucket,
-        scaling=endpoint.scaling, deployment=endpoint.deployment,
-        alarms=endpoint.alarms if endpoint.alarms.enabled else None,
-        data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
-        vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
-    )
-
-
-def _model_data(endpoint: AnyEndpoint, variant: cfg.ResolvedVariant, primary: bool,
-                 model_data: Mapping[str, ModelData]) -> ModelData:
-    if endpoint.multi_model is not None:
-        return ModelData.from_s3_prefix(endpoint.multi_model.s3_prefix)
-    key = cfg.artifact_key(endpoint.name, variant.name, primary)
-    if key not in model_data:
-        raise ValueError(f"no model data for {key!r}; build it (servekit.synth.build_model_data builds every variant)")
-    return model_data[key]
-
-
-def _variant(resolved: cfg.ResolvedVariant, model_data: ModelData) -> Variant:
-    ep = resolved.endpoint
-    common = dict(
-        instance_type=ep.instance_type, instance_count=ep.instance_count,
-        weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
-        container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
-    )
-    return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)

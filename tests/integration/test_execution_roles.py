@@ -23,6 +23,7 @@ import aws_cdk as cdk
 import pytest
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData
 from servekit.facts import iam as iam_facts
 from servekit.stacks import add_serving_stacks
@@ -47,7 +48,7 @@ def tarball(tmp_path_factory) -> Path:
 def synth(data: dict, tarball: Path) -> tuple[dict[str, dict], str]:
     config = cfg.parse(data)
     app = cdk.App()
-    model_data = {key: ModelData.from_asset(tarball) for key, _ in cfg.artifact_endpoints(config)}
+    model_data = {key: ModelData.from_asset(tarball) for key, _ in naming.artifact_endpoints(config)}
     stacks = add_serving_stacks(app, config, model_data)
     assembly = app.synth()
     shared = assembly.get_stack_by_name(cfg_stack_name(config, "shared")).template

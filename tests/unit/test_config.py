@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from servekit import config as cfg
+from servekit import naming
 
 
 def problems_of(data: dict) -> str:
@@ -440,7 +441,7 @@ def test_when_variants_override_blocks_then_each_runs_its_own_and_inherits_the_r
     assert challenger.endpoint.instance_type == "ml.c5.2xlarge" and challenger.endpoint.tuning.batch_size == 4
     assert challenger.endpoint.model == own.endpoint.model and challenger.endpoint.image_version == "2.6"
     assert challenger.endpoint.scaling is None and challenger.endpoint.data_capture is None  # endpoint-level blocks
-    assert [k for k, _ in cfg.artifact_endpoints(config)][1:3] == ["question-answering", "question-answering/challenger"]
+    assert [str(k) for k, _ in naming.artifact_endpoints(config)][1:3] == ["question-answering", "question-answering/challenger"]
 
 
 def test_when_the_production_weights_sum_to_zero_then_it_is_rejected(default_config_data):
@@ -626,7 +627,7 @@ def test_when_serverless_meets_what_it_cannot_do_then_the_clash_and_the_fix_are_
 def test_when_triton_is_multi_model_on_a_single_gpu_then_it_is_valid(default_config_data):
     endpoint(default_config_data, "resnet")["multi_model"] = {"s3_prefix": "s3://my-models/resnets/"}
     config = cfg.parse(default_config_data)
-    assert "resnet" not in [k for k, _ in cfg.artifact_endpoints(config)]  # nothing to build: the prefix holds them
+    assert "resnet" not in [str(k) for k, _ in naming.artifact_endpoints(config)]  # nothing to build: the prefix holds them
 
 
 def test_when_tfs_is_multi_model_then_several_models_in_one_archive_are_offered(default_config_data):

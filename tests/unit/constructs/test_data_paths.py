@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData, TfsEndpoint
 
 
@@ -111,7 +112,7 @@ def shared_template(default_config_data, tarball) -> tuple[Template, Template]:
 
     config = cfg.parse(default_config_data)
     app = cdk.App()
-    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in cfg.artifact_endpoints(config)})
+    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in naming.artifact_endpoints(config)})
     shared = next(s for s in app.node.children if isinstance(s, cdk.Stack) and s.stack_name.endswith("-shared"))
     return Template.from_stack(shared), Template.from_stack(stacks["question-answering"])
 

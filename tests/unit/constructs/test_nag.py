@@ -12,6 +12,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData
 from servekit.constructs.nag import add_nag_packs
 from servekit.stacks import add_serving_stacks
@@ -32,7 +33,7 @@ def default_app(tmp_path, tarball, config_data):
     # The feature flags of cdk.json, as the CDK CLI passes them (they change partitions, hence finding ids).
     context = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
-    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in cfg.artifact_endpoints(config)})
+    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in naming.artifact_endpoints(config)})
     add_nag_packs(app)
     return app, stacks
 

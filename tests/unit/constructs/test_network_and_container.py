@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Annotations, Match, Template
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
 
 
@@ -136,7 +137,7 @@ def test_when_the_config_names_subnets_then_the_stack_places_the_endpoint_in_the
         "subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
     config = cfg.parse(default_config_data)
     stacks = add_serving_stacks(cdk.App(), config, {k: ModelData.from_asset(archives["tfs"])
-                                                    for k, _ in cfg.artifact_endpoints(config)})
+                                                    for k, _ in naming.artifact_endpoints(config)})
     template = Template.from_stack(stacks["image-classifier"])
     assert model(template)["VpcConfig"] == {"Subnets": ["subnet-0123456789abcdef0"],
                                             "SecurityGroupIds": ["sg-0123456789abcdef0"]}

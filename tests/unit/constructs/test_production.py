@@ -6,6 +6,8 @@ import tarfile
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
@@ -24,8 +26,11 @@ def tarball(tmp_path_factory):
     return path
 
 
-def template_for(tarball, **kwargs) -> Template:
+def template_for(tarball, with_stack=None, **kwargs) -> Template:
+    """The template of a TorchServe endpoint named svc-prod-qa; `with_stack(stack)` returns more props made in
+    the stack (an imported topic or alarm)."""
     stack = cdk.Stack(cdk.App(), "Prod", env=ENV)
+    kwargs.update(with_stack(stack) if with_stack else {})
     TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), instance_type="ml.m5.xlarge",
                        endpoint_name="svc-prod-qa", **kwargs)
     return Template.from_stack(stack)
@@ -62,8 +67,10 @@ def test_when_scaling_is_off_then_variant_properties_follow_the_config(tarball):
 
 
 def test_when_a_canary_deployment_is_set_then_traffic_shifts_and_rolls_back_on_the_endpoint_alarms(tarball):
-    template = template_for(tarball, alarms=cfg.Alarms(), deployment=cfg.Deployment(
-        strategy="canary", canary_percent=10, wait_interval_seconds=600, rollback_alarm_names=["team-slo-breach"]))
+    template = template_for(
+        tarball, alarms=cfg.Alarms(),
+        deployment=cfg.Deployment(strategy="canary", canary_percent=10, wait_interval_seconds=600),
+        with_stack=lambda s: {"rollback_alarms": [cloudwatch.Alarm.from_alarm_name(s, "Slo", "team-slo-breach")]})
     template.has_resource_properties("AWS::SageMaker::Endpoint", {
         "EndpointName": "svc-prod-qa",
         "DeploymentConfig": {
@@ -116,7 +123,8 @@ def test_when_alarms_are_on_then_latency_is_watched_in_microseconds_and_errors_a
 
 def test_when_an_sns_topic_is_given_then_alarms_notify_it_on_alarm_and_ok(tarball):
     arn = "arn:aws:sns:us-east-1:111122223333:oncall"
-    template = template_for(tarball, alarms=cfg.Alarms(sns_topic_arn=arn))
+    template = template_for(tarball, alarms=cfg.Alarms(),
+                            with_stack=lambda s: {"alarm_topic": sns.Topic.from_topic_arn(s, "Oncall", arn)})
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [arn]
         assert alarm["Properties"]["OKActions"] == [arn]
@@ -135,3 +143,26 @@ def test_when_the_endpoint_is_named_then_its_role_writes_only_that_endpoints_log
     logs = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "logs:PutLogEvents" in s["Action"])
     group = logs["Resource"][0]["Fn::Join"][1][-1]
     assert group.endswith(":log-group:/aws/sagemaker/Endpoints/svc-prod-qa")
+
+
+def test_when_a_rollback_alarm_is_given_then_the_execution_role_may_describe_exactly_it(tarball):
+    template = template_for(
+        tarball, alarms=cfg.Alarms(), deployment=cfg.Deployment(strategy="canary"),
+        with_stack=lambda s: {"rollback_alarms": [cloudwatch.Alarm.from_alarm_name(s, "Slo", "team-slo-breach")]})
+    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
+    described = [st for st in policy["Properties"]["PolicyDocument"]["Statement"]
+                 if st["Action"] == "cloudwatch:DescribeAlarms"]
+    resources = [r for st in described for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    assert any("team-slo-breach" in str(r) for r in resources)
+    assert len(resources) == 3  # servekit's two rollback alarms and the given one, nothing wider
+
+
+@pytest.mark.parametrize(("props", "message"), [
+    ({"alarms": cfg.Alarms(sns_topic_arn="arn:aws:sns:us-east-1:111122223333:oncall")},
+     r"alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as alarm_topic="),
+    ({"alarms": cfg.Alarms(), "deployment": cfg.Deployment(rollback_alarm_names=["x"])},
+     r"deployment.rollback_alarm_names is servekit.yaml's; pass the alarms themselves as rollback_alarms="),
+])
+def test_when_the_construct_gets_yaml_strings_for_cdk_objects_then_it_names_the_typed_prop(tarball, props, message):
+    with pytest.raises(ValueError, match=message):
+        template_for(tarball, **props)

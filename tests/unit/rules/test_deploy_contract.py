@@ -15,7 +15,7 @@ import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
 
-from servekit import bench, images
+from servekit import bench, images, naming
 from servekit import config as cfg
 from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.facts import all_tables, amis, dlc, gpus, runtimes
@@ -274,7 +274,7 @@ def test_when_servekit_builds_an_artifact_then_its_manifest_records_each_model_f
 def synth(data: dict, tarball: Path) -> dict[str, Template]:
     config = cfg.parse(data)
     app = cdk.App()
-    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in cfg.artifact_endpoints(config)})
+    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(tarball) for k, _ in naming.artifact_endpoints(config)})
     return {name: Template.from_stack(s) for name, s in stacks.items()}
 
 

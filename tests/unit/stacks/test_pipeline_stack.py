@@ -14,6 +14,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from servekit import config as cfg
+from servekit import naming
 from servekit.constructs import ModelData
 from servekit.constructs.nag import add_nag_packs
 from servekit.stacks import add_serving_stacks
@@ -52,7 +53,7 @@ def build_app(outdir: Path, tarball: Path, environments: list[dict], tamper=None
     config = config_with(environments)
     context = json.loads((ROOT / "cdk.json").read_text())["context"]  # the flags the CLI passes (finding ids use them)
     app = cdk.App(outdir=str(outdir), context=context)
-    model_data = {key: ModelData.from_asset(tarball) for key, _ in cfg.artifact_endpoints(config)}
+    model_data = {key: ModelData.from_asset(tarball) for key, _ in naming.artifact_endpoints(config)}
     add_serving_stacks(app, config, model_data)
     stack = ps.add_pipeline_stack(app, config, model_data, ROOT / "servekit.yaml")
     if tamper:

@@ -1,0 +1,93 @@
+"""servekit.yaml -> construct props: the one place that turns a validated endpoint into what the constructs take.
+
+The constructs know no YAML: they take CDK types (sns.ITopic, cloudwatch.IAlarm, ec2.ISubnet, ...) and the
+Variants a server's `variant(...)` factory makes. Here the config's strings become those objects (a topic
+ARN becomes an imported topic, an alarm name an imported alarm, subnet ids imported subnets), each variant's
+model data is found by its ArtifactKey, and the names come from servekit.naming.
+
+Variants go to the constructor, not add_variant(): the constructor creates every variant's Model before the
+EndpointConfig, so the template keeps its resource order whatever the number of variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from servekit import servers
+from servekit.constructs import ModelData, ServingEndpoint
+from servekit.constructs.variant import Variant
+from servekit.naming import ArtifactKey
+
+
+def make_endpoint(
+    scope: Construct,
+    construct_id: str,
+    endpoint: Any,
+    model_data: Mapping[ArtifactKey, ModelData],
+    kms_key: kms.IKey | None,
+    endpoint_name: str | None = None,
+    data_bucket: s3.IBucket | None = None,
+) -> ServingEndpoint:
+    """The construct for one servekit.yaml endpoint: its own variant, its A/B and shadow variants, and the
+    production blocks, turned from config into construct props."""
+    resolved = endpoint.resolved_variants()
+    variants = [_variant(r, _model_data(endpoint, r.name, model_data)) for r in resolved]
+    production = [v for v, r in zip(variants, resolved, strict=True) if r.role == "production"]
+    shadow = next((v for v, r in zip(variants, resolved, strict=True) if r.role == "shadow"), None)
+    network = endpoint.network
+    vpc, subnets, groups = None, None, None
+    if network.in_vpc:
+        subnets = [ec2.Subnet.from_subnet_id(scope, f"Subnet{i}", s) for i, s in enumerate(network.subnet_ids)]
+        groups = [ec2.SecurityGroup.from_security_group_id(scope, f"SecurityGroup{i}", g)
+                  for i, g in enumerate(network.security_group_ids)]
+        if network.vpc_id is not None:
+            # Only the id is used (for the security group servekit creates); the AZs are the region's.
+            vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
+                                              availability_zones=cdk.Fn.get_azs())
+    alarms = endpoint.alarms if endpoint.alarms.enabled else None
+    topic = None
+    if alarms is not None and alarms.sns_topic_arn:
+        topic = sns.Topic.from_topic_arn(scope, f"{construct_id}AlarmTopic", alarms.sns_topic_arn)
+        alarms = alarms.model_copy(update={"sns_topic_arn": None})
+    deployment = endpoint.deployment
+    rollback: list[cloudwatch.IAlarm] = []
+    if deployment is not None and deployment.rollback_alarm_names:
+        rollback = [cloudwatch.Alarm.from_alarm_name(scope, f"{construct_id}RollbackAlarm{i}", name)
+                    for i, name in enumerate(deployment.rollback_alarm_names)]
+        deployment = deployment.model_copy(update={"rollback_alarm_names": []})
+    return ServingEndpoint(
+        scope, construct_id, production_variants=production, shadow_variant=shadow,
+        endpoint_name=endpoint_name, kms_key=kms_key, data_bucket=data_bucket,
+        scaling=endpoint.scaling, deployment=deployment, alarms=alarms, alarm_topic=topic, rollback_alarms=rollback,
+        data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
+        vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
+    )
+
+
+def _model_data(endpoint: Any, variant_name: str, model_data: Mapping[ArtifactKey, ModelData]) -> ModelData:
+    if endpoint.multi_model is not None:
+        return ModelData.from_s3_prefix(endpoint.multi_model.s3_prefix)
+    key = ArtifactKey.of(endpoint, variant_name)
+    if key not in model_data:
+        raise ValueError(f"no model data for {str(key)!r}; build it (servekit.synth.build_model_data builds every "
+                         "variant)")
+    return model_data[key]
+
+
+def _variant(resolved: Any, model_data: ModelData) -> Variant:
+    ep = resolved.endpoint
+    common = dict(
+        instance_type=ep.instance_type, instance_count=ep.instance_count,
+        weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
+        container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
+    )
+    return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)
