@@ -67,8 +67,8 @@ def main() -> None:
                         r = bench.run_step(bench.local_target(server.url), payload, concurrency=args.concurrency,
                                            limits=limits, variant=f"batch_size={batch_size}")
                     throughput[(batched, batch_size)] = r.throughput_rps
-                    rows.append([label, str(batch_size), path, f"{r.throughput_rps:.1f}", bench._ms(r.p50_ms),
-                                 bench._ms(r.p99_ms), f"{r.errors}" + (f" ({r.error_sample})" if r.errors else "")])
+                    rows.append([label, str(batch_size), path, f"{r.throughput_rps:.1f}", bench.format_ms(r.p50_ms),
+                                 bench.format_ms(r.p99_ms), f"{r.errors}" + (f" ({r.error_sample})" if r.errors else "")])
                     print(" | ".join(rows[-1]), flush=True)
             for batched in (False, True):
                 gain = throughput[(batched, 8)] / throughput[(batched, 1)] if throughput[(batched, 1)] else float("nan")

@@ -17,6 +17,7 @@ import pytest
 
 from servekit import codecs
 from servekit.config import TfsEndpointSpec
+from servekit.servers.tfs import front as tfs_front
 from servekit.servers.tfs import local as tfs
 
 pytestmark = pytest.mark.integration
@@ -349,7 +350,7 @@ def test_input_and_output_handler_pair_is_wired_through_the_rest_uri(tmp_path, p
         def output_handler(response, context):
             return response.content, "application/json"
     '''))
-    handler = tfs.load_handler(tmp_path)
+    handler = tfs_front.load_handler(tmp_path)
     x = rows(2, seed=11)
     rest_uri = f"http://localhost:{arg(local, '--rest-port')}/v1/models/tiny:predict"
     context = tfs.Context("tiny", None, None, rest_uri, "0", None, None, "application/json", "application/json", 0)
@@ -364,7 +365,7 @@ def test_handler_module_without_handler_functions_fails_like_the_container(tmp_p
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "inference.py").write_text("def input_handler(data, context):\n    return data\n")
     with pytest.raises(NotImplementedError, match="not implemented correctly"):
-        tfs.load_handler(tmp_path)
+        tfs_front.load_handler(tmp_path)
 
 
 def test_code_folder_below_a_top_folder_is_reported_as_never_loaded(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from servekit import codecs
-from servekit.bench import BenchError, Payload, example_array, example_file, image_payloads, tfs_input
+from servekit.bench.payloads import BenchError, Payload, example_array, example_file, image_payloads, tfs_input
 
 
 def payloads(endpoint: Any, artifact: Path | None) -> list[Payload]:

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from servekit import codecs
-from servekit.bench import BenchError, Payload, example_array, example_file, image, image_payloads, vision_shape
+from servekit.bench.payloads import (
+    BenchError,
+    Payload,
+    example_array,
+    example_file,
+    image,
+    image_payloads,
+    vision_shape,
+)
 
 
 def payloads(endpoint: Any, artifact: Path | None) -> list[Payload]:

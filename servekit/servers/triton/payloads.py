@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from servekit import codecs
-from servekit.bench import BenchError, Payload, example_file, triton_payloads
+from servekit.bench.payloads import BenchError, Payload, example_file, triton_payloads
 
 
 def payloads(endpoint: Any, artifact: Path | None) -> list[Payload]:
