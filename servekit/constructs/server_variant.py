@@ -8,7 +8,11 @@ props as the endpoint's own; pass them as `variants=[...]` / `shadow_variant=...
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypedDict
+
 from constructs import Construct
+from typing_extensions import Unpack
 
 from servekit import images, servers
 from servekit.constructs.container_image import ContainerImage
@@ -21,23 +25,57 @@ from servekit.rules import gpu as gpu_rules
 from servekit.rules import variants as variant_rules
 
 
-def server_variant(
-    server: str, name: str, where: str, *, model_data: ModelData, environment: dict[str, str],
-    image: ContainerImage | None, image_version: str, instance_type: str | None, instance_count: int, weight: float,
-    serverless: Serverless | None, container: ContainerOptions | None, inference_ami_version: str | None,
-) -> Variant:
-    """The Variant every server's `variant()` ends with: its DLC unless `image` is given, and the GPU verdict."""
+class VariantProps(TypedDict, total=False):
+    """What a variant of any server takes besides its model, image version and tuning (each server's
+    `variant(...)` and constructor take these as keywords).
+
+    instance_type: e.g. ml.c5.xlarge. Required unless `serverless` is given.
+    instance_count: initial instances. Default: 1.
+    weight: traffic weight among the production variants. Default: 1.0.
+    image: overrides the DLC. Default: ContainerImage.from_dlc(<server>, image_version).
+    serverless: memory and concurrency of a serverless endpoint. Default: none (instances).
+    container: start timeouts and volume size. Default: SageMaker's.
+    inference_ami_version: the variant's InferenceAmiVersion (NVIDIA driver and CUDA). Default: the instance
+        family's default, or an AMI servekit picks when that driver cannot run the image (servekit.rules.gpu;
+        a GPU the image cannot run on raises ValueError with the fix).
+    """
+
+    instance_type: str | None
+    instance_count: int
+    weight: float
+    image: ContainerImage | None
+    serverless: Serverless | None
+    container: ContainerOptions | None
+    inference_ami_version: str | None
+
+
+class EndpointProps(VariantProps, EndpointOptions, total=False):
+    """A server endpoint's props besides its model, image version and tuning: its own variant's
+    (VariantProps), `variant_name` (default AllTraffic) and the endpoint's (EndpointOptions, see
+    ServingEndpoint)."""
+
+    variant_name: str
+
+
+_VARIANT_KEYS = frozenset(VariantProps.__annotations__)
+
+
+def server_variant(server: str, name: str, where: str, *, model_data: ModelData, environment: dict[str, str],
+                   image_version: str, **props: Unpack[VariantProps]) -> Variant:
+    """The Variant every server's `variant()` ends with: its DLC unless `image` is given, and the GPU verdict;
+    the defaults of VariantProps applied."""
+    image, instance_type, ami = props.get("image"), props.get("instance_type"), props.get("inference_ami_version")
     return Variant(
         name=name, server=server, model_data=model_data, environment=environment,
         image=image or ContainerImage.from_dlc(server, image_version), instance_type=instance_type,
-        instance_count=instance_count, weight=weight, serverless=serverless,
-        container=container or ContainerOptions(),
-        gpu=gpu_verdict(where, server, image_version, instance_type, inference_ami_version, image),
+        instance_count=props.get("instance_count", 1), weight=props.get("weight", 1.0),
+        serverless=props.get("serverless"), container=props.get("container") or ContainerOptions(),
+        gpu=gpu_verdict(where, server, image_version, instance_type, ami, image),
     )
 
 
 def gpu_verdict(where: str, server: str, image_version: str, instance_type: str | None, ami: str | None,
-         image: ContainerImage | None) -> gpu_rules.GpuVerdict:
+                image: ContainerImage | None) -> gpu_rules.GpuVerdict:
     """servekit.rules.gpu's verdict: errors raise, warnings travel with the variant (annotated at synth). An
     image of your own (`image=`) has no facts: only the AMI's fit is checked then."""
     if ami is not None and ami not in AMI_NAMES:
@@ -51,10 +89,14 @@ def gpu_verdict(where: str, server: str, image_version: str, instance_type: str 
     return verdict
 
 
-def init_endpoint(endpoint: ServingEndpoint, scope: Construct, construct_id: str, primary: Variant,
-          options: EndpointOptions) -> None:
-    options = dict(options)  # type: ignore[assignment]
-    variants = list(options.pop("variants", None) or ())  # type: ignore[misc]
+def init_endpoint(endpoint: ServingEndpoint, scope: Construct, construct_id: str,
+                  make_variant: Callable[..., Variant], props: EndpointProps) -> None:
+    """A server's constructor, shared: its own variant from `make_variant(name, where=..., **VariantProps)`,
+    then ServingEndpoint with the rest of `props` (its `variants` after the own one)."""
+    options = {k: v for k, v in props.items() if k not in _VARIANT_KEYS and k != "variant_name"}
+    own = {k: v for k, v in props.items() if k in _VARIANT_KEYS}
+    primary = make_variant(props.get("variant_name", "AllTraffic"), where=construct_id, **own)
+    variants = list(options.pop("variants", None) or ())
     ServingEndpoint.__init__(endpoint, scope, construct_id, production_variants=[primary, *variants], **options)
 
 

@@ -306,6 +306,8 @@ def _value_at(value: Any, path: str) -> Any:
             value = value[part]
     return value
 
+
+# --- values as a reviewer reads them ---
 def plain(value: Any) -> str:
     if value is MISSING:
         return "unset"

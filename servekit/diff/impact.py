@@ -17,6 +17,8 @@ from servekit.diff.changes import (
     ResourceChange,
     StackDiff,
     diff_assemblies,
+    plain,
+    short,
 )
 
 SEVERITY = ["no change", "in place", "fleet replaced", "endpoint replaced", "new endpoint", "endpoint removed"]
@@ -162,20 +164,20 @@ def _reason(change: PropertyChange) -> str:
     path = change.path
     env = re.search(r"Environment\.([A-Za-z0-9_]+)$", path)
     if env:
-        return f"{env.group(1)} {_plain(change.old)}→{_plain(change.new)}"
+        return f"{env.group(1)} {plain(change.old)}→{plain(change.new)}"
     if path.endswith("ModelDataUrl") or path.endswith("ModelDataSource"):
         return f"model artifact changed ({_artifact(change.old)} → {_artifact(change.new)})"
     if path.endswith(".Image"):
         return f"image {_image(change.old)} → {_image(change.new)}"
     if path.endswith("InstanceType"):
-        return f"instance type {_plain(change.old)}→{_plain(change.new)}"
+        return f"instance type {plain(change.old)}→{plain(change.new)}"
     if path.endswith("InitialInstanceCount"):
-        return f"initial instance count {_plain(change.old)}→{_plain(change.new)}"
+        return f"initial instance count {plain(change.old)}→{plain(change.new)}"
     if path == "KmsKeyId":
         return "volume KMS key " + ("added" if change.old is MISSING else "removed" if change.new is MISSING else "changed")
     if path == "EndpointName":
-        return f"endpoint name {_plain(change.old)}→{_plain(change.new)}"
-    return f"{path} {_short(change.old)}→{_short(change.new)}"
+        return f"endpoint name {plain(change.old)}→{plain(change.new)}"
+    return f"{path} {short(change.old)}→{short(change.new)}"
 
 
 def _categories(stack: StackDiff, exclude: set[str], endpoint_id: str | None = None) -> list[str]:
@@ -258,28 +260,6 @@ def _capacity(size: dict[str, Any]) -> str:
     return f"{value}%" if size.get("Type") == "CAPACITY_PERCENT" else f"{value} instance(s)"
 
 
-def _plain(value: Any) -> str:
-    if value is MISSING:
-        return "unset"
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _short(value: Any, limit: int = 100) -> str:
-    text = "(unset)" if value is MISSING else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _short_pair(old: Any, new: Any, limit: int = 100) -> tuple[str, str]:
-    """Both values, cut to `limit` around where they first differ (long values often share a long prefix)."""
-    texts = ["(unset)" if v is MISSING else json.dumps(v, sort_keys=True, default=str) for v in (old, new)]
-    if all(len(t) <= limit for t in texts):
-        return texts[0], texts[1]
-    start = next((i for i, (a, b) in enumerate(zip(*texts, strict=False)) if a != b), min(map(len, texts)))
-    start = max(0, start - 20)
-    return tuple(("…" if start else "") + t[start:start + limit] + ("…" if len(t) > start + limit else "")
-                 for t in texts)  # type: ignore[return-value]
-
-
 def _artifact(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     match = re.search(r"([0-9a-f]{64})", text)
@@ -289,7 +269,7 @@ def _artifact(value: Any) -> str:
 
 
 def _image(value: Any) -> str:
-    return value.split("/", 1)[-1] if isinstance(value, str) else _short(value)
+    return value.split("/", 1)[-1] if isinstance(value, str) else short(value)
 
 
 def compare(old: dict[str, StackTemplate], new: dict[str, StackTemplate], old_label: str = "OLD",

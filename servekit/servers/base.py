@@ -1,12 +1,15 @@
 """Server: what the rest of servekit asks of a model server. One subclass per server, in
 servekit/servers/<name>/__init__.py; the registry (servekit.servers) lists them.
 
-A subclass keeps its heavy parts in its own modules, imported only when asked for: the construct (aws-cdk),
-the build plan, the local server, the bench payloads. So `servekit validate` imports no CDK and no framework.
+A server's package holds, beside its __init__.py (the Server subclass and its small answers): schema.py,
+construct.py, build.py, check.py, local.py, payloads.py, and handlers/ when it runs servekit code in the
+container. The heavy ones are imported only when asked for (the construct imports aws-cdk, the local server a
+framework), so `servekit validate` imports no CDK and no framework.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,9 +38,8 @@ class Server:
     """The framework key of sagemaker-core's image URI table."""
     spec: ClassVar[type]
     """The servekit.yaml schema of its endpoints (a servekit.spec.endpoint.EndpointBase)."""
-    construct_module: ClassVar[str]
-    """The module that defines its construct (class `construct_class`)."""
     construct_class: ClassVar[str]
+    """The construct's class name in the server's construct.py."""
     local_emulated: ClassVar[bool] = False
     """True where `servekit serve` runs an emulation, not the real server (TFS here)."""
     tuning_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -67,16 +69,17 @@ class Server:
         return manifest.NAME
 
     def plan(self, ep: Any, hasher: Any) -> Any:
-        """The build plan (servekit.model_build.builder.Plan): identity first, materialize on a cache miss."""
-        raise NotImplementedError
+        """The build plan (servekit.model_build.builder.Plan): identity first, materialize on a cache miss.
+        From the server's build.py, `plan(ep, hasher)`."""
+        return self._module("build").plan(ep, hasher)
 
     def layout_problems(self, listing: Listing, default_model_name: str | None, instance_type: str | None) -> list[str]:
-        """check-artifact's problems of an archive's layout for this server."""
-        raise NotImplementedError
+        """check-artifact's problems of an archive's layout for this server (its check.py)."""
+        return self._module("check").layout_problems(listing, default_model_name, instance_type)
 
     def wraps(self, listing: Listing, top: str) -> bool:
-        """Whether the single top folder `top` holds what belongs at the archive root."""
-        raise NotImplementedError
+        """Whether the single top folder `top` holds what belongs at the archive root (its check.py)."""
+        return self._module("check").wraps(listing, top)
 
     def start_install_reason(self, requirements: list[str], has_lib: bool) -> str | None:
         """Why the container pip-installs at start (so network isolation breaks it), or None."""
@@ -105,10 +108,8 @@ class Server:
 
     # --- deploy -------------------------------------------------------------------------------------
     def construct(self) -> type:
-        """The construct class (imported on first use: it imports aws-cdk)."""
-        import importlib
-
-        return getattr(importlib.import_module(self.construct_module), self.construct_class)
+        """The construct class, from its construct.py (imported on first use: it imports aws-cdk)."""
+        return getattr(self._module("construct"), self.construct_class)
 
     def variant(self, ep: Any, name: str, model_data: ModelData, **common: Any) -> Variant:
         """A construct Variant from a validated endpoint as one variant runs it (servekit.adapter)."""
@@ -116,16 +117,18 @@ class Server:
 
     # --- serve and bench -----------------------------------------------------------------------------
     def start_local(self, ep: Any, artifact: Path, **kwargs: Any) -> LocalEndpoint:
-        """Start the server (or its emulation) on this machine with the built artifact."""
-        import importlib
-
-        module = importlib.import_module(f"servekit.servers.{self.name}.local")
-        return module.start(ep, artifact, **kwargs)
+        """Start the server (or its emulation) on this machine with the built artifact (its local.py)."""
+        return self._module("local").start(ep, artifact, **kwargs)
 
     def request_problem(self, body: bytes, content_type: str | None) -> str | None:
         """Why a raw body should not be sent to this server as it is (beyond the size), or None."""
         return None
 
     def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
-        """The endpoint's example request in every encoding the server takes (servekit.bench.Payload)."""
-        raise NotImplementedError
+        """The endpoint's example request in every encoding the server takes (servekit.bench.Payload; its
+        payloads.py)."""
+        return self._module("payloads").payloads(ep, artifact)
+
+    def _module(self, part: str) -> Any:
+        """servekit.servers.<name>.<part>, imported on first use (build, check, local, payloads)."""
+        return importlib.import_module(f"servekit.servers.{self.name}.{part}")

@@ -7,7 +7,6 @@ handlers/ (the container-side code/inference.py).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from servekit.servers.base import Server, shown_requirements
@@ -19,7 +18,6 @@ class Tfs(Server):
     title = "TensorFlow Serving"
     image_framework = "tensorflow"
     spec = TfsEndpointSpec
-    construct_module = "servekit.servers.tfs.construct"
     construct_class = "TfsEndpoint"
     local_emulated = True
     tuning_columns = (("SAGEMAKER_TFS_ENABLE_BATCHING", "batching"), ("SAGEMAKER_TFS_MAX_BATCH_SIZE", "max_batch"),
@@ -40,21 +38,6 @@ class Tfs(Server):
 
     def default_model_name(self, ep: Any) -> str | None:
         return ep.default_model_name
-
-    def plan(self, ep: Any, hasher: Any) -> Any:
-        from servekit.servers.tfs import build
-
-        return build.plan(ep, hasher)
-
-    def layout_problems(self, listing, default_model_name, instance_type) -> list[str]:
-        from servekit.servers.tfs import check
-
-        return check.layout_problems(listing, default_model_name, instance_type)
-
-    def wraps(self, listing, top: str) -> bool:
-        from servekit.servers.tfs import check
-
-        return check.wraps(listing, top)
 
     def start_install_reason(self, requirements: list[str], has_lib: bool) -> str | None:
         # The TFS container pip-installs code/requirements.txt unless code/lib/ exists, which it puts on sys.path
@@ -80,11 +63,6 @@ class Tfs(Server):
         from servekit import codecs
 
         return codecs.tfs_request_problem(body, content_type)
-
-    def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
-        from servekit.servers.tfs import payloads
-
-        return payloads.payloads(ep, artifact)
 
 
 TFS = Tfs()

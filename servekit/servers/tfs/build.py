@@ -6,33 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from servekit.model_build import handlers, identity
+from servekit.model_build import builder, handlers, identity
 from servekit.model_build.archive import Content, FileHasher, tree_entries
-from servekit.model_build.builder import (
-    RECORDS,
-    BuildError,
-    Plan,
-    Progress,
-    check_example,
-    check_path,
-    plan_identity,
-    run_worker,
-    tensorflow_here,
-)
 from servekit.servers.tfs.schema import TfsEndpointSpec
 from servekit.spec import sources
 
 
-def plan(ep: TfsEndpointSpec, hasher: FileHasher) -> Plan:
+def plan(ep: TfsEndpointSpec, hasher: FileHasher) -> builder.Plan:
     for i, m in enumerate(ep.models):
         field = f"models[{i}] ({m.name}).source"
         if m.name == "code":
-            raise BuildError(f"models[{i}].name: 'code' collides with the handler's code/ folder; rename the model")
-        check_example(m.source, "tfs", field)
-        check_path(m.source, field, is_dir=m.source.kind == "saved_model")
+            raise builder.BuildError(f"models[{i}].name: 'code' collides with the handler's code/ folder; rename the model")
+        builder.check_example(m.source, "tfs", field)
+        builder.check_path(m.source, field, is_dir=m.source.kind == "saved_model")
         if m.source.kind == "saved_model" and not (m.source.path / "saved_model.pb").is_file():
-            raise BuildError(f"{field}.path: {m.source.path} holds no saved_model.pb; point it at the SavedModel "
-                             "folder (the one with saved_model.pb and variables/)")
+            raise builder.BuildError(f"{field}.path: {m.source.path} holds no saved_model.pb; point it at the SavedModel "
+                                     "folder (the one with saved_model.pb and variables/)")
     reqs = handlers.requirements_lines("tfs", [])
     data = {
         "server": "tfs",
@@ -42,18 +31,18 @@ def plan(ep: TfsEndpointSpec, hasher: FileHasher) -> Plan:
         "requirements": reqs,
     }
 
-    def materialize(work: Path, say: Progress) -> dict[str, Content]:
+    def materialize(work: Path, say: builder.Progress) -> dict[str, Content]:
         entries: dict[str, Content] = {}
         given = [str(m.source.path) for m in ep.models if isinstance(m.source, sources.SavedModelSource)]
         producers: dict[str, str] = {}
         if given:
-            checked = run_worker({"task": "check_saved_model", "paths": given}, say)
+            checked = builder.run_worker({"task": "check_saved_model", "paths": given}, say)
             signatures, producers = checked["signatures"], checked.get("tensorflow", {})
             for path, names in signatures.items():
                 if "serving_default" not in names:
-                    raise BuildError(f"SavedModel {path} has no serving_default signature (it has "
-                                     f"{', '.join(names) or 'none'}); TFS answers /invocations with serving_default "
-                                     "— re-export it with signatures={'serving_default': ...}")
+                    raise builder.BuildError(f"SavedModel {path} has no serving_default signature (it has "
+                                             f"{', '.join(names) or 'none'}); TFS answers /invocations with serving_default "
+                                             "— re-export it with signatures={'serving_default': ...}")
         records = {}
         for m in ep.models:
             folder = saved_model_folder(m.source, work / f"model-{m.name}", say)
@@ -61,20 +50,20 @@ def plan(ep: TfsEndpointSpec, hasher: FileHasher) -> Plan:
             producer = producers.get(str(m.source.path)) if given and hasattr(m.source, "path") else None
             records[f"{m.name}/{m.version}/saved_model.pb"] = {
                 "format": "saved_model",
-                "tensorflow": producer if isinstance(m.source, sources.SavedModelSource) else tensorflow_here()}
-        entries[RECORDS] = records  # type: ignore[assignment]
+                "tensorflow": producer if isinstance(m.source, sources.SavedModelSource) else builder.tensorflow_here()}
+        entries[builder.RECORDS] = records  # type: ignore[assignment]
         entries["code/inference.py"] = handlers.handler_path("tfs")
         entries["code/requirements.txt"] = handlers.requirements_text(reqs)
         return entries
 
-    return Plan(plan_identity(data), materialize, ep.default_model_name)
+    return builder.Plan(builder.plan_identity(data), materialize, ep.default_model_name)
 
 
-def saved_model_folder(source: Any, out: Path, say: Progress) -> Path:
+def saved_model_folder(source: Any, out: Path, say: builder.Progress) -> Path:
     if isinstance(source, sources.ExampleSource):
-        run_worker({"task": "example", "name": source.name, "out": str(out)}, say)
+        builder.run_worker({"task": "example", "name": source.name, "out": str(out)}, say)
         return out
     if isinstance(source, sources.KerasSource):
-        run_worker({"task": "keras", "path": str(source.path), "out": str(out)}, say)
+        builder.run_worker({"task": "keras", "path": str(source.path), "out": str(out)}, say)
         return out
     return source.path

@@ -7,7 +7,6 @@ artifact), local.py (`servekit serve`: the real TorchServe, through the toolkit'
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from servekit.servers.base import Server, shown_requirements
@@ -19,7 +18,6 @@ class TorchServe(Server):
     title = "TorchServe"
     image_framework = "pytorch"
     spec = TorchServeEndpointSpec
-    construct_module = "servekit.servers.torchserve.construct"
     construct_class = "TorchServeEndpoint"
     tuning_columns = (("SAGEMAKER_TS_BATCH_SIZE", "batch"), ("SAGEMAKER_TS_MAX_BATCH_DELAY", "delay_ms"),
                       ("SAGEMAKER_TS_MIN_WORKERS", "min_workers"), ("SAGEMAKER_TS_MAX_WORKERS", "max_workers"),
@@ -31,21 +29,6 @@ class TorchServe(Server):
 
         return [*super().doc_sections(), ("endpoints[].model (torchserve)", schema.TorchServeModel),
                 ("endpoints[].tuning (torchserve)", schema.TorchServeTuning)]
-
-    def plan(self, ep: Any, hasher: Any) -> Any:
-        from servekit.servers.torchserve import build
-
-        return build.plan(ep, hasher)
-
-    def layout_problems(self, listing, default_model_name, instance_type) -> list[str]:
-        from servekit.servers.torchserve import check
-
-        return check.layout_problems(listing, default_model_name, instance_type)
-
-    def wraps(self, listing, top: str) -> bool:
-        from servekit.servers.torchserve import check
-
-        return check.wraps(listing, top)
 
     def start_install_reason(self, requirements: list[str], has_lib: bool) -> str | None:
         # The PyTorch toolkit installs code/requirements.txt whenever it exists; it has no code/lib convention
@@ -89,11 +72,6 @@ class TorchServe(Server):
 
     def target_torch(self, image_facts: Any) -> str | None:
         return image_facts.framework_version  # the PyTorch image's own torch reads the TorchScript file
-
-    def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
-        from servekit.servers.torchserve import payloads
-
-        return payloads.payloads(ep, artifact)
 
 
 TORCHSERVE = TorchServe()

@@ -7,7 +7,6 @@ tritonserver of nvidia-pytriton), payloads.py (bench). Triton runs no servekit c
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from servekit.servers.base import Server
@@ -19,7 +18,6 @@ class Triton(Server):
     title = "Triton Inference Server"
     image_framework = "sagemaker-tritonserver"
     spec = TritonEndpointSpec
-    construct_module = "servekit.servers.triton.construct"
     construct_class = "TritonEndpoint"
     tuning_columns = (("SAGEMAKER_TRITON_DEFAULT_MODEL_NAME", "model"), ("SAGEMAKER_TRITON_THREAD_COUNT", "threads"),
                       ("SAGEMAKER_TRITON_LOG_VERBOSE", "log_verbose"))
@@ -48,21 +46,6 @@ class Triton(Server):
         from servekit.model_build import manifest
 
         return f"{ep.model.name}/{manifest.NAME}"
-
-    def plan(self, ep: Any, hasher: Any) -> Any:
-        from servekit.servers.triton import build
-
-        return build.plan(ep, hasher)
-
-    def layout_problems(self, listing, default_model_name, instance_type) -> list[str]:
-        from servekit.servers.triton import check
-
-        return check.layout_problems(listing, default_model_name, instance_type)
-
-    def wraps(self, listing, top: str) -> bool:
-        from servekit.servers.triton import check
-
-        return check.wraps(listing, top)
 
     def gpu_only_tuning(self, tuning: Any) -> dict[str, object]:
         return {"tuning.model_load_gpu_limit": tuning.model_load_gpu_limit}
@@ -96,11 +79,6 @@ class Triton(Server):
         from servekit import codecs
 
         return codecs.triton_request_problem(body, content_type)
-
-    def payloads(self, ep: Any, artifact: Path | None) -> list[Any]:
-        from servekit.servers.triton import payloads
-
-        return payloads.payloads(ep, artifact)
 
 
 TRITON = Triton()

@@ -7,32 +7,20 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from servekit.model_build import identity, manifest
+from servekit.model_build import builder, identity, manifest
 from servekit.model_build.archive import Content, FileHasher
-from servekit.model_build.builder import (
-    RECORDS,
-    BuildError,
-    Plan,
-    Progress,
-    check_example,
-    check_path,
-    plan_identity,
-    producer_torch,
-    run_worker,
-    torchscript_file,
-)
 from servekit.servers.triton import model_config as triton_config
 from servekit.servers.triton.schema import TritonEndpointSpec
 
 
-def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> Plan:
+def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> builder.Plan:
     model = ep.model
     source = model.source
-    check_example(source, "triton", "model.source")
-    check_path(source, "model.source", is_dir=False)
+    builder.check_example(source, "triton", "model.source")
+    builder.check_path(source, "model.source", is_dir=False)
     if source.kind == "onnx" and model.format != "onnx":
-        raise BuildError(f"model.format: {model.format!r} with an onnx source; set format: onnx (and "
-                         "onnx_tensorrt_accelerator for TensorRT at load)")
+        raise builder.BuildError(f"model.format: {model.format!r} with an onnx source; set format: onnx (and "
+                                 "onnx_tensorrt_accelerator for TensorRT at load)")
     needs: tuple[str, ...] = ()
     if model.format == "onnx" and source.kind != "onnx":
         needs = ("onnx",)
@@ -44,12 +32,12 @@ def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> Plan:
         "source": identity.source_fingerprint(source, hasher, needs=needs),
     }
 
-    def materialize(work: Path, say: Progress) -> dict[str, Content]:
+    def materialize(work: Path, say: builder.Progress) -> dict[str, Content]:
         plan_record: dict[str, Any] = {}
         text = triton_config.render(model)
         problems = triton_config.config_problems(triton_config.parse(text), "model", instance_type=ep.instance_type)
         if problems:
-            raise BuildError(f"endpoint {ep.name}: the Triton config breaks Triton's load rules", problems)
+            raise builder.BuildError(f"endpoint {ep.name}: the Triton config breaks Triton's load rules", problems)
         tensors = {
             "inputs": [t.model_dump() for t in model.inputs],
             "outputs": [t.model_dump() for t in model.outputs],
@@ -59,46 +47,46 @@ def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> Plan:
                 model_file = source.path
             else:
                 model_file = work / "model.onnx"
-                run_worker({"task": "onnx", "path": str(torchscript_file(source, work, say)), **tensors,
-                            "max_batch_size": model.max_batch_size, "out": str(model_file)}, say)
+                builder.run_worker({"task": "onnx", "path": str(builder.torchscript_file(source, work, say)), **tensors,
+                                    "max_batch_size": model.max_batch_size, "out": str(model_file)}, say)
             problems = triton_config.onnx_problems(model, model_file)
         elif model.format == "torchscript":
-            model_file = torchscript_file(source, work, say)
-            facts = run_worker({"task": "inspect_torchscript", "path": str(model_file), "inputs": tensors["inputs"],
-                                "max_batch_size": model.max_batch_size}, say)
+            model_file = builder.torchscript_file(source, work, say)
+            facts = builder.run_worker({"task": "inspect_torchscript", "path": str(model_file), "inputs": tensors["inputs"],
+                                        "max_batch_size": model.max_batch_size}, say)
             problems = triton_config.torchscript_problems(model, facts)
         else:
             if importlib.util.find_spec("torch_tensorrt") is None:
-                raise BuildError(
-                    "model.format: tensorrt needs torch-tensorrt and a CUDA GPU on the build machine, and "
-                    "torch_tensorrt is not importable here; use format: onnx with onnx_tensorrt_accelerator "
-                    "(Triton's ONNX Runtime builds the TensorRT engine at load, on the serving GPU) or install "
-                    "torch-tensorrt on a GPU build machine"
+                raise builder.BuildError(
+                            "model.format: tensorrt needs torch-tensorrt and a CUDA GPU on the build machine, and "
+                            "torch_tensorrt is not importable here; use format: onnx with onnx_tensorrt_accelerator "
+                            "(Triton's ONNX Runtime builds the TensorRT engine at load, on the serving GPU) or install "
+                            "torch-tensorrt on a GPU build machine"
                 )
-            ts = torchscript_file(source, work, say)
-            facts = run_worker({"task": "inspect_torchscript", "path": str(ts), "inputs": tensors["inputs"],
-                                "max_batch_size": model.max_batch_size}, say)
+            ts = builder.torchscript_file(source, work, say)
+            facts = builder.run_worker({"task": "inspect_torchscript", "path": str(ts), "inputs": tensors["inputs"],
+                                        "max_batch_size": model.max_batch_size}, say)
             problems = triton_config.torchscript_problems(model, facts)
             if not problems:
                 model_file = work / "model.plan"
-                plan_record = run_worker({"task": "tensorrt", "path": str(ts), "inputs": tensors["inputs"],
-                            "max_batch_size": model.max_batch_size, "min_batch": model.tensorrt.min_batch,
-                            "opt_batch": model.tensorrt.opt_batch, "precisions": model.tensorrt.precisions,
-                            "out": str(model_file)}, say)
+                plan_record = builder.run_worker({"task": "tensorrt", "path": str(ts), "inputs": tensors["inputs"],
+                                    "max_batch_size": model.max_batch_size, "min_batch": model.tensorrt.min_batch,
+                                    "opt_batch": model.tensorrt.opt_batch, "precisions": model.tensorrt.precisions,
+                                    "out": str(model_file)}, say)
         if problems:
-            raise BuildError(f"endpoint {ep.name}: the Triton config does not match the exported model (the model "
-                             "file is the truth)", problems)
+            raise builder.BuildError(f"endpoint {ep.name}: the Triton config does not match the exported model (the model "
+                                     "file is the truth)", problems)
         file_name = f"{model.name}/{model.version}/{triton_config.model_file_name(model)}"
         if model.format == "onnx":
             record = manifest.onnx_record(model_file)
         elif model.format == "torchscript":
-            record = manifest.torchscript_record(model_file, producer_torch(source))
+            record = manifest.torchscript_record(model_file, builder.producer_torch(source))
         else:
             record = {"format": "tensorrt_plan", **plan_record}
         return {
             f"{model.name}/config.pbtxt": text.encode(),
             file_name: model_file,
-            RECORDS: {file_name: record},  # type: ignore[dict-item]
+            builder.RECORDS: {file_name: record},  # type: ignore[dict-item]
         }
 
-    return Plan(plan_identity(data), materialize, model.name)
+    return builder.Plan(builder.plan_identity(data), materialize, model.name)
