@@ -1,5 +1,6 @@
-"""Session fixtures: the three example artifacts of servekit.yaml, each built once (TF import alone takes
-seconds), and a second clean build of each for the reproducibility test.
+"""Shared fixtures of the unit tests. Session fixtures: the three example artifacts of servekit.yaml, each built
+once (TF import alone takes seconds) and only when a test asks, and a second clean build of each for the
+reproducibility test.
 
 The handler files are snapshotted into a session folder (HANDLERS_DIR points there) so that a handler
 being edited while the tests run cannot change identities between the two builds. Where a handler file
@@ -16,7 +17,7 @@ import pytest
 from servekit import config
 from servekit.model_build import build, handlers
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", autouse=True)

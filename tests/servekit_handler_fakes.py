@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-SERVERS = Path(__file__).resolve().parents[3] / "servekit" / "servers"
+SERVERS = Path(__file__).resolve().parents[1] / "servekit" / "servers"
 
 
 def load_handler(name: str):
