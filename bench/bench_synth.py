@@ -1,6 +1,6 @@
 """Synth: wall time of `servekit synth` for 1, 10 and 50 endpoints, and of a minimal one-resource CDK app as the floor.
 
-    .venv/bin/python bench/bench_synth.py [--counts 1,10,50] [--repeat 1] [--profile 50]
+    .venv/bin/python bench/bench_synth.py [--counts 1,10,50] [--repeat 1] [--profile 50] [--peer]
 
 Generates servekit.yaml files with N TorchServe endpoints (copies of the embedded default's question-answering
 endpoint, all built from the same model source, so every artifact comes from the cache after the first build),
@@ -10,6 +10,12 @@ Node and jsii. Also shown: the Python app alone (`python app.py` with CDK_OUTDIR
 the time per extra endpoint compares with the fixed cost.
 Target: 50 endpoints in under 3x the time of 1. `--profile N` writes a py-spy profile of app.py for N endpoints
 (needs `pip install py-spy`). Figures, not assertions.
+
+`--peer` also times the hand-written L2 peer in the same run: aws-cdk's aws-sagemaker-alpha (Model,
+EndpointConfig, Endpoint; one stack per endpoint, as servekit has, the same model asset and the same cdk-nag
+packs), each as `python app.py` with CDK_OUTDIR, beside servekit's app.py, and prints servekit's ratio to it
+per endpoint count. The alpha package is installed for the run only, into a temporary folder (pip --target,
+from the package registry), never into requirements.
 """
 
 from __future__ import annotations
@@ -89,11 +95,63 @@ def minimal_synth(work: Path) -> float:
     return timed([str(CDK), "synth", "--quiet", "--app", f"{PY} {app}", "--output", str(out)], cwd=work)
 
 
+PEER_APP = """
+import os
+import sys
+
+import aws_cdk as cdk
+from aws_cdk import aws_sagemaker_alpha as sagemaker
+
+from servekit.constructs.nag import add_nag_packs
+
+count, model = int(sys.argv[1]), sys.argv[2]
+app = cdk.App()
+env = cdk.Environment(region="us-east-1")
+image = sagemaker.ContainerImage.from_dlc("pytorch-inference", "2.6.0-cpu-py312-ubuntu22.04-sagemaker")
+for i in range(count):
+    stack = cdk.Stack(app, f"peer-{i:03d}", env=env)
+    m = sagemaker.Model(stack, "Model", containers=[sagemaker.ContainerDefinition(
+        image=image, model_data=sagemaker.ModelData.from_asset(model),
+        environment={"SAGEMAKER_TS_BATCH_SIZE": "1", "SAGEMAKER_TS_MAX_WORKERS": "2"})])
+    config = sagemaker.EndpointConfig(stack, "Config", instance_production_variants=[
+        sagemaker.InstanceProductionVariantProps(model=m, variant_name="AllTraffic",
+                                                  instance_type=sagemaker.InstanceType.M5_XLARGE)])
+    sagemaker.Endpoint(stack, "Endpoint", endpoint_config=config)
+add_nag_packs(app)
+try:
+    app.synth()
+except RuntimeError as err:  # the peer's own findings (its default role has AmazonSageMakerFullAccess, ...)
+    if "Validation failed" not in str(err):
+        raise
+"""
+
+
+def install_peer(work: Path) -> Path:
+    """aws-sagemaker-alpha matching the installed aws-cdk-lib, into a folder of this run (not into .venv)."""
+    from importlib.metadata import version
+
+    target = work / "peer-site"
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    f"aws-cdk.aws-sagemaker-alpha=={version('aws-cdk-lib')}a0"], check=True, env=ENV)
+    return target
+
+
+def peer_app(work: Path, site: Path, count: int, model: Path) -> float:
+    app = work / "peer_app.py"
+    app.write_text(PEER_APP)
+    out = work / f"peer-{count}.out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = {**ENV, "CDK_OUTDIR": str(out), "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
+    return timed([str(PY), str(app), str(count), str(model)], env=env, cwd=work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,10,50")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--profile", type=int, default=0, help="py-spy profile of app.py for this many endpoints")
+    parser.add_argument("--peer", action="store_true", help="also time the aws-sagemaker-alpha L2 peer app")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     load = os.getloadavg()
@@ -109,6 +167,13 @@ def main() -> None:
             for n in counts:
                 times[f"synth {n}"].append(servekit_synth(configs[n], work / f"out-{n}"))
                 times[f"app {n}"].append(python_app(configs[n], work / f"app-{n}"))
+        if args.peer:
+            site = install_peer(work)
+            model = next((work / "warm.out").glob("asset.*.tar.gz"))  # the same artifact servekit uploads
+            peer_app(work, site, counts[0], model)  # warm: imports, disk cache
+            for _ in range(args.repeat):
+                for n in counts:
+                    times.setdefault(f"peer {n}", []).append(peer_app(work, site, n, model))
         med = {k: statistics.median(v) for k, v in times.items()}
         stacks = {n: len(list((work / f"out-{n}").glob("*.template.json"))) for n in counts}
         rows = [["what", "stacks", "servekit synth s", "app.py alone s", "× 1 endpoint"]]
@@ -118,6 +183,13 @@ def main() -> None:
             rows.append([f"{n} endpoint(s)", str(stacks[n]), f"{med[f'synth {n}']:.1f}", f"{med[f'app {n}']:.1f}",
                          f"{med[f'synth {n}'] / base:.2f}"])
         print(bench.markdown_table(rows))
+        if args.peer:
+            rows = [["endpoints", "aws-sagemaker-alpha app.py s", "servekit app.py s", "servekit / peer"]]
+            for n in counts:
+                rows.append([str(n), f"{med[f'peer {n}']:.1f}", f"{med[f'app {n}']:.1f}",
+                             f"{med[f'app {n}'] / med[f'peer {n}']:.2f}"])
+            print()
+            print(bench.markdown_table(rows))
         if len(counts) > 1:
             first, last = counts[0], counts[-1]
             per = (med[f"synth {last}"] - med[f"synth {first}"]) / (last - first)

@@ -85,6 +85,7 @@ from servekit.bench.report import (
     read_csv,
     recommend,
     results_table,
+    server_time_line,
     step_label,
     write_csv,
     write_json,
@@ -92,6 +93,7 @@ from servekit.bench.report import (
 from servekit.bench.stats import (
     CSV_COLUMNS,
     StepResult,
+    per_request_ms,
     percentile,
 )
 from servekit.bench.sweep import (
@@ -107,10 +109,14 @@ from servekit.bench.target import (
     deployed_target,
     local_target,
     sagemaker_endpoint_name,
+    server_timings,
     sigv4_signer,
 )
 
 __all__ = [
+    "per_request_ms",
+    "server_time_line",
+    "server_timings",
     "format_ms",
     "step_label",
     "BenchError",

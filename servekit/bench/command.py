@@ -30,12 +30,14 @@ from servekit.bench.report import (
     plot,
     recommend,
     results_table,
+    server_time_line,
     step_label,
     write_csv,
     write_json,
 )
 from servekit.bench.stats import (
     StepResult,
+    per_request_ms,
 )
 from servekit.bench.sweep import (
     parse_numbers,
@@ -47,6 +49,7 @@ from servekit.bench.target import (
     deployed_target,
     local_target,
     sagemaker_endpoint_name,
+    server_timings,
 )
 
 
@@ -229,8 +232,14 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
                                             if phase == "measure" else 0,
                                             status=f"{phase}: {ok} ok, {failed} errors, {rps:.1f} req/s")
 
+                        timed = server is not None and server.emulated  # the TFS emulation says where its time goes
+                        before = server_timings(server.url) if timed else None
                         result = run_step(target, payload, concurrency=concurrency, rate=rate, limits=plan.limits,
                                           variant=variant, progress=update)
+                        if timed:
+                            result.server_ms = per_request_ms(before, server_timings(server.url))
+                            if result.server_ms:
+                                say(f"{label}: {server_time_line(result.server_ms)}")
                         progress.update(task, completed=plan.limits.duration_s,
                                         status=f"done: {result.throughput_rps:.1f} req/s, p99 {format_ms(result.p99_ms)} ms, "
                                                f"{result.errors} errors")

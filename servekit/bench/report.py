@@ -52,6 +52,18 @@ def format_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def server_time_line(server_ms: dict[str, float]) -> str:
+    """Where the server's time went per request, in words (the TFS emulation's timings, warm-up included)."""
+    parts = []
+    if "handler_ms" in server_ms:
+        parts.append(f"handler {server_ms['handler_ms']:.1f} ms/request")
+    if "tfs_ms" in server_ms:
+        parts.append(f"TensorFlow Serving {server_ms['tfs_ms']:.1f} ms (the model's run {server_ms.get('model_ms', 0):.1f} ms)")
+    if "handler_own_ms" in server_ms:
+        parts.append(f"the handler's own {server_ms['handler_own_ms']:.1f} ms")
+    return ", ".join(parts) + " (means, the emulation's clock)"
+
+
 def results_table(results: Sequence[StepResult], title: str) -> Any:
     from rich.table import Table
 

@@ -44,6 +44,7 @@ class StepResult:
     mean_ms: float | None
     error_kinds: dict[str, int] = field(default_factory=dict)
     error_sample: str | None = None
+    server_ms: dict[str, float] | None = None  # where the server's time went, when it says (per_request_ms)
 
     @classmethod
     def from_samples(
@@ -85,6 +86,24 @@ class StepResult:
         data = asdict(self)
         data["step"] = self.step
         return data
+
+
+def per_request_ms(before: dict[str, dict[str, float]] | None,
+                   after: dict[str, dict[str, float]] | None) -> dict[str, float] | None:
+    """Mean milliseconds per request of each kind of the server's own timings (the TFS emulation's "handler",
+    "tfs", "model"; servekit.servers.tfs.emulation.Timings) between two snapshots, and `handler_own_ms`: the
+    handler's time less TensorFlow Serving's, which is what tuning the handler can change. None without both."""
+    if before is None or after is None:
+        return None
+    out: dict[str, float] = {}
+    for kind, now in after.items():
+        then = before.get(kind, {"count": 0, "seconds": 0.0})
+        count = now["count"] - then["count"]
+        if count > 0:
+            out[f"{kind}_ms"] = round((now["seconds"] - then["seconds"]) * 1000 / count, 3)
+    if "handler_ms" in out and "tfs_ms" in out:
+        out["handler_own_ms"] = round(out["handler_ms"] - out["tfs_ms"], 3)
+    return out or None
 
 
 CSV_COLUMNS = ["variant", "payload", "step", "concurrency", "rate", "requests", "ok", "errors", "duration_s",

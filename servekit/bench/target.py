@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,18 @@ def sigv4_signer(region: str, credentials: Any, service: str = "sagemaker") -> S
 
     return sign
 
+
+
+def server_timings(url: str) -> dict[str, dict[str, float]] | None:
+    """The TFS emulation's Timings (GET <url>/servekit/timings), or None when the server has no such route."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/servekit/timings", timeout=10) as answer:
+            return json.loads(answer.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 def local_target(url: str) -> Target:

@@ -2,14 +2,14 @@
 
 Two archives of the same entries are byte-identical: entries sorted by path (a folder before what it
 holds), every parent folder present, mtime 0, uid/gid 0, empty user and group names, mode 0644 for
-files and 0755 for folders, PAX format, and a gzip header with mtime 0 and no file name. Files are
+files and 0755 for folders, PAX format, and a gzip header with mtime 0 and no file name, compressed in fixed 1 MiB blocks on every core
+(pgzip.py: the blocks, not the threads, decide the bytes). Files are
 streamed in 1 MiB chunks, so a 500 MB weights file is never held in memory. The archive is written to
 a temporary file beside the destination and renamed over it, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -20,11 +20,16 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from servekit.model_build.pgzip import ParallelGzipWriter
+
 MTIME = 0
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 CHUNK = 1 << 20
-COMPRESS_LEVEL = 6  # gzip's (and `tar -czf`'s) default
+# Level 1: a model's bytes are mostly weights, which deflate shrinks by 7% at any level; on a 500 MB float32 file
+# level 1 gives an archive 0.3% bigger than level 6 (gzip's and `tar -czf`'s default) 1.2x faster per core
+# (docs/performance.md, bench/bench_packaging.py).
+COMPRESS_LEVEL = 1
 
 # An entry's content: a local file, bytes made here, or None for an (empty) folder.
 Content = Path | bytes | None
@@ -73,8 +78,10 @@ def write_archive(
     *,
     progress: Callable[[str], None] | None = None,
     compresslevel: int = COMPRESS_LEVEL,
+    workers: int | None = None,
 ) -> int:
-    """Write `entries` (archive name -> content) as a deterministic tar.gz at `dest`; returns its size."""
+    """Write `entries` (archive name -> content) as a deterministic tar.gz at `dest`; returns its size.
+    `workers`: compressing threads (default: the CPUs this process may use); the bytes do not depend on it."""
     ordered = normalize_entries(entries)
     total = sum(c.stat().st_size if isinstance(c, Path) else len(c) for _, c in ordered if c is not None)
     done = 0
@@ -92,7 +99,7 @@ def write_archive(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=MTIME) as gz:
+            with ParallelGzipWriter(raw, level=compresslevel, workers=workers) as gz:
                 with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
                     tar.copybufsize = CHUNK
                     for name, content in ordered:

@@ -23,7 +23,7 @@ from servekit.model_build import handlers
 from servekit.model_build.archive import FileHasher
 
 # Bump when the same inputs must give different bytes (layout, archive format, export code paths).
-FORMAT_VERSION = "2"  # 2: servekit-manifest.json in every built archive
+FORMAT_VERSION = "3"  # 2: servekit-manifest.json in every built archive; 3: gzip in parallel 1 MiB blocks (pgzip.py)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -51,3 +51,22 @@ def test_when_bench_runs_against_local_torchserve_then_it_reports_each_step_in_j
 
     # The server was stopped at the end of the run.
     assert http_status(f"{variant['url'].removesuffix('/invocations')}/ping") is None
+
+
+def test_when_bench_runs_against_the_tfs_emulation_then_each_step_gives_the_handlers_own_time(tmp_path):
+    """The emulation times its handler, its TensorFlow Serving and the model's run (GET /servekit/timings), so a
+    user tuning code/inference.py sees the handler's cost apart from the model's. Values are not asserted (the
+    emulation's clock, on a shared machine): only that they are there and consistent."""
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "servekit.cli", "bench", "image-classifier", "--concurrency", "1", "--encoding",
+         "x-npy", "--duration", "3", "--warmup", "1", "--output-dir", str(out), "--workdir", str(tmp_path / "server")],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "the handler's own" in run.stderr
+    (step,) = json.loads((out / "bench.json").read_text())["steps"]
+    timings = step["server_ms"]
+    assert set(timings) == {"handler_ms", "tfs_ms", "model_ms", "handler_own_ms"}
+    assert 0 < timings["model_ms"] <= timings["tfs_ms"] <= timings["handler_ms"]
+    assert timings["handler_own_ms"] == pytest.approx(timings["handler_ms"] - timings["tfs_ms"], abs=0.01)

@@ -248,10 +248,13 @@ def images_nhwc(n: int, seed: int) -> np.ndarray:
 class TestImageClassifierOnTfsEmulation:
     @pytest.fixture(scope="class")
     def rest(self, built, tmp_path_factory):
+        """The artifact with the handler on REST (the container's own path; the embedded default uses gRPC)."""
         tmp = tmp_path_factory.mktemp("classifier-rest")
         lines: list[str] = []
-        local = tfs.start(endpoint("image-classifier"), built["image-classifier"], workdir=tmp / "serve",
-                          progress=lines.append)
+        classifier = endpoint("image-classifier")
+        classifier = classifier.model_copy(update={"tuning": classifier.tuning.model_copy(
+            update={"handler_protocol": "rest"})})
+        local = tfs.start(classifier, built["image-classifier"], workdir=tmp / "serve", progress=lines.append)
         try:
             yield local, lines
         finally:
@@ -259,13 +262,12 @@ class TestImageClassifierOnTfsEmulation:
 
     @pytest.fixture(scope="class")
     def grpc(self, built, tmp_path_factory):
-        """The same artifact with the handler switched to gRPC by the endpoint's tuning.handler_protocol, which
-        becomes the model's SAGEMAKER_TFS_HANDLER_PROTOCOL in the cloud and the server's environment here."""
+        """The embedded default: the handler on gRPC by the endpoint's tuning.handler_protocol, which becomes
+        the model's SAGEMAKER_TFS_HANDLER_PROTOCOL in the cloud and the server's environment here."""
         tmp = tmp_path_factory.mktemp("classifier-grpc")
         lines: list[str] = []
         classifier = endpoint("image-classifier")
-        classifier = classifier.model_copy(update={"tuning": classifier.tuning.model_copy(
-            update={"handler_protocol": "grpc"})})
+        assert classifier.tuning.handler_protocol == "grpc"
         local = tfs.start(classifier, built["image-classifier"], workdir=tmp / "serve", progress=lines.append)
         try:
             yield local, lines

@@ -536,3 +536,22 @@ def test_when_omp_num_threads_is_swept_then_the_local_torchserve_environment_fol
     assert torchserve.environment(one, tmp_path, port=1)["OMP_NUM_THREADS"] == "1"
     unset = bench.with_setting(qa, sweep.path, None)
     assert "OMP_NUM_THREADS" not in torchserve.environment(unset, tmp_path, port=1)
+
+
+# --- the TFS emulation's own timings: the handler's time apart from the model's --------------------------------
+def test_when_the_server_reports_its_timings_then_bench_gives_the_handlers_own_time_per_request():
+    before = {"handler": {"count": 10, "seconds": 1.0}, "tfs": {"count": 10, "seconds": 0.6},
+              "model": {"count": 10, "seconds": 0.5}}
+    after = {"handler": {"count": 30, "seconds": 3.0}, "tfs": {"count": 30, "seconds": 1.4},
+             "model": {"count": 30, "seconds": 1.1}}
+    assert bench.per_request_ms(before, after) == {"handler_ms": 100.0, "tfs_ms": 40.0, "model_ms": 30.0,
+                                                   "handler_own_ms": 60.0}
+    line = bench.server_time_line(bench.per_request_ms(before, after))
+    assert "handler 100.0 ms/request" in line and "the handler's own 60.0 ms" in line
+
+
+def test_when_the_server_gives_no_timings_then_there_is_no_breakdown():
+    assert bench.per_request_ms(None, {"handler": {"count": 1, "seconds": 1}}) is None
+    assert bench.per_request_ms({}, {}) is None
+    # a kind the step did not use (no new requests) is left out, not divided by zero
+    assert bench.per_request_ms({"model": {"count": 3, "seconds": 1}}, {"model": {"count": 3, "seconds": 1}}) is None

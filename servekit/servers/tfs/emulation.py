@@ -5,11 +5,45 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from servekit.servers.tfs.local import log
+
+
+class Timings:
+    """Where the emulation's time goes, per kind: "handler" (code/inference.py, from input to output, the call to
+    TensorFlow Serving included), "tfs" (a predict request as TFS handles it: decode, run, encode) and "model"
+    (the signature's run alone). Counts and sums since the process started; `GET /servekit/timings` returns
+    them (an emulation-only route), and `servekit bench` subtracts one step's start from its end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, list[float]] = {}
+
+    @contextmanager
+    def measure(self, kind: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            took = time.perf_counter() - start
+            with self._lock:
+                count_seconds = self._totals.setdefault(kind, [0, 0.0])
+                count_seconds[0] += 1
+                count_seconds[1] += took
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {kind: {"count": c, "seconds": round(s, 6)} for kind, (c, s) in self._totals.items()}
+
+
+TIMINGS = Timings()
 
 
 class TfsError(Exception):
@@ -143,7 +177,8 @@ def run_signature(servable: Servable, signature_name: str | None, inputs: dict[s
                             f"{sorted(inputs)}")
     tensors = {k: _to_tensor(v, specs[k], k) for k, v in inputs.items()}
     try:
-        outputs = fn(**tensors)
+        with TIMINGS.measure("model"):
+            outputs = fn(**tensors)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
         message = getattr(err, "message", None) or str(err)
         raise TfsError(400, message.strip().splitlines()[0] if message else type(err).__name__) from None
@@ -279,7 +314,9 @@ class RestHandler(BaseHandler):
             return self.reply(404, {"error": "Malformed request: POST " + self.path})
         name, version, method, _ = match.groups()
         try:
-            return self.reply(200, rest_predict(self.models, name, version, method, body))
+            with TIMINGS.measure("tfs"):
+                answer = rest_predict(self.models, name, version, method, body)
+            return self.reply(200, answer)
         except TfsError as err:
             return self.reply(err.status, {"error": str(err)})
         except Exception as err:  # noqa: BLE001 - TFS answers internal errors as 500 with the message
@@ -316,6 +353,10 @@ def grpc_server(models: Models, port: int):
 
     class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):  # noqa: N802
+            with TIMINGS.measure("tfs"):
+                return self._predict(request, context)
+
+        def _predict(self, request, context):
             try:
                 servable = models.get(request.model_spec.name, version_of(request.model_spec))
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}

@@ -18,8 +18,19 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from servekit.servers.tfs.emulation import BaseHandler, Models, RestHandler, TfsError, grpc_server, rest_predict
+from servekit.servers.tfs.emulation import (
+    TIMINGS,
+    BaseHandler,
+    Models,
+    RestHandler,
+    TfsError,
+    grpc_server,
+    rest_predict,
+)
 from servekit.servers.tfs.local import CUSTOM_ATTRIBUTES, LABEL, MAX_BODY_BYTES, Context, find_models, log
+
+# GET on it: the Timings of the process (an emulation-only route; the real container answers 404).
+TIMINGS_PATH = "/servekit/timings"
 
 
 # --- the container's nginx script (tensorflowServing.js), ported line for line -------------------------
@@ -86,6 +97,8 @@ class FrontHandler(BaseHandler):
     channel: Any
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.path.split("?")[0] == TIMINGS_PATH:  # the emulation's own: where the time went (Timings)
+            return self.reply(200, TIMINGS.snapshot())
         if self.path.split("?")[0] != "/ping":
             return self.reply(404, {"error": "Not Found"})
         if self.handler is not None:
@@ -120,7 +133,8 @@ class FrontHandler(BaseHandler):
         else:
             return self.reply(415, f"{{\"error\": \"Unsupported Media Type: {ctype or 'Unknown'}\"}}")
         try:
-            status, answer = 200, json.dumps(rest_predict(self.models, name, version, method, data.encode()))
+            with TIMINGS.measure("tfs"):
+                status, answer = 200, json.dumps(rest_predict(self.models, name, version, method, data.encode()))
         except TfsError as err:
             status, answer = err.status, json.dumps({"error": str(err)})
         except Exception as err:  # noqa: BLE001
@@ -147,7 +161,8 @@ class FrontHandler(BaseHandler):
             self.headers.get("Accept") or "application/json", int(self.headers.get("Content-Length") or 0),
         )
         try:
-            result, content_type = self.handler(io.BytesIO(body), context)
+            with TIMINGS.measure("handler"):
+                result, content_type = self.handler(io.BytesIO(body), context)
         except Exception as err:  # noqa: BLE001 - python_service.py answers every handler error as 500
             log.exception("exception handling request: %s", err)
             return self.reply(500, {"error": str(err)})

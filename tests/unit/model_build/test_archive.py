@@ -66,7 +66,8 @@ def test_a_large_file_is_streamed_in_chunks_not_held_in_memory(tmp_path):
     messages: list[str] = []
     tracemalloc.start()
     try:
-        write_archive({"weights.bin": big}, tmp_path / "m.tar.gz", progress=messages.append, compresslevel=1)
+        write_archive({"weights.bin": big}, tmp_path / "m.tar.gz", progress=messages.append, compresslevel=1,
+                      workers=2)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -122,3 +123,54 @@ def test_file_hash_memo_is_used_while_size_and_mtime_are_unchanged(tmp_path):
     assert FileHasher(memo).file(f) == "remembered"  # not re-read
     f.write_bytes(b"weights, retrained")
     assert FileHasher(memo).file(f) == hashlib.sha256(b"weights, retrained").hexdigest()
+
+
+@pytest.mark.parametrize("level", [1, 6])
+def test_when_written_by_one_or_many_threads_then_the_bytes_are_the_same(tmp_path, level):
+    """The blocks, not the threads, decide the bytes: 1, 2 and 7 workers give one archive."""
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(os.urandom(3 << 20) + b"servekit" * (400 << 10) + bytes(1 << 20))
+    digests = set()
+    for workers in (1, 2, 7):
+        dest = tmp_path / f"m{workers}.tar.gz"
+        write_archive({"w.bin": weights, "code/a.py": b"print(1)\n"}, dest, compresslevel=level, workers=workers)
+        digests.add(hashlib.sha256(dest.read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_when_blocks_are_compressed_in_parallel_then_gzip_tar_and_the_stdlib_read_the_archive(tmp_path):
+    import shutil
+    import subprocess
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(os.urandom(1 << 20) + b"abc" * (1 << 20) + bytes(123_457))
+    dest = tmp_path / "m.tar.gz"
+    write_archive({"w.bin": weights, "empty.txt": b""}, dest, workers=2)
+    with gzip.open(dest) as f:  # the stdlib checks the CRC-32 and size of the trailer
+        f.read()
+    with tarfile.open(dest) as tar:
+        assert tar.extractfile("w.bin").read() == weights.read_bytes()
+        assert tar.extractfile("empty.txt").read() == b""
+    for tool, args in (("gzip", ["-t", str(dest)]), ("tar", ["-tzf", str(dest)])):
+        if shutil.which(tool):  # the base image has both; they are what SageMaker's model download uses
+            subprocess.run([tool, *args], check=True, capture_output=True)
+
+
+def test_when_nothing_is_written_then_the_stream_is_still_valid_gzip():
+    import io
+
+    from servekit.model_build.pgzip import ParallelGzipWriter
+
+    out = io.BytesIO()
+    ParallelGzipWriter(out, workers=2).close()
+    assert gzip.decompress(out.getvalue()) == b""
+
+
+@pytest.mark.parametrize(("first", "second"), [(12345, 1 << 20), (0, 7), (1, 1), (100, 3_333_333)])
+def test_when_block_crcs_are_combined_then_they_equal_the_crc_of_the_whole_stream(first, second):
+    import zlib
+
+    from servekit.model_build.pgzip import crc32_combine
+
+    a, b = os.urandom(first), os.urandom(second)
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
