@@ -142,12 +142,9 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
         out += _gpu_only_settings(ep, ep.instance_type or "serverless inference (CPU only)")
     scaling = parent.scaling
     if scaling is not None and variant.role == "production":
-        if facts.burstable:
-            out.append(f"scaling: {ep.instance_type} is burstable (CPU credits), which makes scaling on load "
-                       "unreliable; use an m5/c5 or GPU type, or remove scaling")
-        if scaling.target_gpu_utilization_percent is not None and not facts.gpus:
-            out.append(f"scaling.target_gpu_utilization_percent: {ep.instance_type} has no GPU; remove it or use a "
-                       "GPU instance type")
+        out += [str(p) for p in variant_rules.scaled_instance(
+            ep.instance_type, burstable=facts.burstable, gpus=facts.gpus,
+            target_gpu_utilization_percent=scaling.target_gpu_utilization_percent)]
     out += [str(p) for p in variant_rules.nvme_volume(ep.instance_type, facts.nvme, ep.container.volume_size_gb)]
     if ep.multi_model is not None:
         problem = servers.get(ep.server).multi_model_problem(facts)

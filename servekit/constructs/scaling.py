@@ -17,6 +17,7 @@ from constructs import Construct
 
 from servekit import images
 from servekit.options import Scaling
+from servekit.rules import variants as variant_rules
 
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -25,6 +26,10 @@ INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 def add_variant_scaling(
     scope: Construct, *, scaling: Scaling, endpoint_name: str, variant_name: str, facts: images.InstanceFacts,
 ) -> appscaling.ScalableTarget:
+    problems = variant_rules.scaled_instance(facts.instance_type, burstable=facts.burstable, gpus=facts.gpus,
+                                             target_gpu_utilization_percent=scaling.target_gpu_utilization_percent)
+    if problems:
+        raise ValueError(f"{scope.node.path}: " + "; ".join(str(p) for p in problems))
     target = appscaling.ScalableTarget(
         scope, "ScalableTarget",
         service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
@@ -47,9 +52,6 @@ def add_variant_scaling(
             custom_metric=_metric(INSTANCE_NAMESPACE, "CPUUtilization", variant), **cooldowns,
         )
     if scaling.target_gpu_utilization_percent is not None:
-        if not facts.gpus:
-            raise ValueError(f"{scope.node.path}: target_gpu_utilization_percent on {facts.instance_type}, which "
-                             "has no GPU; remove it")
         target.scale_to_track_metric(
             "GpuUtilization", target_value=scaling.target_gpu_utilization_percent * facts.gpus,
             custom_metric=_metric(INSTANCE_NAMESPACE, "GPUUtilization", variant), **cooldowns,

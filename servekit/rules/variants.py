@@ -24,6 +24,20 @@ def gpu_only(where: str, has_gpu: bool, settings: Mapping[str, object]) -> list[
             for field, value in settings.items() if value is not None]
 
 
+def scaled_instance(instance_type: str | None, *, burstable: bool, gpus: int,
+                    target_gpu_utilization_percent: float | None) -> list[Problem]:
+    """What makes an instance type unfit for autoscaling: CPU credits (a burstable type's load is not its work) and
+    a GPU utilization target on a type without a GPU (GPUUtilization is never published there)."""
+    out = []
+    if burstable:
+        out.append(Problem("scaling", None, f"{instance_type} is burstable (CPU credits), which makes scaling on load "
+                                            "unreliable; use an m5/c5 or GPU type, or remove scaling"))
+    if target_gpu_utilization_percent is not None and not gpus:
+        out.append(Problem("scaling.target_gpu_utilization_percent", None,
+                           f"{instance_type} has no GPU; remove it or use a GPU instance type"))
+    return out
+
+
 def nvme_volume(instance_type: str | None, nvme: bool, volume_size_gb: int | None) -> list[Problem]:
     """SageMaker refuses VolumeSizeInGB on instance types with NVMe instance storage (their volume is the NVMe
     drive). Source: API_ProductionVariant, VolumeSizeInGB."""

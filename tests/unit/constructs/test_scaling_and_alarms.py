@@ -48,8 +48,17 @@ def test_when_scaling_tracks_gpu_then_the_per_gpu_target_is_multiplied_by_the_gp
 
 
 def test_when_a_gpu_target_meets_a_cpu_instance_then_the_construct_refuses(stack, archives):
-    with pytest.raises(ValueError, match=r"target_gpu_utilization_percent on ml.c5.2xlarge, which has no GPU"):
+    with pytest.raises(ValueError, match=r"scaling.target_gpu_utilization_percent: ml.c5.2xlarge has no GPU; remove it"):
         torchserve(stack, archives, scaling=cfg.Scaling(max_instances=2, target_gpu_utilization_percent=60))
+
+
+def test_when_a_burstable_instance_is_scaled_without_the_yaml_then_the_construct_refuses_as_validate_does(stack,
+                                                                                                       archives):
+    """The same rule as `servekit validate` (servekit.rules.variants.scaled_instance), with the same words."""
+    with pytest.raises(ValueError, match=r"scaling: ml.t2.medium is burstable \(CPU credits\), which makes scaling on "
+                                         r"load unreliable; use an m5/c5 or GPU type, or remove scaling"):
+        torchserve(stack, archives, instance_type="ml.t2.medium",
+                   scaling=cfg.Scaling(max_instances=2, target_invocations_per_instance=100))
 
 
 def test_when_schedules_are_set_then_each_becomes_a_scheduled_action_in_its_time_zone(stack, archives):

@@ -43,3 +43,18 @@ def test_when_a_name_breaks_sagemakers_pattern_then_the_construct_refuses_it(nam
     with pytest.raises(ValueError, match=r"must be 1-63 letters, digits and hyphens"):
         Variant(name=name, server="tfs", model_data=ModelData.from_s3_uri("s3://my-models/m.tar.gz"), environment={},
                 image=None, instance_type="ml.m5.xlarge")
+
+
+@pytest.mark.parametrize(("instance_type", "burstable", "gpus", "gpu_target", "fields"), [
+    ("ml.t2.medium", True, 0, None, ["scaling"]),
+    ("ml.c5.xlarge", False, 0, 60.0, ["scaling.target_gpu_utilization_percent"]),
+    ("ml.t2.medium", True, 0, 60.0, ["scaling", "scaling.target_gpu_utilization_percent"]),
+    ("ml.g5.xlarge", False, 1, 60.0, []),
+    ("ml.c5.xlarge", False, 0, None, []),
+])
+def test_when_an_instance_is_scaled_then_credits_and_missing_gpus_are_the_problems(instance_type, burstable, gpus,
+                                                                                   gpu_target, fields):
+    problems = variants.scaled_instance(instance_type, burstable=burstable, gpus=gpus,
+                                        target_gpu_utilization_percent=gpu_target)
+    assert [p.field for p in problems] == fields
+    assert all(instance_type in p.fix for p in problems)
