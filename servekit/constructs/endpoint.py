@@ -273,6 +273,8 @@ class ServingEndpoint(Construct):
                              "rejects the volume KMS key this endpoint has; pass the variant to the constructor "
                              "(the key is then left out) or use an EBS-backed instance type")
         self._add_model(variant)
+        if self._picked:  # the synth table reads it (see __init__): the new variant's AMI may be servekit's pick
+            self.endpoint_config.add_metadata("servekit:inference-ami-picked", self._picked)
         if shadow:
             self.shadow_variant = variant
             self.endpoint_config.shadow_production_variants = [self._properties[variant.name]]

@@ -12,6 +12,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from servekit.servers.base import Server
 from servekit.servers.layout import Listing, read
 
 
@@ -52,7 +53,7 @@ def check_artifact(
     return problems + kind.layout_problems(listing, default_model_name, instance_type)
 
 
-def _wrapper(listing: Listing, kind) -> str | None:
+def _wrapper(listing: Listing, kind: Server) -> str | None:
     """The name of a single top folder that wraps what should be at the root, or None."""
     tops = listing.tops()
     if len(tops) != 1:

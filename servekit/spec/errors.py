@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import typing
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -60,6 +60,7 @@ def _tags(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models in an annotation (X, X | None, list[X], Annotated[X, ...]), in order."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
@@ -81,22 +82,10 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
             current = tags[part]
             continue
         if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
-            current = _first_model(current.model_fields[part].annotation)
+            current = next(iter(_models_in(current.model_fields[part].annotation)), None)
         else:
             return None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _first_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    meta = getattr(annotation, "__origin__", None)
-    return _first_model(meta) if meta not in (None, Union, list, dict) else None
-
 
 
 def _describe_one(err: dict[str, Any], field: str, root: type[BaseModel]) -> str:

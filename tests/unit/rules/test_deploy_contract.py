@@ -363,3 +363,16 @@ def test_when_multi_model_torchserve_sets_a_response_timeout_then_torchserve_get
     (model,) = template.find_resources("AWS::SageMaker::Model").values()
     env = model["Properties"]["PrimaryContainer"]["Environment"]
     assert env["TS_DEFAULT_RESPONSE_TIMEOUT"] == "120" and "SAGEMAKER_TS_RESPONSE_TIMEOUT" not in env
+
+
+def test_when_a_variant_with_a_picked_ami_is_added_later_then_the_template_says_why_for_it_too(monkeypatch, tarball):
+    needs_535 = dataclasses.replace(dlc.IMAGES[("triton", "25.09")], min_driver=535, forward_compat=())
+    monkeypatch.setitem(dlc.IMAGES, ("triton", "25.09"), needs_535)
+    stack = cdk.Stack(cdk.App(), "Resnet", env=ENV)
+    endpoint = TritonEndpoint(stack, "Resnet", model_data=ModelData.from_asset(tarball), model_name="resnet",
+                              instance_type="ml.g5.xlarge")
+    endpoint.add_variant(TritonEndpoint.variant("b", model_data=ModelData.from_asset(tarball), model_name="resnet",
+                                                instance_type="ml.g5.xlarge"))
+    (config,) = Template.from_stack(stack).find_resources("AWS::SageMaker::EndpointConfig").values()
+    picked = config["Metadata"]["servekit:inference-ami-picked"]
+    assert set(picked) == {"AllTraffic", "b"} and all(v.startswith("al2-ami-sagemaker-inference-gpu-2:") for v in picked.values())
