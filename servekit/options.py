@@ -2,8 +2,9 @@
 asynchronous and serverless inference, multi-model mode, network and container options.
 
 Each block validates what it can see alone; rules that combine blocks (serverless with async, scale to
-zero without async, ...) live in servekit.config, and rules that need instance facts in servekit.images.
-Names carry their units; every default is documented in docs/configuration.md (generated from here).
+zero without async, ...) live in servekit.rules.combinations, and rules that need instance facts in
+servekit.rules. Names carry their units; every default is documented in docs/configuration.md (generated from
+here). A construct user may give any `*_seconds` field an aws_cdk.Duration (whole seconds); YAML gives numbers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,25 @@ class Strict(BaseModel):
     """Unknown keys are errors: a misspelt key must never be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _durations_to_seconds(cls, data: object) -> object:
+        """`Deployment(wait_interval_seconds=Duration.minutes(5))`, as CDK users write time: a Duration given to a
+        `*_seconds` field becomes its whole seconds (Duration.to_seconds refuses a fraction, naming it). Duck-typed,
+        so validating servekit.yaml never loads aws_cdk."""
+        if not isinstance(data, dict):
+            return data
+        return {k: _seconds(k, v) if k.endswith("_seconds") and callable(getattr(v, "to_seconds", None)) else v
+                for k, v in data.items()}
+
+
+def _seconds(field: str, duration: object) -> int:
+    try:
+        return int(duration.to_seconds())  # type: ignore[attr-defined]
+    except Exception as err:  # jsii raises a RuntimeError with CDK's message, which names the Duration
+        raise ValueError(f"{field}: {str(err).split(': ', 1)[-1]} Use a whole number of seconds, e.g. "
+                         "Duration.seconds(62)") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,92 +399,3 @@ class ContainerOptions(Strict):
     volume_size_gb: int | None = Field(
         None, ge=1, le=512, description="VolumeSizeInGB of each instance's EBS volume; not on NVMe instance types."
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules that combine blocks: the one place both `servekit validate` (servekit.config) and the
-# constructs (servekit.constructs.endpoint) ask. One line per problem, each naming the fix.
-# ---------------------------------------------------------------------------------------------
-def combination_problems(
-    *,
-    instance_type: str | None,
-    instance_counts: list[int],
-    weights: list[float],
-    has_shadow: bool,
-    scaling: Scaling | None,
-    deployment: Deployment | None,
-    alarms_enabled: bool,
-    data_capture: bool,
-    is_async: bool,
-    serverless: bool,
-    multi_model: bool,
-    in_vpc: bool,
-    isolation: bool | None,
-    volume_size_set: bool,
-) -> list[str]:
-    """instance_counts and weights: one entry per production variant, the endpoint's own first."""
-    out: list[str] = []
-    variants = len(weights)
-    if not serverless and instance_type is None:
-        out.append("instance_type: required unless the endpoint is serverless; add one like ml.m5.xlarge")
-    if serverless:
-        # AWS's list of what serverless inference does not support (docs: serverless-endpoints.html):
-        # GPUs, multi-model endpoints, VPC configuration, network isolation, data capture, multiple
-        # production variants; it scales itself, and rolling updates exclude it (deployment-guardrails).
-        clashes = [
-            (instance_type is not None, "instance_type", "serverless picks no instance (and runs on CPU only); "
-             "remove instance_type"),
-            (is_async, "async_inference", "async inference needs instances; remove one of "
-             "serverless and async_inference"),
-            (data_capture, "data_capture", "serverless endpoints cannot capture data; remove "
-             "data_capture or serverless"),
-            (multi_model, "multi_model", "serverless endpoints cannot be multi-model; remove one"),
-            (variants > 1 or has_shadow, "variants", "a serverless endpoint has exactly one variant; remove "
-             "variants and shadow_variant"),
-            (scaling is not None, "scaling", "serverless scales itself; remove scaling and set "
-             "serverless.max_concurrency (and provisioned_concurrency)"),
-            (in_vpc, "network.subnet_ids", "serverless endpoints cannot run in a VPC; remove the subnets"),
-            (isolation is True, "network.isolation", "serverless endpoints cannot isolate the network; "
-             "remove isolation: true"),
-            (volume_size_set, "container.volume_size_gb", "serverless has no instance "
-             "volume; remove volume_size_gb"),
-            (deployment is not None and deployment.strategy == "rolling", "deployment.strategy",
-             "rolling updates exclude serverless endpoints; use canary, linear or all_at_once"),
-        ]
-        out += [f"serverless: cannot be combined with {field}: {fix}" for clash, field, fix in clashes if clash]
-    if weights and sum(weights) <= 0:
-        out.append(f"weights: the production variants' weights sum to 0 ({weights}), so no variant would get "
-                   "traffic; give at least one a positive weight")
-    if has_shadow and variants > 1:
-        out.append("shadow_variant: SageMaker allows one production variant beside a shadow; remove `variants` "
-                   "or the shadow")
-    if scaling is not None:
-        out += _scaling_problems(scaling, instance_counts, is_async)
-    if deployment is not None:
-        if deployment.rollback_on_servekit_alarms and not alarms_enabled:
-            out.append("deployment.rollback_on_servekit_alarms needs alarms.enabled; enable the alarms or set "
-                       "rollback_on_servekit_alarms: false")
-        if deployment.strategy == "rolling" and min(instance_counts, default=0) < 2 and not serverless:
-            out.append("deployment.strategy rolling needs instance_count >= 2 (it updates instances in batches); "
-                       "use canary or linear")
-        if deployment.strategy == "rolling" and (variants > 1 or has_shadow):
-            out.append("deployment.strategy rolling excludes multi-variant endpoints (AWS deployment guardrails); "
-                       "use canary, linear or all_at_once")
-    return out
-
-
-def _scaling_problems(scaling: Scaling, instance_counts: list[int], is_async: bool) -> list[str]:
-    out = []
-    for i, count in enumerate(instance_counts):
-        if not scaling.min_instances <= count <= scaling.max_instances:
-            where = "instance_count" if i == 0 else f"variants[{i - 1}].instance_count"
-            out.append(f"{where} {count} is outside scaling {scaling.min_instances}..{scaling.max_instances}; set it "
-                       "within the scaling range")
-    if not is_async:
-        if scaling.min_instances == 0 or any(s.min_instances == 0 for s in scaling.schedules):
-            out.append("scaling.min_instances 0 (scale to zero) works only for async_inference; set it to 1 or more, "
-                       "or add async_inference")
-        if scaling.target_backlog_per_instance is not None:
-            out.append("scaling.target_backlog_per_instance needs async_inference (the backlog is its queue); "
-                       "remove it or add async_inference")
-    return out

@@ -34,8 +34,9 @@ from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
-from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling, combination_problems
+from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling
 from servekit.rules import variants as variant_rules
+from servekit.rules.combinations import combination_problems
 
 # Metrics the endpoint itself publishes: invocation metrics in AWS/SageMaker, instance metrics in
 # /aws/sagemaker/Endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
@@ -304,7 +305,7 @@ class ServingEndpoint(Construct):
             volume_size_set=primary.container.volume_size_gb is not None,
         )
         if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            raise ValueError(f"{self.node.path}: " + "; ".join(str(p) for p in problems))
 
     def _add_model(self, variant: Variant) -> None:
         for problem in variant.gpu.problems:  # errors raised in the variant's factory: warnings remain

@@ -21,9 +21,9 @@ from servekit.options import (
     Scaling,
     Serverless,
     Strict,
-    combination_problems,
 )
 from servekit.rules import variants as variant_rules
+from servekit.rules.combinations import combination_problems
 from servekit.spec.errors import describe
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
@@ -127,7 +127,7 @@ class EndpointBase(Strict):
         problems = _variant_problems(self)
         if not problems:
             production = [self, *(self.variant_endpoint(v) for v in self.variants)]
-            problems = combination_problems(
+            problems = [str(p) for p in combination_problems(
                 instance_type=self.instance_type,
                 instance_counts=[e.instance_count for e in production],
                 weights=[r.weight for r in self.resolved_variants() if r.role == "production"],
@@ -137,7 +137,7 @@ class EndpointBase(Strict):
                 serverless=self.serverless is not None, multi_model=self.multi_model is not None,
                 in_vpc=self.network.in_vpc, isolation=self.network.isolation,
                 volume_size_set=self.container.volume_size_gb is not None,
-            )
+            )]
         if problems:
             raise ValueError("\n".join(problems))
         return self

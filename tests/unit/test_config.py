@@ -290,7 +290,7 @@ def test_when_a_shadow_samples_half_then_its_weight_is_half_the_production_one(d
 def test_when_a_multi_variant_endpoint_rolls_then_it_is_rejected(default_config_data):
     qa = endpoint(default_config_data, "question-answering")
     qa.update(instance_count=2, deployment={"strategy": "rolling"}, variants=[{"name": "b", "instance_count": 2}])
-    with pytest.raises(cfg.ConfigError, match=r"rolling excludes multi-variant endpoints"):
+    with pytest.raises(cfg.ConfigError, match=r"deployment.strategy: 'rolling': excludes multi-variant endpoints"):
         cfg.parse(default_config_data)
 
 
@@ -480,16 +480,16 @@ BAD_VALUES = {
         r"min_instances 5 > max_instances 4; raise max_instances"),
     "when_the_instance_count_is_outside_the_scaling_range_then_it_is_rejected": (
         "question-answering", ("instance_count",), 9,
-        r"instance_count 9 is outside scaling 1..4"),
+        r"instance_count: 9: outside scaling 1..4"),
     "when_a_burstable_instance_is_scaled_then_it_is_rejected": (
         "question-answering", ("instance_type",), "ml.t2.medium",
         r"scaling: ml.t2.medium is burstable"),
     "when_a_rolling_update_has_one_instance_then_it_suggests_canary": (
         "question-answering", ("deployment", "strategy"), "rolling",
-        r"rolling needs instance_count >= 2 .*use canary or linear"),
+        r"deployment.strategy: 'rolling': needs instance_count >= 2 .*use canary or linear"),
     "when_rollback_relies_on_disabled_alarms_then_it_is_rejected": (
         "question-answering", ("alarms", "enabled"), False,
-        r"rollback_on_servekit_alarms needs alarms.enabled"),
+        r"rollback_on_servekit_alarms: needs alarms.enabled"),
     "when_the_canary_is_over_half_the_fleet_then_it_is_rejected": (
         "question-answering", ("deployment", "canary_percent"), 80,
         r"deployment.canary_percent: 80: Input should be less than or equal to 50"),
@@ -498,10 +498,10 @@ BAD_VALUES = {
         r"scaling: scaling has nothing to scale on; set target_invocations"),
     "when_scaling_goes_to_zero_without_async_then_it_is_rejected": (
         "question-answering", ("scaling", "min_instances"), 0,
-        r"min_instances 0 \(scale to zero\) works only for async_inference"),
+        r"min_instances: 0: scale to zero works only for async_inference"),
     "when_a_backlog_target_has_no_async_queue_then_it_is_rejected": (
         "question-answering", ("scaling", "target_backlog_per_instance"), 5,
-        r"target_backlog_per_instance needs async_inference"),
+        r"target_backlog_per_instance: needs async_inference"),
     "when_a_gpu_scaling_target_is_set_on_a_cpu_instance_then_it_is_rejected": (
         "question-answering", ("scaling", "target_gpu_utilization_percent"), 60,
         r"scaling.target_gpu_utilization_percent: ml.m5.xlarge has no GPU"),
@@ -529,7 +529,7 @@ BAD_VALUES = {
         r"variants\[0\] \(b\)\.tuning\.fractional_gpu_mem_margin: 0.2 is GPU-only"),
     "when_a_variants_instance_count_is_outside_the_scaling_range_then_it_is_rejected": (
         "question-answering", ("variants",), [{"name": "b", "instance_count": 9}],
-        r"variants\[0\]\.instance_count 9 is outside scaling 1..4"),
+        r"variants\[0\]\.instance_count: 9: outside scaling 1..4"),
     "when_data_capture_has_no_destination_then_it_names_both_choices": (
         "image-classifier", ("data_capture",), {"sampling_percent": 10},
         r"data_capture needs exactly one destination: set shared_bucket: true .* or s3_uri"),

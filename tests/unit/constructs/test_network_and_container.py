@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Annotations, Match, Template
 
@@ -120,6 +121,26 @@ def test_when_container_options_are_set_then_they_land_on_the_production_variant
     Template.from_stack(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"ProductionVariants": [
         Match.object_like({"ModelDataDownloadTimeoutInSeconds": 900,
                            "ContainerStartupHealthCheckTimeoutInSeconds": 600, "VolumeSizeInGB": 64})]})
+
+
+def test_when_container_timeouts_are_durations_then_the_variant_carries_their_seconds(stack, archives):
+    TfsEndpoint(stack, "Ic", model_data=ModelData.from_asset(archives["tfs"]), model_names=["m"],
+                instance_type="ml.c5.xlarge", container=cfg.ContainerOptions(
+                    model_data_download_timeout_seconds=Duration.minutes(15),
+                    startup_health_check_timeout_seconds=Duration.seconds(600)))
+    Template.from_stack(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"ProductionVariants": [
+        Match.object_like({"ModelDataDownloadTimeoutInSeconds": 900,
+                           "ContainerStartupHealthCheckTimeoutInSeconds": 600})]})
+
+
+@pytest.mark.parametrize(("duration", "message"), [
+    (Duration.millis(61_500), r"model_data_download_timeout_seconds: '61500 millis' cannot be converted into a whole "
+                              r"number of seconds\. Use a whole number of seconds"),
+    (Duration.seconds(30), r"model_data_download_timeout_seconds\n.*greater than or equal to 60"),
+])
+def test_when_a_timeout_duration_is_not_whole_seconds_or_too_short_then_the_option_names_it(duration, message):
+    with pytest.raises(ValueError, match=message):
+        cfg.ContainerOptions(model_data_download_timeout_seconds=duration)
 
 
 def test_when_a_volume_size_meets_nvme_storage_then_the_construct_refuses(stack, archives):

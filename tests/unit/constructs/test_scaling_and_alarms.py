@@ -104,7 +104,7 @@ def test_when_an_async_endpoint_scales_to_zero_then_backlog_tracks_and_a_step_po
 
 
 def test_when_scale_to_zero_is_asked_of_a_real_time_endpoint_then_the_construct_refuses(stack, archives):
-    with pytest.raises(ValueError, match=r"min_instances 0 \(scale to zero\) works only for async_inference"):
+    with pytest.raises(ValueError, match=r"min_instances: 0: scale to zero works only for async_inference"):
         torchserve(stack, archives, scaling=cfg.Scaling(min_instances=0, max_instances=3, target_invocations_per_instance=5))
 
 

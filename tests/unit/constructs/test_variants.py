@@ -180,5 +180,5 @@ def test_when_a_variant_joins_a_rolling_deployment_then_the_rule_that_excludes_i
     endpoint = TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
                                   instance_type="ml.m5.xlarge", instance_count=2, endpoint_name="svc-qa",
                                   alarms=cfg.Alarms(), deployment=cfg.Deployment(strategy="rolling"))
-    with pytest.raises(ValueError, match=r"rolling excludes multi-variant endpoints"):
+    with pytest.raises(ValueError, match=r"deployment.strategy: 'rolling': excludes multi-variant endpoints"):
         endpoint.add_variant(_challenger(archives))
