@@ -227,6 +227,7 @@ def ecr_repository_arn(uri: str) -> str:
     return f"arn:{partition_of(region)}:ecr:{region}:{account}:repository/{repo}"
 
 
+@functools.cache  # aws_cdk.region_info answers from Node: one region, one round trip
 def partition_of(region: str) -> str:
     """aws, aws-cn or aws-us-gov: the partition of a region (aws_cdk.region_info's table)."""
     from aws_cdk import region_info

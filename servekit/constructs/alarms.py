@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from servekit import images
+from servekit.constructs.durations import one_minute, seconds
 from servekit.options import Alarms
 
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -40,13 +40,14 @@ def add_variant_alarms(
 ) -> VariantAlarms:
     """`metric(name, namespace=..., statistic=..., period=...)` gives the variant's metric; `name_prefix`
     names the alarms (None: CloudFormation names them)."""
+    path = scope.node.path  # read once: each read is a round trip to Node
 
     def alarm(construct_id: str, suffix: str, description: str, m: cloudwatch.IMetric, threshold: float,
               operator: cloudwatch.ComparisonOperator) -> cloudwatch.Alarm:
         return m.create_alarm(
             scope, construct_id,
             alarm_name=f"{name_prefix}-{suffix}" if name_prefix else None,
-            alarm_description=f"{scope.node.path}: {description}",
+            alarm_description=f"{path}: {description}",
             threshold=threshold,
             evaluation_periods=alarms.evaluation_periods,
             datapoints_to_alarm=alarms.datapoints_to_alarm,
@@ -74,7 +75,7 @@ def add_variant_alarms(
                            f"client errors (4XX) reached {alarms.invocation_4xx_errors_per_minute} per minute",
                            metric("Invocation4XXErrors"), alarms.invocation_4xx_errors_per_minute, at_least))
     if facts.vcpus:  # instances publish utilization; serverless does not
-        period = cdk.Duration.seconds(alarms.utilization_period_seconds)
+        period = seconds(alarms.utilization_period_seconds)
         per_unit = [
             ("CPUUtilization", "cpu-utilization", "CPU", alarms.cpu_utilization_percent, facts.vcpus, "vCPU"),
             ("MemoryUtilization", "memory-utilization", "memory", alarms.memory_utilization_percent, 1, ""),
@@ -99,5 +100,5 @@ def error_rate(metric: MetricFactory, min_invocations: int) -> cloudwatch.MathEx
         expression=f"IF(invocations >= {min_invocations}, 100 * FILL(errors, 0) / invocations, 0)",
         using_metrics={"errors": metric("Invocation5XXErrors"), "invocations": metric("Invocations")},
         label="Invocation5XXErrors / Invocations (%)",
-        period=cdk.Duration.minutes(1),
+        period=one_minute(),
     )

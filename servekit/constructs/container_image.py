@@ -49,8 +49,8 @@ class ContainerImage:
             iam.PolicyStatement(
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 resources=[images.ecr_repository_arn(uri)],
-            )
+            ),
+            # AWS supports no resource-level permission for this action: it must be "*".
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
         )
-        # AWS supports no resource-level permission for this action: it must be "*".
-        policy.add_statements(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
         return uri

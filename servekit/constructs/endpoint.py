@@ -31,6 +31,7 @@ from constructs import Construct
 
 from servekit.constructs.alarms import add_variant_alarms
 from servekit.constructs.data_paths import DataPaths
+from servekit.constructs.durations import one_minute
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
@@ -129,18 +130,19 @@ class ServingEndpoint(Construct):
         More variants: pass them here, or call add_variant() later.
         """
         super().__init__(scope, construct_id)
+        self._path = self.node.path  # read once: every read of a construct's node is a round trip to Node
         if alarms is not None and alarms.sns_topic_arn:
-            raise ValueError(f"{self.node.path}: alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as "
+            raise ValueError(f"{self._path}: alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as "
                              "alarm_topic=sns.Topic.from_topic_arn(scope, id, arn)")
         if deployment is not None and deployment.rollback_alarm_names:
-            raise ValueError(f"{self.node.path}: deployment.rollback_alarm_names is servekit.yaml's; pass the alarms "
+            raise ValueError(f"{self._path}: deployment.rollback_alarm_names is servekit.yaml's; pass the alarms "
                              "themselves as rollback_alarms=[cloudwatch.Alarm.from_alarm_name(scope, id, name)]")
-        check_variants(self.node.path, production_variants, shadow_variant)
+        check_variants(self._path, production_variants, shadow_variant)
         if endpoint_name is not None and not re.fullmatch(variant_rules.NAME_PATTERN, endpoint_name):
-            raise ValueError(f"{self.node.path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
+            raise ValueError(f"{self._path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
                              "hyphens, starting and ending with a letter or digit")
         if deployment is not None and deployment.rollback_on_servekit_alarms and (endpoint_name is None or alarms is None):
-            raise ValueError(f"{self.node.path}: rollback on servekit's alarms needs endpoint_name and alarms "
+            raise ValueError(f"{self._path}: rollback on servekit's alarms needs endpoint_name and alarms "
                              "(the alarms must name the endpoint before it exists); pass both, or set "
                              "rollback_on_servekit_alarms=False")
         primary = production_variants[0]
@@ -162,7 +164,7 @@ class ServingEndpoint(Construct):
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"SageMaker execution role of {self.node.path}: reads its model, pulls its image, writes logs",
+            description=f"SageMaker execution role of {self._path}: reads its model, pulls its image, writes logs",
         )
         # A customer-managed policy, not an inline one (HIPAA/NIST IAMNoInlinePolicy), holding only
         # what this endpoint needs; each part (model data, image, key, data paths) adds its own statements.
@@ -189,7 +191,7 @@ class ServingEndpoint(Construct):
             self.network = EndpointNetwork(self, "Network", subnets=vpc_subnets, security_groups=security_groups or (),
                                            vpc=vpc)
             self.network.grant(self.policy)
-        self.connections = self.network.connections if self.network else ec2.Connections()
+        self._connections = self.network.connections if self.network else None
 
         all_variants = [*production_variants, *([shadow_variant] if shadow_variant else [])]
         nvme = any(v.facts.nvme for v in all_variants)
@@ -197,13 +199,16 @@ class ServingEndpoint(Construct):
             # In the managed policy, not through kms_key.grant_decrypt(), which would add an inline policy.
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
 
+        self._metrics: dict[tuple[object, ...], cloudwatch.Metric] = {}
+        self._topic_action: cw_actions.SnsAction | None = None
         self.models: dict[str, sagemaker.CfnModel] = {}
+        self._image_uris: dict[str, str] = {}
         self._properties: dict[str, sagemaker.CfnEndpointConfig.ProductionVariantProperty] = {}
         self._picked: dict[str, str] = {}
         for variant in all_variants:
             self._add_model(variant)
         self.model = self.models[primary.name]
-        self.image_uri = primary.image.resolve(self, primary.instance_type)
+        self.image_uri = self._image_uris[primary.name]
         self.environment = dict(primary.environment)
 
         volume_key = None
@@ -253,6 +258,14 @@ class ServingEndpoint(Construct):
         self.scalable_target = self.scalable_targets.get(primary.name)
 
     @property
+    def connections(self) -> ec2.Connections:
+        """Opens ports to the endpoint's containers: its security groups' when it is in a VPC, else an empty set
+        (made on first use; it adds nothing to the template)."""
+        if self._connections is None:
+            self._connections = ec2.Connections()
+        return self._connections
+
+    @property
     def server(self) -> str:
         """The server of the endpoint's own variant (every variant runs the same server)."""
         return self.production_variants[0].server
@@ -265,12 +278,12 @@ class ServingEndpoint(Construct):
         production = [*self.production_variants, *([] if shadow else [variant])]
         shadow_variant = variant if shadow else self.shadow_variant
         if shadow and self.shadow_variant is not None:
-            raise ValueError(f"{self.node.path}: it has a shadow variant already ({self.shadow_variant.name}); "
+            raise ValueError(f"{self._path}: it has a shadow variant already ({self.shadow_variant.name}); "
                              "SageMaker allows one")
-        check_variants(self.node.path, production, shadow_variant)
+        check_variants(self._path, production, shadow_variant)
         self._check_combination(production, shadow_variant)
         if variant.facts.nvme and self.kms_key is not None and self.endpoint_config.kms_key_id is not None:
-            raise ValueError(f"{self.node.path}: {variant.instance_type} has NVMe instance storage, where SageMaker "
+            raise ValueError(f"{self._path}: {variant.instance_type} has NVMe instance storage, where SageMaker "
                              "rejects the volume KMS key this endpoint has; pass the variant to the constructor "
                              "(the key is then left out) or use an EBS-backed instance type")
         self._add_model(variant)
@@ -305,14 +318,14 @@ class ServingEndpoint(Construct):
             volume_size_set=primary.container.volume_size_gb is not None,
         )
         if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(str(p) for p in problems))
+            raise ValueError(f"{self._path}: " + "; ".join(str(p) for p in problems))
 
     def _add_model(self, variant: Variant) -> None:
         for problem in variant.gpu.problems:  # errors raised in the variant's factory: warnings remain
             cdk.Annotations.of(self).add_warning_v2("servekit:unconfirmed-gpu-fact", f"variant {variant.name}: {problem}")
         if variant.gpu.picked_because:
             self._picked[variant.name] = f"{variant.gpu.ami}: {variant.gpu.picked_because}"
-        self.models[variant.name] = add_model(
+        self.models[variant.name], self._image_uris[variant.name] = add_model(
             self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
             isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
         )
@@ -337,9 +350,10 @@ class ServingEndpoint(Construct):
         self.rollback_alarm_names += made.rollback_names
         self.alarms += made.all
         if self.alarm_topic is not None:
+            action = self._topic_action = self._topic_action or cw_actions.SnsAction(self.alarm_topic)
             for alarm in made.all:
-                alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
-                alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
 
     def _deployment_config(self, deployment: Deployment) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         percent = sagemaker.CfnEndpoint.CapacitySizeProperty
@@ -427,14 +441,21 @@ class ServingEndpoint(Construct):
         self, metric_name: str, *, namespace: str = INVOCATION_NAMESPACE, statistic: str = "Sum",
         period: cdk.Duration | None = None, variant_name: str | None = None,
     ) -> cloudwatch.Metric:
-        """A metric of one variant (default: the endpoint's own)."""
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant_name or self.variant_name},
-            statistic=statistic,
-            period=period or cdk.Duration.minutes(1),
-        )
+        """A metric of one variant (default: the endpoint's own). The same metric is the same object: a Metric is
+        immutable, and the alarms, the scaling and the dashboard ask for many of the same ones (each new Metric costs
+        jsii round trips to Node, see docs/performance.md)."""
+        variant = variant_name or self.variant_name
+        key = (metric_name, namespace, statistic, period, variant)  # a Duration by identity: no round trip
+        found = self._metrics.get(key)
+        if found is None:
+            found = self._metrics[key] = cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=metric_name,
+                dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant},
+                statistic=statistic,
+                period=period or one_minute(),
+            )
+        return found
 
     def metric_invocations(self, **kwargs) -> cloudwatch.Metric:
         return self.metric("Invocations", **kwargs)
@@ -471,6 +492,6 @@ class ServingEndpoint(Construct):
     def metric_backlog_size(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
         """Async only: queued requests (ApproximateBacklogSize, per endpoint, so it has no VariantName);
         `kwargs` as for cloudwatch.Metric (period, label, unit, ...)."""
-        kwargs.setdefault("period", cdk.Duration.minutes(1))
+        kwargs.setdefault("period", one_minute())
         return cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="ApproximateBacklogSize",
                                  dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic, **kwargs)

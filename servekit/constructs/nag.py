@@ -53,10 +53,10 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
                 reason = "SageMaker names the log group after the endpoint, whose name CloudFormation generates later."
             if reason not in reasons.setdefault(rendered, []):
                 reasons[rendered].append(reason)
-    for rendered, why in reasons.items():
-        cdk.Validations.of(endpoint.policy).acknowledge(
+    if reasons:  # in one call: each call is a round trip to Node
+        cdk.Validations.of(endpoint.policy).acknowledge(*(
             cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{rendered}]", reason=" ".join(why))
-        )
+            for rendered, why in reasons.items()))
     for alarm in endpoint.alarms:
         if endpoint.alarm_topic is None:
             reason = ("The alarm drives the deployment's automatic rollback, or shows load on the dashboard; set "

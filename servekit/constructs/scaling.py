@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from servekit import images
+from servekit.constructs.durations import one_minute, seconds
 from servekit.options import Scaling
 from servekit.rules import variants as variant_rules
 
@@ -38,8 +39,8 @@ def add_variant_scaling(
         min_capacity=scaling.min_instances,
         max_capacity=scaling.max_instances,
     )
-    cooldowns = dict(scale_in_cooldown=cdk.Duration.seconds(scaling.scale_in_cooldown_seconds),
-                     scale_out_cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds))
+    cooldowns = dict(scale_in_cooldown=seconds(scaling.scale_in_cooldown_seconds),
+                     scale_out_cooldown=seconds(scaling.scale_out_cooldown_seconds))
     variant = {"EndpointName": endpoint_name, "VariantName": variant_name}
     if scaling.target_invocations_per_instance is not None:
         target.scale_to_track_metric(
@@ -70,7 +71,7 @@ def add_variant_scaling(
             scaling_steps=[appscaling.ScalingInterval(upper=0, change=0),
                            appscaling.ScalingInterval(lower=1, change=1)],
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            cooldown=cdk.Duration.seconds(scaling.scale_out_cooldown_seconds),
+            cooldown=seconds(scaling.scale_out_cooldown_seconds),
             evaluation_periods=1,
         )
     for schedule in scaling.schedules:
@@ -86,4 +87,4 @@ def add_variant_scaling(
 
 def _metric(namespace: str, name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
     return cloudwatch.Metric(namespace=namespace, metric_name=name, dimensions_map=dimensions, statistic="Average",
-                             period=cdk.Duration.minutes(1))
+                             period=one_minute())

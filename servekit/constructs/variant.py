@@ -83,8 +83,8 @@ def add_model(
     policy: iam.ManagedPolicy,
     isolation: bool | None,
     vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
-) -> sagemaker.CfnModel:
-    """The variant's SageMaker Model, in `scope`. isolation None: on, unless the archive installs packages
+) -> tuple[sagemaker.CfnModel, str]:
+    """The variant's SageMaker Model, in `scope`, and its image URI. isolation None: on, unless the archive installs packages
     at start (then off, with a warning annotation); True with such an archive is refused."""
     off_because = _isolation_off_because(scope, variant, isolation)
     url = variant.model_data.bind(scope, policy)
@@ -106,7 +106,7 @@ def add_model(
         skip_check(model, "CKV_AWS_370", f"Network isolation is off: {off_because}.")
     # The model must not be created before its role can read the model data.
     model.node.add_dependency(policy)
-    return model
+    return model, image_uri
 
 
 def _isolation_off_because(scope: Construct, variant: Variant, wanted: bool | None) -> str | None:
