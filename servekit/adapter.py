@@ -88,6 +88,7 @@ def _variant(resolved: Any, model_data: ModelData) -> Variant:
     common = dict(
         instance_type=ep.instance_type, instance_count=ep.instance_count,
         weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
-        container=ep.container, where=f"{ep.name}/{resolved.name}", inference_ami_version=ep.inference_ami_version,
+        container=ep.container, hosting=ep.hosting, where=f"{ep.name}/{resolved.name}",
+        inference_ami_version=ep.inference_ami_version,
     )
     return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)

@@ -111,6 +111,12 @@ class Scaling(Strict):
     target_backlog_per_instance: float | None = Field(
         None, gt=0, description="Async only: ApproximateBacklogSizePerInstance target (queued requests per instance)."
     )
+    target_concurrent_requests_per_model: float | None = Field(
+        None, gt=0,
+        description="SageMakerVariantConcurrentRequestsPerModelHighResolution target: requests in flight (queued "
+        "included) per model container, a 10-second metric, so scaling out reacts in seconds rather than minutes; "
+        "AWS's recommended signal for model servers whose latency varies. Real-time only.",
+    )
     scale_in_cooldown_seconds: int = Field(300, ge=0)
     scale_out_cooldown_seconds: int = Field(60, ge=0)
     schedules: list[ScheduledScaling] = Field(default_factory=list, description="Scheduled range changes.")
@@ -118,7 +124,8 @@ class Scaling(Strict):
     @property
     def has_target(self) -> bool:
         return any(t is not None for t in (self.target_invocations_per_instance, self.target_cpu_utilization_percent,
-                                           self.target_gpu_utilization_percent, self.target_backlog_per_instance))
+                                           self.target_gpu_utilization_percent, self.target_backlog_per_instance,
+                                           self.target_concurrent_requests_per_model))
 
     @model_validator(mode="after")
     def _check(self) -> Scaling:
@@ -127,8 +134,8 @@ class Scaling(Strict):
                 f"min_instances {self.min_instances} > max_instances {self.max_instances}; raise max_instances"
             )
         if not self.has_target and not self.schedules:
-            raise ValueError("scaling has nothing to scale on; set target_invocations_per_instance (or a CPU, GPU "
-                             "or backlog target, or schedules)")
+            raise ValueError("scaling has nothing to scale on; set target_invocations_per_instance (or a concurrency, "
+                             "CPU, GPU or backlog target, or schedules)")
         names = [s.name for s in self.schedules]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -399,3 +406,68 @@ class ContainerOptions(Strict):
     volume_size_gb: int | None = Field(
         None, ge=1, le=512, description="VolumeSizeInGB of each instance's EBS volume; not on NVMe instance types."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Hosting: the rest of the production variant (routing, SSM, core dumps, capacity reservations)
+# ---------------------------------------------------------------------------------------------
+KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$"
+# API_ProductionVariantCapacityReservationConfig, MlReservationArn "Pattern".
+ML_RESERVATION_ARN_PATTERN = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z0-9\-]{1,14}/.*$"
+
+
+class CoreDump(Strict):
+    """Where SageMaker writes the model container's core dumps when its process crashes (CoreDumpConfig)."""
+
+    s3_uri: str = Field(description="s3://bucket/prefix (DestinationS3Uri); the execution role may put objects "
+                        "under it, nothing else there.")
+    kms_key_arn: str | None = Field(
+        None, pattern=KMS_KEY_ARN_PATTERN,
+        description="KmsKeyId: the key S3 encrypts the dumps with (the role may kms:Encrypt and kms:GenerateDataKey "
+        "with it); unset: the account's default S3 key.",
+    )
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        return _s3_prefix(v, "s3_uri")  # type: ignore[return-value]
+
+
+class CapacityReservation(Strict):
+    """Launch the variant's instances into an ML capacity reservation (CapacityReservationConfig), with
+    CapacityReservationPreference capacity-reservations-only, SageMaker's one option
+    (API_ProductionVariantCapacityReservationConfig): instances launch only into the reservation, and fail to launch
+    when it has no capacity left."""
+
+    ml_reservation_arn: str = Field(
+        pattern=ML_RESERVATION_ARN_PATTERN,
+        description="MlReservationArn, e.g. arn:aws:sagemaker:us-east-1:111122223333:training-plan/my-plan.",
+    )
+
+
+class Hosting(Strict):
+    """The rest of a production variant: how requests are routed among its instances, a shell into its containers,
+    core dumps, a capacity reservation. Unset keys are left to SageMaker (not written to the template)."""
+
+    routing: Literal["least_outstanding_requests", "random"] | None = Field(
+        None, description="RoutingConfig.RoutingStrategy: least_outstanding_requests sends each request to the "
+        "instance with the most capacity free (for models whose latency varies); random spreads them at random. "
+        "Unset: SageMaker's default.",
+    )
+    ssm_access: bool | None = Field(
+        None, description="EnableSSMAccess: a shell into the variant's containers through AWS Systems Manager, for "
+        "debugging. Needs your account allowlisted by AWS Support; SageMaker delays patching and replacing faulty "
+        "instances by a day on such variants. Unset: off.",
+    )
+    core_dump: CoreDump | None = Field(None, description="CoreDumpConfig; unset: no core dumps are kept.")
+    capacity_reservation: CapacityReservation | None = Field(
+        None, description="CapacityReservationConfig; unset: on-demand capacity."
+    )
+
+    @property
+    def instance_only(self) -> dict[str, object]:
+        """The settings that need instances (set ones only): serverless has none to route among, connect to or
+        reserve."""
+        values = {"routing": self.routing, "ssm_access": self.ssm_access or None,
+                  "capacity_reservation": self.capacity_reservation}
+        return {k: v for k, v in values.items() if v is not None}

@@ -22,9 +22,12 @@ from servekit.config.pipeline import PipelineConfig, PipelineEnvironment, Pipeli
 from servekit.options import (
     Alarms,
     AsyncInference,
+    CapacityReservation,
     ContainerOptions,
+    CoreDump,
     DataCapture,
     Deployment,
+    Hosting,
     MultiModel,
     Network,
     Scaling,
@@ -66,8 +69,8 @@ from servekit.spec.sources import (
 
 __all__ = [
     "NAME_PATTERN", "TRITON_TYPES", "VARIANT_NAME_PATTERN", "Alarms", "AppConfig", "ArchiveSource", "AsyncInference",
-    "ConfigError", "ContainerOptions", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
-    "ExampleSource", "HuggingFaceSource", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
+    "CapacityReservation", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
+    "ExampleSource", "Hosting", "HuggingFaceSource", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
     "OnnxSource", "PipelineConfig", "PipelineEnvironment", "PipelineRepository", "ResolvedVariant", "S3Source",
     "SavedModelSource", "Scaling", "ScheduledScaling", "Serverless", "ServekitConfig", "StateDictSource",
     "TensorRTAccelerator", "TensorRTBuild", "TfsEndpointSpec", "TfsModel", "TfsTuning", "TfsVariant",

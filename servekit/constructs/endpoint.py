@@ -35,6 +35,7 @@ from servekit.constructs.durations import one_minute
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
+from servekit.facts import iam as iam_facts
 from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling
 from servekit.rules import variants as variant_rules
 from servekit.rules.combinations import combination_problems
@@ -199,6 +200,8 @@ class ServingEndpoint(Construct):
             # In the managed policy, not through kms_key.grant_decrypt(), which would add an inline policy.
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
 
+        self.core_dump_objects: list[str] = []  # the S3 object ARNs core dumps may be written to
+        self._ssm_granted = False
         self._metrics: dict[tuple[object, ...], cloudwatch.Metric] = {}
         self._topic_action: cw_actions.SnsAction | None = None
         self.models: dict[str, sagemaker.CfnModel] = {}
@@ -316,6 +319,7 @@ class ServingEndpoint(Construct):
             multi_model=any(v.model_data.multi_model for v in production),
             in_vpc=o.in_vpc, isolation=o.network_isolation,
             volume_size_set=primary.container.volume_size_gb is not None,
+            instance_only_hosting=list(primary.hosting.instance_only),
         )
         if problems:
             raise ValueError(f"{self._path}: " + "; ".join(str(p) for p in problems))
@@ -330,6 +334,31 @@ class ServingEndpoint(Construct):
             isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
         )
         self._properties[variant.name] = variant_property(variant, self.models[variant.name])
+        self._grant_hosting(variant)
+
+    def _grant_hosting(self, variant: Variant) -> None:
+        """What the variant's hosting settings make SageMaker do with the execution role (servekit.facts.iam):
+        write core dumps under the prefix given (with its key), run the SSM agent."""
+        hosting = variant.hosting
+        if hosting.core_dump is not None:
+            bucket, _, key = hosting.core_dump.s3_uri.removeprefix("s3://").partition("/")
+            objects = f"arn:{cdk.Aws.PARTITION}:s3:::{bucket}/{key.rstrip('/') + '/' if key else ''}*"
+            if objects not in self.core_dump_objects:
+                self.core_dump_objects.append(objects)
+                self.policy.add_statements(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+            if hosting.core_dump.kms_key_arn is not None:
+                self.policy.add_statements(iam.PolicyStatement(actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                                                               resources=[hosting.core_dump.kms_key_arn]))
+        if hosting.ssm_access and not self._ssm_granted:
+            self._ssm_granted = True
+            # No resource type: '*' is the only resource AWS allows for these actions.
+            self.policy.add_statements(iam.PolicyStatement(actions=list(iam_facts.SSM_MESSAGES), resources=["*"]))
+            cdk.Annotations.of(self).add_warning_v2(
+                "servekit:ssm-access",
+                f"variant {variant.name} has SSM access (hosting.ssm_access): your account must be allowlisted by AWS "
+                "Support, it can slow the endpoint, and SageMaker delays patching and replacing faulty instances by a "
+                "day (AWS sagemaker/latest/dg/ssm-access.html); keep it to dev and test endpoints.",
+            )
 
     def variant_scope(self, variant_name: str) -> Construct:
         """Where a variant's resources live: the construct itself for the endpoint's own variant."""

@@ -25,6 +25,8 @@ WILDCARD_REASONS = {
     "only at run time, so the grant names the ENI type in this account and region, plus the exact subnets and groups.",
     "ec2:CreateNetworkInterfacePermission": "SageMaker manages the ENIs it creates per instance; their ids exist only "
     "at run time.",
+    "ssmmessages:CreateControlChannel": "The ssmmessages actions of the SSM agent SageMaker runs for "
+    "hosting.ssm_access support no resource-level permission (AWS requires '*').",
     "s3:PutObject": "SageMaker writes each captured record or async result as a new object with a generated key "
     "(date, hour, request id) under this endpoint's own prefix; nothing above the prefix is granted.",
     "s3:GetObject": "Objects under this endpoint's own prefix: async request payloads uploaded by callers, or the "
@@ -42,6 +44,7 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
     stack = cdk.Stack.of(endpoint)
     document = stack.resolve(endpoint.policy.document)
     reasons: dict[str, list[str]] = {}
+    core_dumps = {_render(stack.resolve(arn)) for arn in endpoint.core_dump_objects}
     for statement in document.get("Statement", []):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -49,6 +52,9 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
         for rendered in (_render(r) for r in resources):
             if "*" not in rendered or reason is None:
                 continue  # an unexpected wildcard must fail the synth, not be waved through
+            if rendered in core_dumps:
+                reason = ("SageMaker writes each core dump as a new object, named at the crash, under the prefix given "
+                          "in hosting.core_dump.s3_uri; nothing above the prefix is granted.")
             if rendered.endswith(":log-group:/aws/sagemaker/Endpoints/*"):
                 reason = "SageMaker names the log group after the endpoint, whose name CloudFormation generates later."
             if reason not in reasons.setdefault(rendered, []):

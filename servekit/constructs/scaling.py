@@ -1,6 +1,7 @@
 """Application Auto Scaling of one production variant's instance count.
 
-Target tracking on invocations per instance (predefined), on CPU or GPU utilization (SageMaker sums
+Target tracking on invocations per instance or on concurrent requests per model (both predefined; the
+second a high-resolution, 10-second metric), on CPU or GPU utilization (SageMaker sums
 them over vCPUs / GPUs, so the per-unit target is multiplied by the counts from servekit.images), and,
 for async endpoints, on ApproximateBacklogSizePerInstance. A target tracking policy cannot scale out
 from zero instances (its metric is per instance), so scale to zero adds AWS's documented companion: a
@@ -46,6 +47,14 @@ def add_variant_scaling(
         target.scale_to_track_metric(
             "InvocationsPerInstance", target_value=scaling.target_invocations_per_instance,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE, **cooldowns,
+        )
+    if scaling.target_concurrent_requests_per_model is not None:
+        # A 10-second metric (AWS: endpoint-auto-scaling-add-code-define.html, "Specify a high-resolution
+        # predefined metric"), so target tracking sees a burst within seconds.
+        target.scale_to_track_metric(
+            "ConcurrentRequestsPerModel", target_value=scaling.target_concurrent_requests_per_model,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+            **cooldowns,
         )
     if scaling.target_cpu_utilization_percent is not None:
         target.scale_to_track_metric(

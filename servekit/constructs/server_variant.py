@@ -20,7 +20,7 @@ from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
 from servekit.constructs.variant import Variant
 from servekit.facts.amis import AMI_NAMES
-from servekit.options import ContainerOptions, Serverless
+from servekit.options import ContainerOptions, Hosting, Serverless
 from servekit.rules import gpu as gpu_rules
 from servekit.rules import variants as variant_rules
 
@@ -35,6 +35,7 @@ class VariantProps(TypedDict, total=False):
     image: overrides the DLC. Default: ContainerImage.from_dlc(<server>, image_version).
     serverless: memory and concurrency of a serverless endpoint. Default: none (instances).
     container: start timeouts and volume size. Default: SageMaker's.
+    hosting: routing among instances, SSM access, core dumps, a capacity reservation. Default: Hosting() (none).
     inference_ami_version: the variant's InferenceAmiVersion (NVIDIA driver and CUDA). Default: the instance
         family's default, or an AMI servekit picks when that driver cannot run the image (servekit.rules.gpu;
         a GPU the image cannot run on raises ValueError with the fix).
@@ -46,6 +47,7 @@ class VariantProps(TypedDict, total=False):
     image: ContainerImage | None
     serverless: Serverless | None
     container: ContainerOptions | None
+    hosting: Hosting | None
     inference_ami_version: str | None
 
 
@@ -70,7 +72,7 @@ def server_variant(server: str, name: str, where: str, *, model_data: ModelData,
         image=image or ContainerImage.from_dlc(server, image_version), instance_type=instance_type,
         instance_count=props.get("instance_count", 1), weight=props.get("weight", 1.0),
         serverless=props.get("serverless"), container=props.get("container") or ContainerOptions(),
-        gpu=gpu_verdict(where, server, image_version, instance_type, ami, image),
+        gpu=gpu_verdict(where, server, image_version, instance_type, ami, image), hosting=props.get("hosting") or Hosting(),
     )
 
 

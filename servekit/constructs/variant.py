@@ -21,7 +21,7 @@ from servekit.constructs.checkov import skip_check
 from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
-from servekit.options import ContainerOptions, Serverless
+from servekit.options import ContainerOptions, Hosting, Serverless
 from servekit.rules import variants as variant_rules
 from servekit.rules.gpu import GpuVerdict
 
@@ -38,6 +38,8 @@ class Variant:
     :param weight: production: traffic weight (share = weight / sum); shadow: weight relative to the
         production variant's (1.0 copies every request).
     :param container: start timeouts and volume size. Default: SageMaker's defaults.
+    :param hosting: routing among instances, SSM access, core dumps, a capacity reservation. Default: Hosting()
+        (none set: SageMaker's defaults).
     :param gpu: servekit.rules.gpu's verdict: the InferenceAmiVersion to set (the user's, or one servekit picked
         because the default driver cannot run the image) and the warnings to annotate. Default: none, the
         instance family's default AMI.
@@ -54,6 +56,7 @@ class Variant:
     serverless: Serverless | None = None
     container: ContainerOptions = field(default_factory=ContainerOptions)
     gpu: GpuVerdict = field(default_factory=GpuVerdict)
+    hosting: Hosting = field(default_factory=Hosting)
 
     def __post_init__(self) -> None:
         if not VARIANT_NAME.match(self.name):
@@ -151,7 +154,28 @@ def variant_property(
         container_startup_health_check_timeout_in_seconds=options.startup_health_check_timeout_seconds,
         volume_size_in_gb=options.volume_size_gb,
         inference_ami_version=variant.gpu.ami,
+        **hosting_properties(variant.hosting),
     )
+
+
+def hosting_properties(hosting: Hosting) -> dict[str, object]:
+    """The ProductionVariant properties of `hosting`, only those set (so a variant without them keeps its
+    template bytes)."""
+    out: dict[str, object] = {}
+    if hosting.routing is not None:
+        out["routing_config"] = sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+            routing_strategy=hosting.routing.upper())
+    if hosting.ssm_access is not None:
+        out["enable_ssm_access"] = hosting.ssm_access
+    if hosting.core_dump is not None:
+        out["core_dump_config"] = sagemaker.CfnEndpointConfig.CoreDumpConfigProperty(
+            destination_s3_uri=hosting.core_dump.s3_uri, kms_key_id=hosting.core_dump.kms_key_arn)
+    if hosting.capacity_reservation is not None:
+        reservation = hosting.capacity_reservation
+        out["capacity_reservation_config"] = sagemaker.CfnEndpointConfig.CapacityReservationConfigProperty(
+            ml_reservation_arn=reservation.ml_reservation_arn,
+            capacity_reservation_preference="capacity-reservations-only")
+    return out
 
 
 def check_variants(path: str, production: Sequence[Variant], shadow: Variant | None) -> None:

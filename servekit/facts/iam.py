@@ -17,6 +17,15 @@ Sources:
   async notifications publish to SNS (sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html):
   s3:PutObject (and AbortMultipartUpload for outputs), s3:GetObject on inputs, kms:Encrypt/GenerateDataKey/
   Decrypt, sns:Publish.
+- AWS API reference, ProductionVariantCoreDumpConfig (sagemaker/latest/APIReference/API_ProductionVariantCoreDumpConfig.html):
+  "If you use a KMS key ID or an alias of your KMS key, the SageMaker execution role must include permissions to
+  call kms:Encrypt" (confirmed). s3:PutObject on the destination and kms:GenerateDataKey (what S3 asks of a
+  writer to an SSE-KMS object) are servekit's reading: unconfirmed.
+- AWS, "Access containers through SSM" (sagemaker/latest/dg/ssm-access.html), section "Endpoint IAM permissions":
+  the SSM agent SageMaker runs beside the container calls ssmmessages CreateControlChannel, CreateDataChannel,
+  OpenControlChannel and OpenDataChannel with the execution role. The section was not read in full here:
+  unconfirmed. The same page: the account must be allowlisted through AWS Support, and SageMaker delays patching
+  and replacing faulty instances of such a variant by a day (confirmed, quoted in docs/operations.md).
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from servekit.facts import Source
 CREATE_MODEL = Source("AWS sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms", False)
 GUARDRAILS = Source("AWS sagemaker/latest/dg/deployment-guardrails-configuration.html")
 VPC = Source("AWS sagemaker/latest/dg/host-vpc.html", False)
+CORE_DUMP = Source("AWS sagemaker/latest/APIReference/API_ProductionVariantCoreDumpConfig.html", False)
+SSM = Source("AWS sagemaker/latest/dg/ssm-access.html#ssm-access-iam", False)
 DATA = Source("AWS sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html, data-capture pages", False)
 
 # feature -> (actions, source). "*"-resource actions are those the service authorizes on no resource type.
@@ -44,8 +55,11 @@ CALLS: dict[str, tuple[tuple[str, ...], Source]] = {
     "data_capture": (("s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey"), DATA),
     "async": (("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "kms:Encrypt", "kms:GenerateDataKey",
                "kms:Decrypt", "sns:Publish"), DATA),
+    "core_dump": (("s3:PutObject", "kms:Encrypt", "kms:GenerateDataKey"), CORE_DUMP),
+    "ssm_access": (SSM_MESSAGES := ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"), SSM),
 }
 # Actions that take no resource type, so "*" is the only resource AWS allows (service authorization reference).
 NO_RESOURCE_TYPE = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:DescribeNetworkInterfaces",
                               "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                              "ec2:DescribeSecurityGroups"})
+                              "ec2:DescribeSecurityGroups", *SSM_MESSAGES})

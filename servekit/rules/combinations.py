@@ -4,6 +4,8 @@ strategies): the one place both `servekit validate` (servekit.spec.endpoint) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from servekit.options import Deployment, Scaling
 from servekit.rules import Problem
 
@@ -24,8 +26,10 @@ def combination_problems(
     in_vpc: bool,
     isolation: bool | None,
     volume_size_set: bool,
+    instance_only_hosting: Sequence[str] = (),
 ) -> list[Problem]:
-    """instance_counts and weights: one entry per production variant, the endpoint's own first."""
+    """instance_counts and weights: one entry per production variant, the endpoint's own first;
+    instance_only_hosting: the hosting settings set that need instances (Hosting.instance_only)."""
     out: list[Problem] = []
     variants = len(weights)
     if not serverless and instance_type is None:
@@ -35,7 +39,8 @@ def combination_problems(
         out += _serverless_clashes(instance_type=instance_type, is_async=is_async, data_capture=data_capture,
                                    multi_model=multi_model, several=variants > 1 or has_shadow,
                                    scaling=scaling is not None, in_vpc=in_vpc, isolation=isolation,
-                                   volume_size_set=volume_size_set, deployment=deployment)
+                                   volume_size_set=volume_size_set, deployment=deployment,
+                                   hosting=instance_only_hosting)
     if weights and sum(weights) <= 0:
         out.append(Problem("weights", None, f"the production variants' weights sum to 0 ({weights}), so no variant "
                                             "would get traffic; give at least one a positive weight"))
@@ -52,7 +57,7 @@ def combination_problems(
 
 def _serverless_clashes(*, instance_type: str | None, is_async: bool, data_capture: bool, multi_model: bool,
                         several: bool, scaling: bool, in_vpc: bool, isolation: bool | None, volume_size_set: bool,
-                        deployment: Deployment | None) -> list[Problem]:
+                        deployment: Deployment | None, hosting: Sequence[str]) -> list[Problem]:
     # AWS's list of what serverless inference does not support (docs: serverless-endpoints.html): GPUs,
     # multi-model endpoints, VPC configuration, network isolation, data capture, multiple production variants;
     # it scales itself, and rolling updates exclude it (deployment-guardrails).
@@ -72,6 +77,10 @@ def _serverless_clashes(*, instance_type: str | None, is_async: bool, data_captu
         (volume_size_set, "container.volume_size_gb", "serverless has no instance volume; remove volume_size_gb"),
         (deployment is not None and deployment.strategy == "rolling", "deployment.strategy",
          "rolling updates exclude serverless endpoints; use canary, linear or all_at_once"),
+        # RoutingConfig routes among "the instances that the endpoint hosts", SSM opens a shell on "the ML
+        # instances that host your containers", a capacity reservation reserves "compute instances" (the API
+        # reference of each, and ssm-access.html): serverless has none.
+        *((True, f"hosting.{name}", f"serverless has no instances for it; remove hosting.{name}") for name in hosting),
     ]
     return [Problem("serverless", None, f"cannot be combined with {field}: {fix}") for clash, field, fix in clashes
             if clash]
@@ -92,6 +101,11 @@ def _scaling_problems(scaling: Scaling, instance_counts: list[int], is_async: bo
             out.append(Problem("scaling.target_backlog_per_instance", None, "needs async_inference (the backlog is "
                                                                             "its queue); remove it or add "
                                                                             "async_inference"))
+    elif scaling.target_concurrent_requests_per_model is not None:
+        # servekit's rule: an async endpoint queues its requests, so its backlog (not the requests in flight) is
+        # its load, the signal AWS's async scaling guide uses (sagemaker/latest/dg/async-inference-autoscale.html).
+        out.append(Problem("scaling.target_concurrent_requests_per_model", None,
+                           "async endpoints queue their requests; scale them on target_backlog_per_instance"))
     return out
 
 

@@ -16,6 +16,7 @@ from servekit.options import (
     ContainerOptions,
     DataCapture,
     Deployment,
+    Hosting,
     MultiModel,
     Network,
     Scaling,
@@ -49,7 +50,7 @@ InferenceAmiVersion = Literal[AMI_NAMES]  # type: ignore[valid-type]  # cfn-lint
 
 class VariantBase(Strict):
     """Another production variant (A/B test) or the shadow variant. Unset keys inherit the endpoint's; a
-    block that is set (`model`, `models`, `tuning`, `container`) replaces the endpoint's block whole."""
+    block that is set (`model`, `models`, `tuning`, `container`, `hosting`) replaces the endpoint's block whole."""
 
     name: str = Field(pattern=VARIANT_NAME_PATTERN, description="VariantName; unique in the endpoint.")
     weight: float | None = Field(
@@ -63,6 +64,7 @@ class VariantBase(Strict):
     image_version: str | None = None
     inference_ami_version: InferenceAmiVersion | None = None
     container: ContainerOptions | None = None
+    hosting: Hosting | None = None
 
 
 # Blocks that belong to the endpoint as a whole; a variant's own endpoint (variant_endpoint) drops them.
@@ -91,6 +93,8 @@ class EndpointBase(Strict):
     multi_model: MultiModel | None = Field(None, description="Models loaded on demand from an S3 prefix.")
     network: Network = Field(default_factory=Network, description="VPC and network isolation (on by default).")
     container: ContainerOptions = Field(default_factory=ContainerOptions, description="Start timeouts, volume size.")
+    hosting: Hosting = Field(default_factory=Hosting, description="Routing, SSM access, core dumps, capacity "
+                             "reservation of the variant; unset keys: SageMaker's defaults.")
     # Each server adds `variants: list[<Server>Variant]` and `shadow_variant: <Server>Variant | None`.
     variants: list[Any] = Field(default_factory=list)
     shadow_variant: Any = None
@@ -137,6 +141,7 @@ class EndpointBase(Strict):
                 serverless=self.serverless is not None, multi_model=self.multi_model is not None,
                 in_vpc=self.network.in_vpc, isolation=self.network.isolation,
                 volume_size_set=self.container.volume_size_gb is not None,
+                instance_only_hosting=list(self.hosting.instance_only),
             )]
         if problems:
             raise ValueError("\n".join(problems))

@@ -188,6 +188,18 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
         if "KmsKeyId" in out:
             call("kms:GenerateDataKey", r(out["KmsKeyId"]))
             call("kms:Decrypt", r(out["KmsKeyId"]))
+    for variant in config["ProductionVariants"]:
+        dump = variant.get("CoreDumpConfig")
+        if dump:
+            features.add("core_dump")
+            call("s3:PutObject", s3_object_arn(p, r(dump["DestinationS3Uri"]), "core.python3.4242"))
+            if "KmsKeyId" in dump:
+                for action in ("kms:Encrypt", "kms:GenerateDataKey"):
+                    call(action, r(dump["KmsKeyId"]))
+        if variant.get("EnableSSMAccess"):
+            features.add("ssm_access")
+            for action in iam_facts.CALLS["ssm_access"][0]:
+                call(action, "*")
     return calls, features
 
 
@@ -261,9 +273,11 @@ def test_when_every_role_feature_is_on_then_the_role_still_allows_exactly_the_ca
                              "success_topic_arn": "arn:aws:sns:us-east-1:123456789012:done",
                              "error_topic_arn": "arn:aws:sns:us-east-1:123456789012:failed"}
     qa.pop("scaling")
+    qa["hosting"] = {"ssm_access": True, "core_dump": {
+        "s3_uri": "s3://my-dumps/qa", "kms_key_arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0123abcd-12ab-34cd-56ef-1234567890ab"}}
     templates, region = synth(default_config_data, tarball)
     _, features = expected_calls(templates["question-answering"], region)
-    assert features >= {"vpc", "async", "data_capture", "rollback_alarms", "volume_key"}
+    assert features >= {"vpc", "async", "data_capture", "rollback_alarms", "volume_key", "core_dump", "ssm_access"}
     assert_role_is_complete_and_least_privilege(templates, region)
 
 

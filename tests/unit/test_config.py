@@ -308,6 +308,9 @@ def test_when_variant_sources_are_relative_then_they_resolve_against_the_config_
 
 # --- data capture and async inference -------------------------------------------------------------------
 # --- serverless ------------------------------------------------------------------------------------------
+RESERVATION = "arn:aws:sagemaker:us-east-1:123456789012:training-plan/my-plan"
+
+
 def serverless(data: dict, name: str, **block) -> dict:
     ep = endpoint(data, name)
     for key in ("instance_type", "scaling", "deployment", "data_capture"):
@@ -358,6 +361,10 @@ def test_when_a_serverless_triton_endpoint_asks_for_a_gpu_then_it_is_rejected(de
     ({"network": {"isolation": True}}, r"network.isolation: serverless endpoints cannot isolate the network"),
     ({"container": {"volume_size_gb": 30}}, r"container.volume_size_gb: serverless has no instance volume"),
     ({"deployment": {"strategy": "rolling"}}, r"deployment.strategy: rolling updates exclude serverless endpoints"),
+    ({"hosting": {"routing": "least_outstanding_requests"}}, r"hosting.routing: serverless has no instances for it"),
+    ({"hosting": {"ssm_access": True}}, r"hosting.ssm_access: serverless has no instances for it"),
+    ({"hosting": {"capacity_reservation": {"ml_reservation_arn": RESERVATION}}},
+     r"hosting.capacity_reservation: serverless has no instances for it"),
 ])
 def test_when_serverless_meets_what_it_cannot_do_then_the_clash_and_the_fix_are_named(default_config_data, block, clash):
     serverless(default_config_data, "image-classifier").update(block)
@@ -570,6 +577,18 @@ BAD_VALUES = {
     "when_a_volume_size_is_set_on_an_nvme_instance_then_it_is_rejected": (
         "resnet", ("container",), {"volume_size_gb": 100},
         r"container.volume_size_gb: ml.g5.xlarge has NVMe instance storage"),
+    "when_the_routing_strategy_is_unknown_then_the_two_are_listed": (
+        "question-answering", ("hosting",), {"routing": "round_robin"},
+        r"hosting\.routing: 'round_robin': Input should be 'least_outstanding_requests' or 'random'"),
+    "when_a_core_dump_destination_is_not_s3_then_the_form_is_shown": (
+        "question-answering", ("hosting",), {"core_dump": {"s3_uri": "https://my-dumps/qa"}},
+        r"hosting\.core_dump\.s3_uri: .*is not s3://<bucket>/<prefix>"),
+    "when_a_core_dump_key_is_an_alias_then_the_key_arn_is_asked_for": (
+        "question-answering", ("hosting",), {"core_dump": {"s3_uri": "s3://my-dumps/qa", "kms_key_arn": "alias/x"}},
+        r"hosting\.core_dump\.kms_key_arn: 'alias/x' does not match"),
+    "when_a_capacity_reservation_is_not_an_ml_reservation_arn_then_the_pattern_is_shown": (
+        "question-answering", ("hosting",), {"capacity_reservation": {"ml_reservation_arn": "cr-0123"}},
+        r"hosting\.capacity_reservation\.ml_reservation_arn: 'cr-0123' does not match"),
     "when_a_start_timeout_is_under_a_minute_then_it_is_rejected": (
         "image-classifier", ("container",), {"startup_health_check_timeout_seconds": 30},
         r"startup_health_check_timeout_seconds: 30: Input should be greater than or equal to 60"),
@@ -585,3 +604,29 @@ def test_when_one_value_is_wrong_then_the_error_names_the_field_and_the_fix(defa
     block[keys[-1]] = value
     with pytest.raises(cfg.ConfigError, match=message):
         cfg.parse(default_config_data)
+
+
+# --- hosting: the rest of the production variant -----------------------------------------------------------
+def test_when_hosting_is_set_on_the_endpoint_then_a_variant_inherits_it_unless_it_sets_its_own(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa["hosting"] = {"routing": "least_outstanding_requests", "core_dump": {"s3_uri": "s3://my-dumps/qa"}}
+    qa["variants"] = [{"name": "b"}, {"name": "c", "hosting": {"routing": "random"}}]
+    qa.pop("deployment")
+    resolved = {r.name: r.endpoint.hosting for r in cfg.parse(default_config_data).endpoints[1].resolved_variants()}
+    assert resolved["b"].routing == "least_outstanding_requests" and resolved["b"].core_dump.s3_uri == "s3://my-dumps/qa"
+    assert resolved["c"].routing == "random" and resolved["c"].core_dump is None  # a block set replaces it whole
+
+
+def test_when_an_async_endpoint_scales_on_concurrency_then_the_backlog_is_offered(default_config_data):
+    qa = endpoint(default_config_data, "question-answering")
+    qa["async_inference"] = {}
+    qa["scaling"] = {"max_instances": 4, "target_concurrent_requests_per_model": 4}
+    with pytest.raises(cfg.ConfigError, match=r"scaling.target_concurrent_requests_per_model: async endpoints queue "
+                                              r"their requests; scale them on target_backlog_per_instance"):
+        cfg.parse(default_config_data)
+
+
+def test_when_scaling_tracks_concurrency_alone_then_it_has_a_target(default_config_data):
+    endpoint(default_config_data, "question-answering")["scaling"] = {
+        "max_instances": 4, "target_concurrent_requests_per_model": 4}
+    assert cfg.parse(default_config_data).endpoints[1].scaling.has_target

@@ -86,7 +86,8 @@ def test_when_findings_are_acknowledged_then_each_names_one_finding_and_gives_a_
 
 def every_feature(data: dict) -> dict:
     """The default app with each production block on somewhere: variants, shadow, capture, async with scale
-    to zero, schedules, VPC, CPU/GPU targets, serverless and multi-model endpoints."""
+    to zero, schedules, VPC, CPU/GPU targets, hosting (routing, SSM, core dumps), serverless and multi-model
+    endpoints."""
     tfs, qa, resnet = data["endpoints"]
     tfs.update(shadow_variant={"name": "next", "sampling_percent": 25, "instance_type": "ml.c5.2xlarge"},
                data_capture={"s3_uri": "s3://team-capture/image-classifier"},
@@ -98,6 +99,9 @@ def every_feature(data: dict) -> dict:
               variants=[{"name": "challenger", "weight": 0.2, "instance_type": "ml.c5.xlarge"}],
               network={"subnet_ids": ["subnet-0123456789abcdef0"], "vpc_id": "vpc-0123456789abcdef0"})
     resnet["scaling"]["target_gpu_utilization_percent"] = 70
+    resnet["hosting"] = {"routing": "least_outstanding_requests", "ssm_access": True,
+                         "core_dump": {"s3_uri": "s3://team-dumps/resnet",
+                                       "kms_key_arn": "arn:aws:kms:us-east-1:111122223333:key/0123abcd-12ab-34cd-56ef-1234567890ab"}}
     data["endpoints"] += [
         {**{k: v for k, v in tfs.items() if k not in ("instance_type", "shadow_variant", "data_capture", "network",
                                                          "container")},
