@@ -24,8 +24,10 @@ from constructs import Construct
 
 from servekit import servers
 from servekit.constructs import ModelData, ServingEndpoint
+from servekit.constructs.components import ComponentProps, InferenceComponentEndpoint
 from servekit.constructs.variant import Variant
 from servekit.naming import ArtifactKey
+from servekit.spec.endpoint import ResolvedVariant
 
 
 def make_endpoint(
@@ -92,3 +94,28 @@ def _variant(resolved: Any, model_data: ModelData) -> Variant:
         inference_ami_version=ep.inference_ami_version,
     )
     return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)
+
+
+def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
+                            model_data: Mapping[ArtifactKey, ModelData], kms_key: kms.IKey | None,
+                            endpoint_name: str) -> InferenceComponentEndpoint:
+    """The construct of one servekit.yaml component endpoint: each component's variant made by its server, as
+    for an endpoint of that server on the fleet's instance type."""
+    components = []
+    for c in endpoint.components:
+        key = ArtifactKey(endpoint.name, c.name)
+        if key not in model_data:
+            raise ValueError(f"no model data for {str(key)!r}; build it (servekit.synth.build_model_data builds every "
+                             "component)")
+        variant = _variant(ResolvedVariant(c.name, "production", 1.0, c.serve), model_data[key])
+        rollback = [cloudwatch.Alarm.from_alarm_name(scope, f"{construct_id}{c.name}RollbackAlarm{i}", name)
+                    for i, name in enumerate(c.rollout.rollback_alarm_names)]
+        components.append(ComponentProps(
+            name=c.name, variant=variant, compute=c.compute, copies=c.copies, copy_scaling=c.copy_scaling,
+            rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback))
+    return InferenceComponentEndpoint(
+        scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,
+        components=components, instance_count=endpoint.instance_count, instance_scaling=endpoint.instance_scaling,
+        hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
+        kms_key=kms_key,
+    )

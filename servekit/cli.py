@@ -53,8 +53,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args.config)
     for line in cfg.advisories(config):
         errors.print(f"  warning: {line}", markup=False)
-    console.print(f"{args.config}: valid — {len(config.endpoints)} endpoint(s): "
-                  + ", ".join(f"{e.name} ({e.server})" for e in config.endpoints), markup=False)
+    listed = [f"{e.name} ({e.server})" for e in config.endpoints]
+    listed += [f"{ce.name} (components: {', '.join(f'{c.name} ({c.serve.server})' for c in ce.components)})"
+               for ce in config.component_endpoints]
+    console.print(f"{args.config}: valid — {len(listed)} endpoint(s): " + ", ".join(listed), markup=False)
     return 0
 
 
@@ -84,6 +86,11 @@ def endpoint_rows(assembly: Path) -> list[dict[str, str]]:
         configs = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
         if not models or not configs:
             continue
+        components = {k: r for k, r in resources.items() if r["Type"] == "AWS::SageMaker::InferenceComponent"}
+        if components:
+            rows += _component_rows(template_path.name.removesuffix(".template.json"), resources, components,
+                                    configs[0])
+            continue
         container = models[0]["Properties"]["PrimaryContainer"]
         variant = configs[0]["Properties"]["ProductionVariants"][0]
         server = template.get("Outputs", {}).get("Server", {}).get("Value", "?")
@@ -96,6 +103,31 @@ def endpoint_rows(assembly: Path) -> list[dict[str, str]]:
             "gpu_ami": _ami(configs[0], variant),
             "tuning": summarize_tuning(server, env),
             "volume_key": _volume_key(configs[0]["Properties"], variant),
+        })
+    return rows
+
+
+def _component_rows(stack: str, resources: dict, components: dict, config: dict) -> list[dict]:
+    """One row per inference component: its model's image and tuning, the fleet's instances, its copies."""
+    variant = config["Properties"]["ProductionVariants"][0]
+    rows = []
+    for component in components.values():
+        props = component["Properties"]
+        model = resources[props["Specification"]["ModelName"]["Fn::GetAtt"][0]]
+        container = model["Properties"]["PrimaryContainer"]
+        server = component.get("Metadata", {}).get("servekit:server", "?")
+        compute = props["Specification"]["ComputeResourceRequirements"]
+        rows.append({
+            "stack": f"{stack} / {props['InferenceComponentName']}",
+            "server": server,
+            "image": container["Image"].split("/", 1)[-1],
+            "instance": f"{_capacity(variant)}, {props['RuntimeConfig']['CopyCount']} cop(ies) of "
+                        f"{compute['NumberOfCpuCoresRequired']:g} cores, {compute['MinMemoryRequiredInMb']} MB"
+                        + (f", {compute['NumberOfAcceleratorDevicesRequired']} GPU"
+                           if compute.get("NumberOfAcceleratorDevicesRequired") else ""),
+            "gpu_ami": _ami(config, variant),
+            "tuning": summarize_tuning(server, container.get("Environment", {})),
+            "volume_key": _volume_key(config["Properties"], variant),
         })
     return rows
 

@@ -31,6 +31,7 @@ class InstanceFacts:
     nvme: bool  # instance storage: SageMaker rejects a KMS key and a volume size on the endpoint config
     burstable: bool  # CPU credits: useless for autoscaling on utilisation
     vcpus: int = 0  # CPUUtilization is summed over vCPUs (0..100 x vCPUs); 0 = serverless, not published
+    memory_gib: float = 0  # the instance's memory (EC2's figure): what inference components' copies share
 
     @property
     def processor(self) -> str:
@@ -72,6 +73,16 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], dict[str, int], bool, bool]] = {
 _GPU_FAMILIES = {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5"}
 
 
+# Memory per vCPU by family, and the sizes that break the family's ratio: EC2's instance-type pages
+# (aws.amazon.com/ec2/instance-types/, "Memory (GiB)"), which SageMaker's ml.* types share. Written from those
+# tables, not re-read in this session: unconfirmed (servekit.rules.components warns near the limit for that
+# reason, and because SageMaker keeps part of the memory for its own agents; how much is not documented).
+_GIB_PER_VCPU = {"t2": 4, "m5": 4, "m5d": 4, "m6i": 4, "m7i": 4, "c5": 2, "c5d": 2, "c6i": 2, "c7i": 2, "r5": 8,
+                 "r5d": 8, "g4dn": 4, "g5": 4, "g6": 4, "g6e": 8, "p3": 7.625, "p4d": 12, "p5": 10.667}
+_GIB_EXCEPTIONS = {"ml.t2.medium": 4, "ml.p5.48xlarge": 2048}
+MEMORY_FACT_CONFIRMED = False
+
+
 def _vcpus(size: str) -> int:
     # Every family in the table follows EC2's size naming: medium and large have 2 vCPUs, xlarge 4,
     # Nxlarge 4N (t2.medium, p3.2xlarge and g5.48xlarge included).
@@ -86,7 +97,8 @@ def _all_types() -> dict[str, InstanceFacts]:
         for size in sizes:
             name = f"ml.{family}.{size}"
             count = gpus.get(size, 1) if family in _GPU_FAMILIES else 0
-            table[name] = InstanceFacts(name, count, nvme, burstable, _vcpus(size))
+            memory = _GIB_EXCEPTIONS.get(name, _GIB_PER_VCPU[family] * _vcpus(size))
+            table[name] = InstanceFacts(name, count, nvme, burstable, _vcpus(size), memory)
     return table
 
 

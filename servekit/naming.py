@@ -40,7 +40,10 @@ class ArtifactKey:
 
 
 def artifact_endpoints(config: Any) -> list[tuple[ArtifactKey, Any]]:
-    """(key, endpoint as the variant runs it) for every variant whose model servekit builds: multi-model
-    endpoints have none (their models live under multi_model.s3_prefix)."""
-    return [(ArtifactKey.of(ep, variant.name), variant.endpoint)
-            for ep in config.endpoints if ep.multi_model is None for variant in ep.resolved_variants()]
+    """(key, endpoint as the variant runs it) for every variant whose model servekit builds, and every inference
+    component: multi-model endpoints have none (their models live under multi_model.s3_prefix)."""
+    out = [(ArtifactKey.of(ep, variant.name), variant.endpoint)
+           for ep in config.endpoints if ep.multi_model is None for variant in ep.resolved_variants()]
+    # Inference components: one artifact each, keyed `<component endpoint>/<component>`.
+    return out + [(ArtifactKey(ce.name, c.name), c.serve) for ce in getattr(config, "component_endpoints", ())
+                  for c in ce.components]

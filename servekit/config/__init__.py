@@ -53,6 +53,14 @@ from servekit.servers.triton.schema import (
     TritonTuning,
     TritonVariant,
 )
+from servekit.spec.components import (
+    ComponentCompute,
+    ComponentEndpoint,
+    ComponentRollout,
+    CopyScaling,
+    InferenceComponent,
+    InstanceScaling,
+)
 from servekit.spec.endpoint import NAME_PATTERN, VARIANT_NAME_PATTERN, EndpointBase, ResolvedVariant, VariantBase
 from servekit.spec.sources import (
     ArchiveSource,
@@ -69,8 +77,8 @@ from servekit.spec.sources import (
 
 __all__ = [
     "NAME_PATTERN", "TRITON_TYPES", "VARIANT_NAME_PATTERN", "Alarms", "AppConfig", "ArchiveSource", "AsyncInference",
-    "CapacityReservation", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
-    "ExampleSource", "Hosting", "HuggingFaceSource", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
+    "CapacityReservation", "ComponentCompute", "ComponentEndpoint", "ComponentRollout", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
+    "ExampleSource", "CopyScaling", "Hosting", "HuggingFaceSource", "InferenceComponent", "InstanceScaling", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
     "OnnxSource", "PipelineConfig", "PipelineEnvironment", "PipelineRepository", "ResolvedVariant", "S3Source",
     "SavedModelSource", "Scaling", "ScheduledScaling", "Serverless", "ServekitConfig", "StateDictSource",
     "TensorRTAccelerator", "TensorRTBuild", "TfsEndpointSpec", "TfsModel", "TfsTuning", "TfsVariant",

@@ -14,6 +14,7 @@ from servekit.config.pipeline import PipelineConfig
 from servekit.options import Strict
 from servekit.rules import gpu as gpu_rules
 from servekit.rules import variants as variant_rules
+from servekit.spec.components import ComponentEndpoint
 from servekit.spec.endpoint import EndpointBase, ResolvedVariant
 
 # One schema per server, told apart by `server:`.
@@ -49,15 +50,26 @@ class AppConfig(Strict):
 
 class ServekitConfig(Strict):
     app: AppConfig = Field(default_factory=AppConfig)
-    endpoints: list[Endpoint] = Field(min_length=1)
+    endpoints: list[Endpoint] = Field(default_factory=list, description="Endpoints of one server each (at least "
+                                      "one endpoint or component endpoint).")
+    component_endpoints: list[ComponentEndpoint] = Field(
+        default_factory=list, description="Endpoints whose instances host several models as inference components "
+        "(docs/components.md).")
     pipeline: PipelineConfig | None = Field(None, description="CDK Pipelines deployment; unset = no pipeline stack.")
 
     @model_validator(mode="after")
     def _check(self) -> ServekitConfig:
-        names = [e.name for e in self.endpoints]
+        if not self.endpoints and not self.component_endpoints:
+            raise ValueError("endpoints: none declared; add at least one endpoint (or component endpoint)")
+        names = [e.name for e in (*self.endpoints, *self.component_endpoints)]
+        if "shared" in names:
+            # servekit.stacks names each endpoint's stack <app>-<env>-<endpoint>, and the shared one <app>-<env>-shared.
+            raise ValueError(f"endpoint name 'shared' is taken by the shared stack ({naming.stack_name(self.app, 'shared')}); "
+                             "rename the endpoint")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"endpoint names {dupes} appear twice; give each endpoint its own name")
+            raise ValueError(f"endpoint names {dupes} appear twice; give each endpoint its own name (component "
+                             "endpoints included: each is a stack of that name)")
         return self
 
 
@@ -69,6 +81,26 @@ def semantic_problems(config: ServekitConfig) -> list[str]:
     problems: list[str] = []
     for i, ep in enumerate(config.endpoints):
         problems += _endpoint_semantics(i, ep, config.app)
+    for i, ce in enumerate(config.component_endpoints):
+        problems += _component_semantics(i, ce, config.app)
+    return problems
+
+
+def _component_semantics(i: int, ce: ComponentEndpoint, app: AppConfig) -> list[str]:
+    """A component endpoint: each component as an endpoint of its server (image, GPU rules), then the fit."""
+    where = f"component_endpoints[{i}] ({ce.name})"
+    full_name = naming.endpoint_name(app, ce.name)
+    problems = []
+    if len(full_name) > 63:
+        problems.append(f"{where}.name: the endpoint would be named {full_name!r} ({len(full_name)} characters), "
+                        "over SageMaker's 63; shorten the endpoint, app.name or app.env_name")
+    for j, component in enumerate(ce.components):
+        ep = component.serve
+        variant = ResolvedVariant(ep.variant_name, "production", 1.0, ep)
+        problems += [f"{where}.components[{j}] ({component.name}).{p}" for p in _variant_semantics(ep, variant,
+                                                                                                   app.region)]
+    if not problems:
+        problems += [f"{where}.{p}" for p in ce.fit() if p.severity == "error"]
     return problems
 
 
@@ -172,6 +204,8 @@ def advisories(config: ServekitConfig) -> list[str]:
             out += [f"{at}.{p}" for p in verdict.problems if p.severity == "warning"]
             if verdict.picked_because:
                 out.append(f"{at}.inference_ami_version: servekit sets {verdict.ami}: {verdict.picked_because}")
+    for i, ce in enumerate(config.component_endpoints):
+        out += [f"component_endpoints[{i}] ({ce.name}).{p}" for p in ce.fit() if p.severity == "warning"]
     return out
 
 

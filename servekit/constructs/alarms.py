@@ -18,9 +18,9 @@ from constructs import Construct
 
 from servekit import images
 from servekit.constructs.durations import one_minute, seconds
+from servekit.constructs.execution_role import INSTANCE_NAMESPACE
 from servekit.options import Alarms
 
-INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 MetricFactory = Callable[..., cloudwatch.Metric]
 
 

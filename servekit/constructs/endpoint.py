@@ -32,18 +32,13 @@ from constructs import Construct
 from servekit.constructs.alarms import add_variant_alarms
 from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.durations import one_minute
+from servekit.constructs.execution_role import INSTANCE_NAMESPACE, INVOCATION_NAMESPACE, execution_role
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
-from servekit.constructs.variant import Variant, add_model, check_variants, variant_property
-from servekit.facts import iam as iam_facts
+from servekit.constructs.variant import Variant, add_model, check_variants, grant_hosting, variant_property
 from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling
 from servekit.rules import variants as variant_rules
 from servekit.rules.combinations import combination_problems
-
-# Metrics the endpoint itself publishes: invocation metrics in AWS/SageMaker, instance metrics in
-# /aws/sagemaker/Endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
-INVOCATION_NAMESPACE = "AWS/SageMaker"
-INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 
 
 class EndpointOptions(TypedDict, total=False):
@@ -161,32 +156,7 @@ class ServingEndpoint(Construct):
         self.facts = primary.facts
         stack = cdk.Stack.of(self)
 
-        self.role = iam.Role(
-            self,
-            "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"SageMaker execution role of {self._path}: reads its model, pulls its image, writes logs",
-        )
-        # A customer-managed policy, not an inline one (HIPAA/NIST IAMNoInlinePolicy), holding only
-        # what this endpoint needs; each part (model data, image, key, data paths) adds its own statements.
-        self.policy = iam.ManagedPolicy(self, "ExecutionPolicy", roles=[self.role])
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name or '*'}",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.policy.add_statements(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
-            ),
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],  # PutMetricData has no resource-level permissions; scoped by namespace below
-                conditions={"StringEquals": {"cloudwatch:namespace": [INSTANCE_NAMESPACE, INVOCATION_NAMESPACE]}},
-            ),
-        )
+        self.role, self.policy = execution_role(self, self._path, endpoint_name)
         self.network: EndpointNetwork | None = None
         if vpc_subnets:
             self.network = EndpointNetwork(self, "Network", subnets=vpc_subnets, security_groups=security_groups or (),
@@ -334,31 +304,7 @@ class ServingEndpoint(Construct):
             isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
         )
         self._properties[variant.name] = variant_property(variant, self.models[variant.name])
-        self._grant_hosting(variant)
-
-    def _grant_hosting(self, variant: Variant) -> None:
-        """What the variant's hosting settings make SageMaker do with the execution role (servekit.facts.iam):
-        write core dumps under the prefix given (with its key), run the SSM agent."""
-        hosting = variant.hosting
-        if hosting.core_dump is not None:
-            bucket, _, key = hosting.core_dump.s3_uri.removeprefix("s3://").partition("/")
-            objects = f"arn:{cdk.Aws.PARTITION}:s3:::{bucket}/{key.rstrip('/') + '/' if key else ''}*"
-            if objects not in self.core_dump_objects:
-                self.core_dump_objects.append(objects)
-                self.policy.add_statements(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-            if hosting.core_dump.kms_key_arn is not None:
-                self.policy.add_statements(iam.PolicyStatement(actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                                                               resources=[hosting.core_dump.kms_key_arn]))
-        if hosting.ssm_access and not self._ssm_granted:
-            self._ssm_granted = True
-            # No resource type: '*' is the only resource AWS allows for these actions.
-            self.policy.add_statements(iam.PolicyStatement(actions=list(iam_facts.SSM_MESSAGES), resources=["*"]))
-            cdk.Annotations.of(self).add_warning_v2(
-                "servekit:ssm-access",
-                f"variant {variant.name} has SSM access (hosting.ssm_access): your account must be allowlisted by AWS "
-                "Support, it can slow the endpoint, and SageMaker delays patching and replacing faulty instances by a "
-                "day (AWS sagemaker/latest/dg/ssm-access.html); keep it to dev and test endpoints.",
-            )
+        self._ssm_granted = grant_hosting(self, self.policy, variant, self.core_dump_objects, self._ssm_granted)
 
     def variant_scope(self, variant_name: str) -> Construct:
         """Where a variant's resources live: the construct itself for the endpoint's own variant."""

@@ -8,6 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
+from servekit.constructs.components import InferenceComponentEndpoint
 from servekit.constructs.endpoint import ServingEndpoint
 
 PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
@@ -40,7 +41,7 @@ def add_nag_packs(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(*(pack(app) for pack in PACKS))
 
 
-def acknowledge_endpoint_findings(endpoint: ServingEndpoint) -> None:
+def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponentEndpoint) -> None:
     stack = cdk.Stack.of(endpoint)
     document = stack.resolve(endpoint.policy.document)
     reasons: dict[str, list[str]] = {}

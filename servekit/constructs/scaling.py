@@ -18,11 +18,9 @@ from constructs import Construct
 
 from servekit import images
 from servekit.constructs.durations import one_minute, seconds
+from servekit.constructs.execution_role import INSTANCE_NAMESPACE, INVOCATION_NAMESPACE
 from servekit.options import Scaling
 from servekit.rules import variants as variant_rules
-
-INVOCATION_NAMESPACE = "AWS/SageMaker"
-INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 
 
 def add_variant_scaling(

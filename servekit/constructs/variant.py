@@ -21,6 +21,7 @@ from servekit.constructs.checkov import skip_check
 from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
+from servekit.facts import iam as iam_facts
 from servekit.options import ContainerOptions, Hosting, Serverless
 from servekit.rules import variants as variant_rules
 from servekit.rules.gpu import GpuVerdict
@@ -184,3 +185,32 @@ def check_variants(path: str, production: Sequence[Variant], shadow: Variant | N
         raise ValueError(f"{path}: an endpoint needs at least one production variant")
     for problem in variant_rules.duplicate_names([v.name for v in [*production, *([shadow] if shadow else [])]]):
         raise ValueError(f"{path}: {problem}")
+
+
+def grant_hosting(scope: Construct, policy: iam.ManagedPolicy, variant: Variant, core_dump_objects: list[str],
+                  ssm_granted: bool) -> bool:
+    """What the variant's hosting settings make SageMaker do with the execution role (servekit.facts.iam): write
+    core dumps under the prefix given (with its key; each prefix once, recorded in `core_dump_objects` for the
+    nag acknowledgement), run the SSM agent (once per role, with a warning on `scope`). Returns whether SSM is
+    granted now."""
+    hosting = variant.hosting
+    if hosting.core_dump is not None:
+        bucket, _, key = hosting.core_dump.s3_uri.removeprefix("s3://").partition("/")
+        objects = f"arn:{cdk.Aws.PARTITION}:s3:::{bucket}/{key.rstrip('/') + '/' if key else ''}*"
+        if objects not in core_dump_objects:
+            core_dump_objects.append(objects)
+            policy.add_statements(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+        if hosting.core_dump.kms_key_arn is not None:
+            policy.add_statements(iam.PolicyStatement(actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                                                      resources=[hosting.core_dump.kms_key_arn]))
+    if hosting.ssm_access and not ssm_granted:
+        # No resource type: '*' is the only resource AWS allows for these actions.
+        policy.add_statements(iam.PolicyStatement(actions=list(iam_facts.SSM_MESSAGES), resources=["*"]))
+        cdk.Annotations.of(scope).add_warning_v2(
+            "servekit:ssm-access",
+            f"variant {variant.name} has SSM access (hosting.ssm_access): your account must be allowlisted by AWS "
+            "Support, it can slow the endpoint, and SageMaker delays patching and replacing faulty instances by a "
+            "day (AWS sagemaker/latest/dg/ssm-access.html); keep it to dev and test endpoints.",
+        )
+        return True
+    return ssm_granted

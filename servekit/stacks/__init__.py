@@ -9,15 +9,15 @@ import aws_cdk as cdk
 from servekit import config as cfg
 from servekit.constructs import ModelData
 from servekit.naming import ArtifactKey, endpoint_name, stack_name
-from servekit.stacks.serving_stack import ServingStack, SharedStack
+from servekit.stacks.serving_stack import ComponentStack, ServingStack, SharedStack
 
-__all__ = ["ServingStack", "SharedStack", "add_serving_stacks", "stack_name"]
+__all__ = ["ComponentStack", "ServingStack", "SharedStack", "add_serving_stacks", "stack_name"]
 
 
 def add_serving_stacks(
     scope: cdk.App | cdk.Stage, config: cfg.ServekitConfig, model_data: Mapping[ArtifactKey, ModelData]
-) -> dict[str, ServingStack]:
-    """The shared stack and one ServingStack per endpoint, for one environment. model_data: per ArtifactKey,
+) -> dict[str, ServingStack | ComponentStack]:
+    """The shared stack, one ServingStack per endpoint and one ComponentStack per component endpoint, for one environment. model_data: per ArtifactKey,
     as servekit.synth.build_model_data returns it."""
     env = cdk.Environment(account=config.app.account, region=config.app.region)
     shared = SharedStack(
@@ -41,6 +41,14 @@ def add_serving_stacks(
             description=f"servekit {config.app.name}/{config.app.env_name}: {endpoint.server} endpoint {endpoint.name}",
         )
         stacks[endpoint.name] = stack
+    for endpoint in config.component_endpoints:
+        stacks[endpoint.name] = ComponentStack(
+            scope, stack_name(config.app, endpoint.name), stack_name=stack_name(config.app, endpoint.name),
+            endpoint=endpoint, model_data=model_data, kms_key=shared.key,
+            endpoint_name=endpoint_name(config.app, endpoint.name), env=env,
+            description=f"servekit {config.app.name}/{config.app.env_name}: inference-component endpoint "
+                        f"{endpoint.name} ({', '.join(c.name for c in endpoint.components)})",
+        )
     for key, value in {"servekit:app": config.app.name, "servekit:env": config.app.env_name, **config.app.tags}.items():
         cdk.Tags.of(scope).add(key, value)
     return stacks

@@ -9,6 +9,7 @@ parallel. The same classes serve every environment (the pipeline reuses them per
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -143,3 +144,18 @@ def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloud
         widgets.append(cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation))
     dashboard.add_widgets(*widgets)
     return dashboard
+
+
+class ComponentStack(cdk.Stack):
+    """One inference-component endpoint, from its servekit.yaml entry (component_endpoints)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint: Any,
+                 model_data: Mapping[ArtifactKey, ModelData], kms_key: kms.IKey | None, endpoint_name: str,
+                 **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.endpoint = adapter.make_component_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name)
+        acknowledge_endpoint_findings(self.endpoint)
+        cdk.CfnOutput(self, "EndpointName", value=endpoint_name)
+        for name in self.endpoint.components:
+            cdk.CfnOutput(self, f"InferenceComponent{name.title().replace('-', '')}",
+                          value=self.endpoint.component_name(name))

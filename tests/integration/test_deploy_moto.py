@@ -15,6 +15,10 @@ What moto does not check, so neither does this test (cfn-lint, cdk-nag and the u
   call path; the real servers answer the same payloads in test_local_*.
 - CloudWatch alarms, Application Auto Scaling and CDK metadata resources: moto's CloudFormation skips those types
   (the stacks deploy without them); deployment policies, traffic shifting and rollbacks are not simulated.
+- Inference components (component_endpoints): moto 5.2.5 has no AWS::SageMaker::InferenceComponent (its
+  SageMaker backend implements Model, EndpointConfig and Endpoint only), so no component endpoint is deployed
+  here; their templates are checked by cfn-lint and cdk-nag (tests/unit/constructs/test_components.py) and their
+  models, one by one, in the real servers of the local tests.
 - Replacement through references: moto's UpdateStack updates only resources whose own template text changed, so
   the update here replaces the Model but leaves the EndpointConfig and Endpoint as they were (on AWS the new Model
   name replaces the EndpointConfig and starts a new fleet; `servekit diff` reports that chain, from real synths, in

@@ -32,7 +32,7 @@ def test_when_an_app_key_is_unknown_then_the_allowed_keys_are_listed(default_con
 
 
 def test_when_endpoints_are_missing_then_it_says_add_them():
-    with pytest.raises(cfg.ConfigError, match=r"endpoints: required and missing; add it"):
+    with pytest.raises(cfg.ConfigError, match=r"endpoints: none declared; add at least one endpoint \(or component endpoint\)"):
         cfg.parse({"app": {}})
 
 

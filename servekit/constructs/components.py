@@ -1,0 +1,271 @@
+"""InferenceComponentEndpoint: one fleet of instances (an EndpointConfig variant without a model, its instances
+managed by SageMaker) that hosts several models, each an AWS::SageMaker::InferenceComponent with its own
+server, artifact, compute per copy and copies.
+
+Per component: a SageMaker Model (the same one a server's variant makes: its DLC, model data, environment,
+network isolation), the InferenceComponent naming it, copy autoscaling (target tracking on invocations or
+concurrent requests per copy; with min_copies 0, AWS's step policy on NoCapacityInvocationFailures that wakes it),
+and a rolling update of its copies that rolls back on the alarms given.
+
+Sources (AWS): realtime-endpoints-deploy-models.html (inference components; the EndpointConfig carries the
+execution role, its variant no ModelName), endpoint-auto-scaling-zero-instances.html (scale to zero: min copies 0,
+ManagedInstanceScaling MinInstanceCount 0, and the step scaling policy on NoCapacityInvocationFailures),
+endpoint-auto-scaling-add-code-define.html (the per-copy predefined metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from servekit.constructs.durations import one_minute, seconds
+from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_role
+from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
+from servekit.options import ContainerOptions, Hosting
+from servekit.rules import variants as variant_rules
+from servekit.rules.components import CopyNeed, fit_problems
+from servekit.spec.components import ComponentCompute, ComponentRollout, CopyScaling, InstanceScaling
+
+FLEET = "AllTraffic"  # the one production variant of a component endpoint
+
+
+@dataclass(frozen=True)
+class ComponentProps:
+    """One inference component.
+
+    :param name: the component's name in servekit; its InferenceComponentName is `<endpoint_name>-<name>`.
+    :param variant: what it serves, from a server's factory (e.g. TorchServeEndpoint.variant(name, model_data=...,
+        instance_type=<the fleet's>)): its image, environment and model data.
+    :param compute: cores, memory and accelerators one copy reserves.
+    :param copies: CopyCount at creation. Default: 1.
+    :param copy_scaling: autoscaling of the copies. Default: none (a fixed count).
+    :param rollout: the rolling update of its copies. Default: ComponentRollout() (one copy at a time).
+    :param rollback_alarms: alarms that roll an update back (DescribeAlarms granted on each). Default: none.
+    """
+
+    name: str
+    variant: Variant
+    compute: ComponentCompute
+    copies: int = 1
+    copy_scaling: CopyScaling | None = None
+    rollout: ComponentRollout = field(default_factory=ComponentRollout)
+    rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
+
+
+class InferenceComponentEndpoint(Construct):
+    """An endpoint whose instances host inference components.
+
+    :param endpoint_name: the endpoint's name (required: each component is named after it).
+    :param instance_type: the fleet's instance type; every component's variant must be made for it.
+    :param components: the models it hosts (at least one).
+    :param instance_count: instances at creation. Default: 1.
+    :param instance_scaling: ManagedInstanceScaling (min 0: no instance while no copy runs). Default: none (a
+        fixed count).
+    :param hosting: routing, SSM access, core dumps, capacity reservation of the fleet. Default: none set.
+    :param container: the model download and start timeouts (each component's StartupParameters) and the volume
+        size (the fleet's). Default: SageMaker's.
+    :param inference_ami_version: the fleet's InferenceAmiVersion. Default: the one servekit picked for the
+        components' images, else the instance family's.
+    :param kms_key: encrypts the instances' volumes (not on NVMe types, which SageMaker encrypts itself). Default:
+        none.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
+                 components: Sequence[ComponentProps], instance_count: int = 1,
+                 instance_scaling: InstanceScaling | None = None, hosting: Hosting | None = None,
+                 container: ContainerOptions | None = None, inference_ami_version: str | None = None,
+                 kms_key: kms.IKey | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self._path = self.node.path
+        self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
+        hosting, container = hosting or Hosting(), container or ContainerOptions()
+        self.endpoint_name = endpoint_name
+        self.role, self.policy = execution_role(self, self._path, endpoint_name)
+        facts = components[0].variant.facts
+        if kms_key is not None and not facts.nvme:
+            self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
+        self.core_dump_objects: list[str] = []
+        fleet = Variant(name=FLEET, server=components[0].variant.server, model_data=components[0].variant.model_data,
+                        image=components[0].variant.image, environment={}, instance_type=instance_type,
+                        instance_count=instance_count, container=container, hosting=hosting)
+        grant_hosting(self, self.policy, fleet, self.core_dump_objects, False)
+        # What cdk-nag's acknowledgements read, as on ServingEndpoint: the fleet, and no alarm of servekit's own.
+        self.production_variants = [fleet]
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.alarm_topic = None
+        self.models: dict[str, sagemaker.CfnModel] = {}
+        for component in components:
+            scope_c = Construct(self, f"Component-{component.name}")
+            self.models[component.name], _ = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
+                                                       isolation=None, vpc_config=None)
+        scaling = instance_scaling
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "EndpointConfig",
+            execution_role_arn=self.role.role_arn,
+            kms_key_id=kms_key.key_arn if kms_key is not None and not facts.nvme else None,
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=FLEET, instance_type=instance_type, initial_instance_count=instance_count,
+                managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                    status="ENABLED", min_instance_count=scaling.min_instances,
+                    max_instance_count=scaling.max_instances) if scaling is not None else None,
+                volume_size_in_gb=container.volume_size_gb,
+                inference_ami_version=inference_ami_version or _picked_ami(components),
+                **hosting_properties(hosting),
+            )],
+        )
+        # The role must be able to read the models before SageMaker starts the fleet.
+        self.endpoint_config.node.add_dependency(self.policy)
+        self.endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=endpoint_name,
+                                              endpoint_config_name=self.endpoint_config.attr_endpoint_config_name)
+        self.components: dict[str, sagemaker.CfnInferenceComponent] = {}
+        self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
+        described: list[str] = []
+        for component in components:
+            self._add_component(component, container, described)
+
+    def component_name(self, name: str) -> str:
+        """The InferenceComponentName of servekit's component `name` (what InvokeEndpoint's
+        InferenceComponentName takes)."""
+        return f"{self.endpoint_name}-{name}"
+
+    def _add_component(self, component: ComponentProps, container: ContainerOptions, described: list[str]) -> None:
+        scope = self.node.find_child(f"Component-{component.name}")
+        ic = sagemaker.CfnInferenceComponent
+        rollout = component.rollout
+        batch = ic.InferenceComponentCapacitySizeProperty
+        alarm_names = [*rollout.rollback_alarm_names, *(a.alarm_name for a in component.rollback_alarms)]
+        made = ic(
+            scope, "InferenceComponent",
+            endpoint_name=self.endpoint.attr_endpoint_name,
+            variant_name=FLEET,
+            inference_component_name=self.component_name(component.name),
+            specification=ic.InferenceComponentSpecificationProperty(
+                model_name=self.models[component.name].attr_model_name,
+                compute_resource_requirements=ic.InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_cpu_cores_required=component.compute.cpu_cores,
+                    min_memory_required_in_mb=component.compute.memory_mb,
+                    number_of_accelerator_devices_required=component.compute.accelerators or None,
+                ),
+                startup_parameters=ic.InferenceComponentStartupParametersProperty(
+                    model_data_download_timeout_in_seconds=container.model_data_download_timeout_seconds,
+                    container_startup_health_check_timeout_in_seconds=container.startup_health_check_timeout_seconds,
+                ) if container.model_data_download_timeout_seconds or container.startup_health_check_timeout_seconds
+                else None,
+            ),
+            runtime_config=ic.InferenceComponentRuntimeConfigProperty(copy_count=component.copies),
+            deployment_config=ic.InferenceComponentDeploymentConfigProperty(
+                rolling_update_policy=ic.InferenceComponentRollingUpdatePolicyProperty(
+                    maximum_batch_size=batch(type="COPY_COUNT", value=rollout.batch_copies),
+                    rollback_maximum_batch_size=batch(type="COPY_COUNT", value=rollout.rollback_batch_copies)
+                    if rollout.rollback_batch_copies else None,
+                    wait_interval_in_seconds=rollout.wait_interval_seconds,
+                    maximum_execution_timeout_in_seconds=rollout.maximum_execution_timeout_seconds,
+                ),
+                auto_rollback_configuration=ic.AutoRollbackConfigurationProperty(
+                    alarms=[ic.AlarmProperty(alarm_name=n) for n in alarm_names]) if alarm_names else None,
+            ),
+        )
+        made.add_metadata("servekit:server", component.variant.server)  # read back by the synth table
+        self.components[component.name] = made
+        self._grant_describe_alarms(rollout.rollback_alarm_names, component.rollback_alarms, described)
+        if component.copy_scaling is not None:
+            self.scalable_targets[component.name] = self._add_copy_scaling(scope, component, made)
+
+    def _grant_describe_alarms(self, names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm],
+                               described: list[str]) -> None:
+        """SageMaker reads the rollback alarms with the execution role (deployment-guardrails-configuration.html),
+        so the role may describe exactly them."""
+        stack = cdk.Stack.of(self)
+        arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
+                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
+        new = [a for a in [*arns, *(a.alarm_arn for a in alarms)] if a not in described]
+        if new:
+            described += new
+            self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=new))
+
+    def _add_copy_scaling(self, scope: Construct, component: ComponentProps,
+                          made: sagemaker.CfnInferenceComponent) -> appscaling.ScalableTarget:
+        scaling = component.copy_scaling
+        assert scaling is not None
+        name = self.component_name(component.name)
+        target = appscaling.ScalableTarget(
+            scope, "CopyScaling",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"inference-component/{name}",
+            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+            min_capacity=scaling.min_copies, max_capacity=scaling.max_copies,
+        )
+        target.node.add_dependency(made)
+        cooldowns = dict(scale_in_cooldown=seconds(scaling.scale_in_cooldown_seconds),
+                         scale_out_cooldown=seconds(scaling.scale_out_cooldown_seconds))
+        metric = appscaling.PredefinedMetric
+        if scaling.target_invocations_per_copy is not None:
+            target.scale_to_track_metric(
+                "InvocationsPerCopy", target_value=scaling.target_invocations_per_copy,
+                predefined_metric=metric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY, **cooldowns)
+        if scaling.target_concurrent_requests_per_copy is not None:
+            target.scale_to_track_metric(
+                "ConcurrentRequestsPerCopy", target_value=scaling.target_concurrent_requests_per_copy,
+                predefined_metric=metric.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION,
+                **cooldowns)
+        if scaling.min_copies == 0:
+            # A per-copy metric has no value at zero copies, so target tracking cannot wake the component: AWS's
+            # documented companion is a step policy that adds a copy when a request found none.
+            target.scale_on_metric(
+                "ScaleOutFromZero",
+                metric=cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="NoCapacityInvocationFailures",
+                                         dimensions_map={"InferenceComponentName": name}, statistic="Maximum",
+                                         period=one_minute()),
+                scaling_steps=[appscaling.ScalingInterval(upper=0, change=0),
+                               appscaling.ScalingInterval(lower=1, change=1)],
+                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+                cooldown=seconds(scaling.scale_out_cooldown_seconds),
+                evaluation_periods=1,
+            )
+        return target
+
+    def _check(self, endpoint_name: str, instance_type: str, components: Sequence[ComponentProps],
+               instance_count: int, instance_scaling: InstanceScaling | None) -> None:
+        """What SageMaker would refuse, caught at synth, in the words of `servekit validate`."""
+        if not components:
+            raise ValueError(f"{self._path}: an inference-component endpoint needs at least one component")
+        problems = [str(p) for p in variant_rules.duplicate_names([c.name for c in components])]
+        for c in components:
+            if c.variant.instance_type != instance_type:
+                problems.append(f"components ({c.name}): its variant was made for {c.variant.instance_type}, the fleet "
+                                f"is {instance_type}; make it with instance_type={instance_type!r}")
+            full = f"{endpoint_name}-{c.name}"
+            if len(full) > 63:
+                problems.append(f"components ({c.name}): InferenceComponentName {full!r} is over SageMaker's 63 "
+                                "characters; shorten the endpoint or the component name")
+        if problems:
+            raise ValueError(f"{self._path}: " + "; ".join(problems))
+        facts = components[0].variant.facts
+        needs = [CopyNeed(c.name, c.compute.cpu_cores, c.compute.memory_mb, c.compute.accelerators, c.copies,
+                          c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in components]
+        found = fit_problems(facts, needs, instances=instance_count,
+                             max_instances=instance_scaling.max_instances if instance_scaling else instance_count)
+        for p in found:
+            if p.severity == "warning":
+                cdk.Annotations.of(self).add_warning_v2("servekit:component-fit", str(p))
+        errors = [str(p) for p in found if p.severity == "error"]
+        if errors:
+            raise ValueError(f"{self._path}: " + "; ".join(errors))
+
+
+def _picked_ami(components: Sequence[ComponentProps]) -> str | None:
+    """The AMI servekit picked for the components' images (servekit.rules.gpu), when one did; two different picks
+    cannot share a fleet."""
+    picked = {c.variant.gpu.ami for c in components if c.variant.gpu.ami}
+    if len(picked) > 1:
+        raise ValueError(f"the components need different inference AMIs ({sorted(picked)}); set inference_ami_version "
+                         "on the component endpoint to one that runs them all")
+    return next(iter(picked), None)

@@ -1,0 +1,44 @@
+"""The execution role every servekit endpoint runs with: a role SageMaker assumes, and one customer-managed policy
+(not an inline one: HIPAA/NIST IAMNoInlinePolicy) holding only what the endpoint needs. It starts with the logs
+and metrics every container writes; each part (model data, image, key, data paths, hosting) adds its own."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+# Metrics the endpoint itself publishes: invocation metrics in AWS/SageMaker, instance metrics in
+# /aws/sagemaker/Endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+INVOCATION_NAMESPACE = "AWS/SageMaker"
+INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
+
+
+def execution_role(scope: Construct, path: str, endpoint_name: str | None) -> tuple[iam.Role, iam.ManagedPolicy]:
+    """(role, policy) in `scope`; `path` names the endpoint in the role's description; without `endpoint_name`
+    the log grant covers every endpoint's group (CloudFormation names the endpoint later)."""
+    role = iam.Role(
+        scope,
+        "ExecutionRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description=f"SageMaker execution role of {path}: reads its model, pulls its image, writes logs",
+    )
+    policy = iam.ManagedPolicy(scope, "ExecutionPolicy", roles=[role])
+    log_group_arn = cdk.Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name or '*'}",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    policy.add_statements(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
+        ),
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],  # PutMetricData has no resource-level permissions; scoped by namespace below
+            conditions={"StringEquals": {"cloudwatch:namespace": [INSTANCE_NAMESPACE, INVOCATION_NAMESPACE]}},
+        ),
+    )
+    return role, policy

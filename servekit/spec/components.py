@@ -1,0 +1,221 @@
+"""Inference-component endpoints (servekit.yaml `component_endpoints`): one fleet of instances shared by several
+models, each an AWS::SageMaker::InferenceComponent with its own server, artifact, compute per copy and copies.
+
+A component is written as an endpoint of its server (`server`, `model`/`models`, `tuning`, `image_version`), so
+everything servekit knows of that server (its schema, build, GPU rules, local serving) applies to it unchanged;
+the fleet's keys (instance type and count, instance scaling, hosting) belong to the component endpoint, and the
+component adds its own: `compute`, `copies`, `copy_scaling`, `rollout`.
+
+Sources (AWS): "Inference components" (sagemaker/latest/dg/realtime-endpoints-deploy-models.html), the
+AWS::SageMaker::InferenceComponent schema (cfn-lint's), "Scale an endpoint to zero instances"
+(sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html) and the Application Auto Scaling dimension
+`sagemaker:inference-component:DesiredCopyCount`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+
+from servekit.options import ContainerOptions, Hosting, Strict
+from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion
+from servekit.spec.errors import describe
+
+# The keys of a component that are its own; the rest is an endpoint of its server.
+_OWN = ("compute", "copies", "copy_scaling", "rollout")
+# Endpoint keys a component cannot have: the fleet's (on the component endpoint) or what components do not offer.
+_NOT_FOR_COMPONENTS = {
+    "instance_type": "the component endpoint's instance_type is the fleet's",
+    "instance_count": "set instance_count on the component endpoint",
+    "inference_ami_version": "set inference_ami_version on the component endpoint",
+    "hosting": "set hosting on the component endpoint",
+    "container": "set container on the component endpoint",
+    "scaling": "components scale copies: use copy_scaling (and instance_scaling on the component endpoint)",
+    "deployment": "components roll out copies: use rollout",
+    "variants": "each model is a component of its own: add another component",
+    "shadow_variant": "shadow variants are not offered with inference components",
+    "data_capture": "data capture is not offered with inference components here",
+    "async_inference": "async inference endpoints do not host inference components",
+    "serverless": "serverless endpoints do not host inference components",
+    "multi_model": "each model is a component of its own: add another component",
+    "network": "VPC placement is not offered with inference components here",
+    "alarms": "per-component alarms are not offered yet: pass rollout.rollback_alarm_names",
+    "weight": "components share the fleet by copies, not weights",
+    "variant_name": "the fleet's variant is named by the component endpoint",
+}
+
+
+class ComponentCompute(Strict):
+    """What one copy of the component reserves on an instance (ComputeResourceRequirements)."""
+
+    cpu_cores: float = Field(1, gt=0, description="NumberOfCpuCoresRequired per copy (vCPUs, may be fractional).")
+    memory_mb: int = Field(ge=128, description="MinMemoryRequiredInMb per copy.")
+    accelerators: int = Field(0, ge=0, description="NumberOfAcceleratorDevicesRequired per copy (GPUs); 0: none.")
+
+
+class CopyScaling(Strict):
+    """Application Auto Scaling of the component's copies (sagemaker:inference-component:DesiredCopyCount)."""
+
+    min_copies: int = Field(1, ge=0, description="0: scale to zero copies (with instance_scaling.min_instances 0, the "
+                            "fleet follows), woken by a step policy on NoCapacityInvocationFailures.")
+    max_copies: int = Field(ge=1)
+    target_invocations_per_copy: int | None = Field(
+        None, ge=1, description="SageMakerInferenceComponentInvocationsPerCopy target (per minute).")
+    target_concurrent_requests_per_copy: float | None = Field(
+        None, gt=0, description="SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution target: "
+        "requests in flight per copy, a 10-second metric.")
+    scale_in_cooldown_seconds: int = Field(300, ge=0)
+    scale_out_cooldown_seconds: int = Field(60, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CopyScaling:
+        if self.min_copies > self.max_copies:
+            raise ValueError(f"min_copies {self.min_copies} > max_copies {self.max_copies}; raise max_copies")
+        if self.target_invocations_per_copy is None and self.target_concurrent_requests_per_copy is None:
+            raise ValueError("copy_scaling has nothing to scale on; set target_concurrent_requests_per_copy or "
+                             "target_invocations_per_copy")
+        return self
+
+
+class ComponentRollout(Strict):
+    """How an update replaces the component's copies (DeploymentConfig.RollingUpdatePolicy), rolled back when
+    one of `rollback_alarm_names` fires."""
+
+    batch_copies: int = Field(1, ge=1, description="MaximumBatchSize (COPY_COUNT): copies replaced at a time.")
+    rollback_batch_copies: int | None = Field(
+        None, ge=1, description="RollbackMaximumBatchSize (COPY_COUNT); unset: SageMaker's (all at once).")
+    wait_interval_seconds: int = Field(120, ge=0, le=3600, description="Bake time between batches, seconds.")
+    maximum_execution_timeout_seconds: int = Field(3600, ge=600, le=28800)
+    rollback_alarm_names: list[str] = Field(
+        default_factory=list, description="CloudWatch alarms (yours) that roll the update back (AutoRollbackConfiguration).")
+
+
+class InferenceComponent(Strict):
+    """One model of a component endpoint. Beside the keys below, write the keys of an endpoint of its server
+    (`server`, `model` or `models`, `tuning`, `image_version`: the endpoints[] tables of that server); the fleet's
+    keys (instance type and count, hosting, container, scaling, variants...) are refused there, each with where it
+    goes."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    compute: ComponentCompute
+    copies: int = Field(1, ge=0, description="RuntimeConfig.CopyCount: copies at creation (within copy_scaling).")
+    copy_scaling: CopyScaling | None = Field(None, description="Autoscaling of the copies; unset: fixed copies.")
+    rollout: ComponentRollout = Field(default_factory=ComponentRollout, description="Rolling update of the copies.")
+    serve: Any = Field(description="Not written in servekit.yaml: servekit makes it from the component's server keys "
+                       "(the endpoint of its server, on the fleet's instance type).")
+
+
+class ComponentEndpoint(Strict):
+    """An endpoint whose instances host inference components."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str = Field(description="The fleet's instance type, e.g. ml.g5.12xlarge.")
+    instance_count: int = Field(1, ge=1, le=100, description="Initial instances (at least one: the fleet starts "
+                                "with the copies, and instance_scaling may take it to zero later).")
+    instance_scaling: InstanceScaling | None = Field(
+        None, description="ManagedInstanceScaling: SageMaker adds instances when copies do not fit and removes idle "
+        "ones; unset: a fixed count.")
+    inference_ami_version: InferenceAmiVersion | None = None
+    hosting: Hosting = Field(default_factory=Hosting, description="Routing, SSM access, core dumps, capacity "
+                             "reservation of the fleet.")
+    container: ContainerOptions = Field(default_factory=ContainerOptions, description="Start timeouts, volume size.")
+    components: list[InferenceComponent] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _components_as_endpoints(cls, data: Any) -> Any:
+        """Each component's endpoint keys become `serve`, the endpoint of its server, with the fleet's instance
+        type; a key that belongs to the fleet, or that components do not offer, is refused with where it goes."""
+        if not isinstance(data, dict) or not isinstance(data.get("components"), list):
+            return data
+        from servekit.config.document import Endpoint  # the servers' union; imported late (config imports spec)
+
+        adapter = TypeAdapter(Endpoint)
+        components = []
+        for i, raw in enumerate(data["components"]):
+            if not isinstance(raw, dict):
+                components.append(raw)
+                continue
+            wrong = [f"components[{i}].{k}: {why}" for k, why in _NOT_FOR_COMPONENTS.items() if k in raw]
+            if wrong:
+                raise ValueError("; ".join(wrong))
+            own = {k: raw[k] for k in ("name", *_OWN) if k in raw}
+            served = {k: v for k, v in raw.items() if k not in _OWN}
+            served.update(instance_type=data.get("instance_type"), alarms={"enabled": False})
+            if data.get("inference_ami_version") is not None:
+                served["inference_ami_version"] = data["inference_ami_version"]
+            try:
+                own["serve"] = adapter.validate_python(served)
+            except ValidationError as err:
+                raise ValueError("\n".join(f"components[{i}] ({raw.get('name')}).{line}" for line in _lines(err)))\
+                    from None
+            components.append(own)
+        return {**data, "components": components}
+
+    variant_name: str = "AllTraffic"
+
+    def fit(self) -> list:
+        """servekit.rules.components' verdict on this fleet (Problems)."""
+        from servekit import images
+        from servekit.rules.components import CopyNeed, fit_problems
+
+        facts = images.instance_facts(self.instance_type)
+        if facts is None:
+            return []  # reported with a suggestion by the instance-type check
+        needs = [CopyNeed(c.name, c.compute.cpu_cores, c.compute.memory_mb, c.compute.accelerators, c.copies,
+                          c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in self.components]
+        scaling = self.instance_scaling
+        return fit_problems(facts, needs, instances=self.instance_count,
+                            max_instances=scaling.max_instances if scaling else self.instance_count)
+
+    @model_validator(mode="after")
+    def _check(self) -> ComponentEndpoint:
+        names = [c.name for c in self.components]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        problems = [f"components: names {dupes} appear twice; give each component its own name"] if dupes else []
+        for i, c in enumerate(self.components):
+            scaling = c.copy_scaling
+            if scaling is not None and not scaling.min_copies <= c.copies <= scaling.max_copies:
+                problems.append(f"components[{i}] ({c.name}).copies: {c.copies} is outside copy_scaling "
+                                f"{scaling.min_copies}..{scaling.max_copies}; set it within the range")
+        if self.instance_scaling is not None and not (
+                self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances):
+            problems.append(f"instance_count: {self.instance_count} is outside instance_scaling "
+                            f"{self.instance_scaling.min_instances}..{self.instance_scaling.max_instances}; set it "
+                            "within the range")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _lines(err: ValidationError) -> list[str]:
+    """The server schema's errors, one line each, without the union's tag at the head of each path."""
+    from servekit import servers
+
+    out = []
+    for e in err.errors():
+        tag, *rest = e["loc"] or ("",)
+        spec = servers.get(tag).spec if tag in servers.names() else None
+        if spec is None:  # no or an unknown `server:`: pydantic's own words name the choices
+            out.append(f"server: {e['msg']}")
+            continue
+        out += describe({**e, "loc": tuple(rest)}, spec)
+    return out
+
+
+class InstanceScaling(Strict):
+    """ManagedInstanceScaling of the fleet (Status ENABLED)."""
+
+    min_instances: int = Field(1, ge=0, description="0: no instance while no copy runs (scale to zero).")
+    max_instances: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> InstanceScaling:
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"min_instances {self.min_instances} > max_instances {self.max_instances}; raise "
+                             "max_instances")
+        return self
+
+
+ComponentEndpoint.model_rebuild()

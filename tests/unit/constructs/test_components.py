@@ -1,0 +1,151 @@
+"""InferenceComponentEndpoint: the fleet (an EndpointConfig variant without a model, with the execution role),
+one Model and InferenceComponent per component, copy autoscaling with the wake-up from zero, the rolling update
+with rollback, and the refusals a construct user gets without servekit.yaml."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk.assertions import Match, Template
+from component_fixtures import component_endpoint
+
+from servekit import config as cfg
+from servekit import naming
+from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
+from servekit.constructs.components import ComponentProps, InferenceComponentEndpoint
+
+ENV = cdk.Environment(account="111122223333", region="us-east-1")
+FLEET = "ml.g5.12xlarge"
+
+
+def fleet(archives, *, components=None, **props) -> tuple[cdk.Stack, InferenceComponentEndpoint]:
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    qa = TorchServeEndpoint.variant("qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
+                                    instance_type=FLEET)
+    resnet = TritonEndpoint.variant("resnet", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
+                                    instance_type=FLEET)
+    alarm = cloudwatch.Alarm.from_alarm_name(stack, "TeamAlarm", "team-qa-errors")
+    components = components or [
+        ComponentProps("qa", qa, cfg.ComponentCompute(cpu_cores=2, memory_mb=4096), copies=1,
+                       copy_scaling=cfg.CopyScaling(min_copies=0, max_copies=4, target_concurrent_requests_per_copy=4),
+                       rollback_alarms=[alarm]),
+        ComponentProps("resnet", resnet, cfg.ComponentCompute(cpu_cores=4, memory_mb=16384, accelerators=1), copies=2,
+                       copy_scaling=cfg.CopyScaling(min_copies=1, max_copies=4, target_invocations_per_copy=600)),
+    ]
+    made = InferenceComponentEndpoint(stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET,
+                                      components=components, **props)
+    return stack, made
+
+
+def resources(stack, kind) -> list[dict]:
+    return [r["Properties"] for r in Template.from_stack(stack).find_resources(kind).values()]
+
+
+def test_when_components_share_a_fleet_then_its_variant_has_no_model_and_the_config_carries_the_role(archives):
+    stack, made = fleet(archives, instance_scaling=cfg.InstanceScaling(min_instances=0, max_instances=2))
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert "ModelName" not in variant and variant["VariantName"] == "AllTraffic"
+    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2}
+    assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [Template.from_stack(stack).find_resources(
+        "AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": Match.object_like({"Statement": [
+            Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]})}}).popitem()[0], "Arn"]}
+    assert len(resources(stack, "AWS::SageMaker::Model")) == 2
+
+
+def test_when_a_component_is_declared_then_it_names_its_model_compute_copies_and_rollout(archives):
+    stack, made = fleet(archives)
+    components = {c["InferenceComponentName"]: c for c in resources(stack, "AWS::SageMaker::InferenceComponent")}
+    assert set(components) == {"svc-fleet-qa", "svc-fleet-resnet"} and made.component_name("qa") == "svc-fleet-qa"
+    resnet = components["svc-fleet-resnet"]
+    assert resnet["Specification"]["ComputeResourceRequirements"] == {
+        "NumberOfCpuCoresRequired": 4, "MinMemoryRequiredInMb": 16384, "NumberOfAcceleratorDevicesRequired": 1}
+    assert resnet["RuntimeConfig"] == {"CopyCount": 2} and resnet["VariantName"] == "AllTraffic"
+    assert "Fn::GetAtt" in resnet["Specification"]["ModelName"]
+    assert components["svc-fleet-qa"]["DeploymentConfig"] == {
+        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1}, "WaitIntervalInSeconds": 120,
+                                "MaximumExecutionTimeoutInSeconds": 3600},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "team-qa-errors"}]}}
+
+
+def test_when_a_rollback_alarm_is_given_then_the_role_may_describe_exactly_it(archives):
+    stack, _ = fleet(archives)
+    (policy,) = resources(stack, "AWS::IAM::ManagedPolicy")
+    (statement,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "cloudwatch:DescribeAlarms"]
+    assert json.dumps(statement["Resource"]).endswith(':alarm:team-qa-errors"]]}')
+
+
+def test_when_copies_scale_then_each_component_has_its_target_and_the_per_copy_metric(archives):
+    stack, _ = fleet(archives)
+    targets = {t["ResourceId"]: t for t in resources(stack, "AWS::ApplicationAutoScaling::ScalableTarget")}
+    assert set(targets) == {"inference-component/svc-fleet-qa", "inference-component/svc-fleet-resnet"}
+    assert {t["ScalableDimension"] for t in targets.values()} == {"sagemaker:inference-component:DesiredCopyCount"}
+    assert (targets["inference-component/svc-fleet-qa"]["MinCapacity"],
+            targets["inference-component/svc-fleet-qa"]["MaxCapacity"]) == (0, 4)
+    tracked = {p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
+               for p in resources(stack, "AWS::ApplicationAutoScaling::ScalingPolicy")
+               if p["PolicyType"] == "TargetTrackingScaling"}
+    assert tracked == {"SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution",
+                       "SageMakerInferenceComponentInvocationsPerCopy"}
+
+
+def test_when_a_component_scales_to_zero_copies_then_a_request_without_capacity_wakes_it(archives):
+    stack, _ = fleet(archives)
+    (step,) = [p for p in resources(stack, "AWS::ApplicationAutoScaling::ScalingPolicy")
+               if p["PolicyType"] == "StepScaling"]
+    assert step["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ChangeInCapacity"
+    (alarm,) = resources(stack, "AWS::CloudWatch::Alarm")
+    assert alarm["MetricName"] == "NoCapacityInvocationFailures"
+    assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "svc-fleet-qa"}]
+
+
+def test_when_the_copies_do_not_fit_then_the_construct_refuses_with_validates_words(archives):
+    with pytest.raises(ValueError, match=r"Svc/Fleet: components\.copies: the copies need 5 accelerators, and 1 x "
+                                         r"ml\.g5\.12xlarge has 4"):
+        stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+        v = TritonEndpoint.variant("r", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
+                                   instance_type=FLEET)
+        InferenceComponentEndpoint(stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET, components=[
+            ComponentProps("r", v, cfg.ComponentCompute(memory_mb=1024, accelerators=1), copies=5)])
+
+
+def test_when_a_components_variant_is_made_for_another_instance_type_then_it_is_refused(archives):
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    v = TorchServeEndpoint.variant("qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
+                                   instance_type="ml.m5.xlarge")
+    with pytest.raises(ValueError, match=r"components \(qa\): its variant was made for ml\.m5\.xlarge, the fleet is "
+                                         r"ml\.g5\.12xlarge; make it with instance_type='ml\.g5\.12xlarge'"):
+        InferenceComponentEndpoint(stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET,
+                                   components=[ComponentProps("qa", v, cfg.ComponentCompute(memory_mb=1024))])
+
+
+def test_when_servekit_yaml_has_a_component_endpoint_then_nag_passes_and_cfn_lint_finds_nothing(tmp_path,
+                                                                                               default_config_data):
+    """The whole app (nag packs on) with the default's models as components; cfn-lint reads the template."""
+    from servekit.constructs.nag import add_nag_packs
+    from servekit.stacks import add_serving_stacks
+
+    component_endpoint(default_config_data)
+    config = cfg.parse(default_config_data)
+    context = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
+    archive = tmp_path / "m.tar.gz"
+    import tarfile
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("m/config.pbtxt")
+        tar.addfile(info)
+    stacks = add_serving_stacks(app, config, {k: ModelData.from_asset(archive) for k, _ in
+                                              naming.artifact_endpoints(config)})
+    add_nag_packs(app)
+    app.synth()  # raises on any unacknowledged finding
+    assert "gpu-fleet" in stacks
+    template = tmp_path / "cdk.out" / "servekit-dev-gpu-fleet.template.json"
+    lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(template)], capture_output=True,
+                          text=True)
+    assert lint.returncode == 0, lint.stdout

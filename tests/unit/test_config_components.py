@@ -1,0 +1,107 @@
+"""Inference-component endpoints in servekit.yaml (component_endpoints): each component validated as an endpoint
+of its server, the fleet's keys kept on the fleet, and the fit of the copies on the instances checked before
+anything is built."""
+
+from __future__ import annotations
+
+import pytest
+from component_fixtures import component_endpoint
+
+from servekit import config as cfg
+from servekit import naming
+
+
+def test_when_a_component_endpoint_is_valid_then_each_component_is_an_endpoint_of_its_server(default_config_data):
+    component_endpoint(default_config_data)
+    config = cfg.parse(default_config_data)
+    (fleet,) = config.component_endpoints
+    assert [(c.name, c.serve.server, c.serve.instance_type) for c in fleet.components] == [
+        ("qa", "torchserve", "ml.g5.12xlarge"), ("resnet", "triton", "ml.g5.12xlarge")]
+    keys = [str(k) for k, _ in naming.artifact_endpoints(config)]
+    assert keys[-2:] == ["gpu-fleet/qa", "gpu-fleet/resnet"]  # each component's artifact is built like an endpoint's
+
+
+def test_when_the_config_has_only_component_endpoints_then_it_is_valid(default_config_data):
+    component_endpoint(default_config_data)
+    default_config_data["endpoints"] = []
+    assert [e.name for e in cfg.parse(default_config_data).component_endpoints] == ["gpu-fleet"]
+
+
+def test_when_nothing_is_declared_then_it_asks_for_an_endpoint(default_config_data):
+    default_config_data["endpoints"] = []
+    with pytest.raises(cfg.ConfigError, match=r"endpoints: none declared; add at least one endpoint"):
+        cfg.parse(default_config_data)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("scaling", {"max_instances": 2}, r"components\[0\]\.scaling: components scale copies: use copy_scaling"),
+    ("instance_type", "ml.m5.xlarge", r"components\[0\]\.instance_type: the component endpoint's instance_type is the "
+                                      r"fleet's"),
+    ("variants", [{"name": "b"}], r"components\[0\]\.variants: each model is a component of its own"),
+    ("serverless", {}, r"components\[0\]\.serverless: serverless endpoints do not host inference components"),
+])
+def test_when_a_component_has_a_key_of_the_fleet_or_one_not_offered_then_it_says_where_it_goes(
+        default_config_data, key, value, message):
+    component_endpoint(default_config_data)["components"][0][key] = value
+    with pytest.raises(cfg.ConfigError, match=r"component_endpoints\[0\]: " + message):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_components_server_schema_refuses_a_key_then_the_component_and_the_key_are_named(default_config_data):
+    component_endpoint(default_config_data)["components"][0]["tuning"]["batch_sizee"] = 2
+    with pytest.raises(cfg.ConfigError, match=r"components\[0\] \(qa\)\.tuning\.batch_sizee: unknown key .*did you "
+                                              r"mean 'batch_size'"):
+        cfg.parse(default_config_data)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda e: e["components"][0]["compute"].update(memory_mb=300_000),
+     r"components \(qa\)\.compute\.memory_mb: 300000: ml\.g5\.12xlarge has 196608 MB; ask for less"),
+    (lambda e: e["components"][1]["compute"].update(accelerators=5),
+     r"components \(resnet\)\.compute\.accelerators: 5: ml\.g5\.12xlarge has 4 GPU\(s\)"),
+    (lambda e: e["components"][1].update(copies=4) or e.update(instance_scaling=None),
+     None),  # 4 copies x 1 GPU on 4 GPUs fit
+    (lambda e: e["components"][1].update(copies=5, copy_scaling=None),
+     r"components\.copies: the copies need 5 accelerators, and 1 x ml\.g5\.12xlarge has 4; raise instance_count"),
+    (lambda e: e["components"][1]["copy_scaling"].update(max_copies=9),
+     r"components\.copy_scaling\.max_copies: the copies need 9 accelerators, and 2 x ml\.g5\.12xlarge has 8; raise "
+     r"instance_scaling\.max_instances"),
+])
+def test_when_the_copies_do_not_fit_the_fleet_then_the_resource_and_the_fix_are_named(default_config_data, change,
+                                                                                      message):
+    change(component_endpoint(default_config_data))
+    if message is None:
+        assert cfg.parse(default_config_data).component_endpoints[0].fit() == []
+        return
+    with pytest.raises(cfg.ConfigError, match=r"component_endpoints\[0\] \(gpu-fleet\)\." + message):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_copy_asks_for_nearly_all_the_memory_then_validate_warns_of_the_headroom(default_config_data):
+    component_endpoint(default_config_data)["components"][0]["compute"]["memory_mb"] = 190_000
+    config = cfg.parse(default_config_data)
+    (warning,) = [w for w in cfg.advisories(config) if w.startswith("component_endpoints")]
+    assert "over 90% of ml.g5.12xlarge's 196608 MB" in warning and "leave headroom" in warning
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda e: e["components"][0].update(copies=9), r"components\[0\] \(qa\)\.copies: 9 is outside copy_scaling 0\.\.4"),
+    (lambda e: e.update(instance_count=3), r"instance_count: 3 is outside instance_scaling 0\.\.2"),
+    (lambda e: e["components"][1].update(name="qa"), r"components: names \['qa'\] appear twice"),
+    (lambda e: e["components"][0]["copy_scaling"].pop("target_concurrent_requests_per_copy"),
+     r"copy_scaling has nothing to scale on; set target_concurrent_requests_per_copy"),
+])
+def test_when_copies_or_instances_leave_their_ranges_then_it_is_refused(default_config_data, change, message):
+    change(component_endpoint(default_config_data))
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse(default_config_data)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("shared", r"endpoint name 'shared' is taken by the shared stack \(servekit-dev-shared\)"),
+    ("resnet", r"endpoint names \['resnet'\] appear twice"),
+])
+def test_when_a_component_endpoint_name_is_taken_then_it_is_refused(default_config_data, name, message):
+    component_endpoint(default_config_data, name=name)
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse(default_config_data)
