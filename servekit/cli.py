@@ -40,10 +40,17 @@ def _load(path: str) -> cfg.ServekitConfig:
 
 
 def _endpoint(config: cfg.ServekitConfig, name: str):
+    """The endpoint `name`, or the component `<component endpoint>/<component>` (its endpoint of its server)."""
     for endpoint in config.endpoints:
         if endpoint.name == name:
             return endpoint
-    names = ", ".join(e.name for e in config.endpoints)
+    fleet, _, component = name.partition("/")
+    for ce in config.component_endpoints:
+        for c in ce.components if ce.name == fleet else ():
+            if c.name == component:
+                return c.serve
+    names = ", ".join([e.name for e in config.endpoints]
+                      + [f"{ce.name}/{c.name}" for ce in config.component_endpoints for c in ce.components])
     errors.print(f"servekit: no endpoint {name!r} in the config; use one of: {names}", markup=False)
     raise SystemExit(2)
 
@@ -289,15 +296,19 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def _invoke_deployed(config: cfg.ServekitConfig, endpoint: str, body: bytes, content_type: str, accept: str) -> int:
-    """InvokeEndpoint on `<app>-<env>-<endpoint>` (the name the stacks give it) with the user's credentials;
-    every failure is one line on stderr and exit 1, never a traceback."""
+    """InvokeEndpoint on `<app>-<env>-<endpoint>` (the name the stacks give it) with the user's credentials, and
+    for `<component endpoint>/<component>` the component's InferenceComponentName; every failure is one line on
+    stderr and exit 1, never a traceback."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    name, region = naming.endpoint_name(config.app, endpoint), config.app.region
+    fleet, _, component = endpoint.partition("/")  # `<component endpoint>/<component>` addresses a component
+    name, region = naming.endpoint_name(config.app, fleet), config.app.region
+    target = {"InferenceComponentName": naming.inference_component_name(name, component)} if component else {}
     try:
         runtime = boto3.client("sagemaker-runtime", region_name=region)
-        response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type, Accept=accept)
+        response = runtime.invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type, Accept=accept,
+                                           **target)
         answer = response["Body"].read()
     except NoCredentialsError:
         errors.print(f"servekit: no AWS credentials to call endpoint {name} in {region}; configure them (aws configure, "
@@ -378,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("invoke", help="send one request to a served (or, with --deployed, a deployed) endpoint")
-    p.add_argument("endpoint")
+    p.add_argument("endpoint", help="an endpoint's name, or <component endpoint>/<component> (with --deployed)")
     p.add_argument("--data", required=True, help="request body file, or - for stdin")
     p.add_argument("--content-type", default="application/json")
     p.add_argument("--accept", default="application/json")

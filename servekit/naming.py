@@ -22,6 +22,12 @@ def endpoint_name(app: Any, endpoint: str, env_name: str | None = None) -> str:
     return qualified(app.name, env_name or app.env_name, endpoint)
 
 
+def inference_component_name(endpoint: str, component: str) -> str:
+    """The InferenceComponentName of `component` on the SageMaker endpoint named `endpoint` (InvokeEndpoint's
+    InferenceComponentName addresses it)."""
+    return f"{endpoint}-{component}"
+
+
 @dataclass(frozen=True, order=True)
 class ArtifactKey:
     """Which variant a model artifact is for: `variant` is None for the endpoint's own variant. str() gives

@@ -12,6 +12,10 @@ Deployed (`--deployed`), three checks, in order:
 3. **It answers**: one request with the example payload (examples/<endpoint>.json) through
    InvokeEndpoint; the answer must be non-empty (and JSON when it says it is).
 
+An inference component (`servekit verify <component endpoint>/<component> --deployed`) must also settle
+InService (DescribeInferenceComponent, polled within the same bound) after its endpoint, and the request names
+it (InvokeEndpoint's InferenceComponentName; its example is examples/<component>.json).
+
 Local (no `--deployed`): /ping, then the same request to a server started with `servekit serve`.
 
 The AWS clients, the clock and sleep are parameters, so the unit tests drive every path with botocore's
@@ -109,8 +113,10 @@ def verify_deployed(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
+    component: str | None = None,
 ) -> Result:
-    """The three checks above; stops at the first failure (a later check would only repeat it)."""
+    """The three checks above; stops at the first failure (a later check would only repeat it). With `component`
+    (an InferenceComponentName), the component must also settle InService, and the smoke request goes to it."""
     from botocore.exceptions import ClientError
 
     result = Result(endpoint_name)
@@ -164,10 +170,15 @@ def verify_deployed(
             progress(f"{endpoint_name}: {state} ({elapsed:.0f} s); next look in {poll_seconds:.0f} s")
         sleep(poll_seconds)
 
+    # 2b. The inference component settles InService too (its copies are placed after the endpoint's fleet).
+    if component is not None and not _component_in_service(result, sagemaker, component, start, clock, sleep,
+                                                           timeout_seconds, poll_seconds, progress):
+        return result
     # 3. One real request.
+    target = {"InferenceComponentName": component} if component is not None else {}
     try:
         response = runtime.invoke_endpoint(EndpointName=endpoint_name, Body=payload, ContentType=content_type,
-                                           Accept=accept)
+                                           Accept=accept, **target)
     except ClientError as err:
         result.add("smoke request", False, f"InvokeEndpoint failed: {err.response['Error'].get('Message', err)}")
         return result
@@ -175,6 +186,32 @@ def verify_deployed(
     answered_type = response.get("ContentType", "")
     check_answer(result, body, answered_type)
     return result
+
+
+def _component_in_service(result: Result, sagemaker: Any, component: str, start: float, clock: Callable[[], float],
+                          sleep: Callable[[float], None], timeout_seconds: float, poll_seconds: float,
+                          progress: Callable[[str], None] | None) -> bool:
+    from botocore.exceptions import ClientError
+
+    while True:
+        try:
+            described = sagemaker.describe_inference_component(InferenceComponentName=component)
+        except ClientError as err:
+            return result.add("component", False, f"{component}: {err.response['Error'].get('Message', err)}")
+        state = described["InferenceComponentStatus"]
+        elapsed = clock() - start
+        if state == "InService":
+            copies = described.get("RuntimeConfig", {}).get("CurrentCopyCount")
+            return result.add("component", True, f"{component} InService" + (
+                f" with {copies} cop(ies)" if copies is not None else "") + f" (after {elapsed:.0f} s)")
+        if state not in ("Creating", "Updating"):
+            return result.add("component", False, f"{component} {state}: {described.get('FailureReason', 'no reason given')}")
+        if elapsed + poll_seconds > timeout_seconds:
+            return result.add("component", False, f"{component} still {state} after {elapsed:.0f} s (limit "
+                              f"{timeout_seconds:.0f} s); raise --timeout-seconds")
+        if progress:
+            progress(f"{component}: {state} ({elapsed:.0f} s); next look in {poll_seconds:.0f} s")
+        sleep(poll_seconds)
 
 
 def check_answer(result: Result, body: bytes, content_type: str) -> bool:
@@ -226,7 +263,7 @@ def example_payload(endpoint: str, config_path: str | Path) -> Path | None:
 # `servekit verify` (cli.py wires it)
 # ---------------------------------------------------------------------------------------------
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("endpoint")
+    parser.add_argument("endpoint", help="an endpoint's name, or <component endpoint>/<component>")
     parser.add_argument("--deployed", action="store_true",
                         help="check the deployed endpoint (CloudFormation + SageMaker, your AWS credentials)")
     parser.add_argument("--config", default="servekit.yaml")
@@ -273,14 +310,15 @@ def run_command(args: Any, config: Any, *, console: Any, errors: Any) -> int:
     except ValueError as err:
         errors.print(f"servekit: {err}", markup=False)
         return 2
-    data = Path(args.data) if args.data else example_payload(args.endpoint, args.config)
+    fleet, _, component = args.endpoint.partition("/")  # `<component endpoint>/<component>` names a component
+    data = Path(args.data) if args.data else example_payload(component or args.endpoint, args.config)
     if data is None or not data.is_file():
         errors.print(f"servekit: no request body for {args.endpoint}: "
                      + (f"{args.data} does not exist" if args.data else f"examples/{args.endpoint}.json is missing")
                      + "; pass --data FILE", markup=False)
         return 2
     payload = data.read_bytes()
-    name = naming.endpoint_name(config.app, args.endpoint, env_name)
+    name = naming.endpoint_name(config.app, fleet, env_name)
     if args.deployed:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -292,6 +330,7 @@ def run_command(args: Any, config: Any, *, console: Any, errors: Any) -> int:
                 payload=payload, content_type=args.content_type, accept=args.accept,
                 timeout_seconds=args.timeout_seconds, poll_seconds=args.poll_seconds,
                 progress=lambda line: errors.print(line, markup=False),
+                component=naming.inference_component_name(name, component) if component else None,
             )
         except (BotoCoreError, ClientError) as err:
             errors.print(f"servekit: verifying {name} in {region}: {err}", markup=False)

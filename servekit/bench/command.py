@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from servekit import codecs, servers
+from servekit import codecs, naming, servers
 from servekit.bench.common import (
     HARD_LIMITS,
     BenchError,
@@ -199,7 +199,10 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
         server = None
         try:
             if args.deployed:
-                target = deployed_target(config.app.region, sagemaker_endpoint_name(config, ep.name))
+                fleet, _, component = args.endpoint.partition("/")  # `<component endpoint>/<component>`
+                name = sagemaker_endpoint_name(config, fleet)
+                target = deployed_target(config.app.region, name, component=naming.inference_component_name(
+                    name, component) if component else None)
                 info = {"target": "deployed", "url": target.url}
             elif args.url:
                 target = local_target(args.url)

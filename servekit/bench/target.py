@@ -27,8 +27,14 @@ def sagemaker_endpoint_name(config: Any, endpoint_name: str) -> str:
     return naming.endpoint_name(config.app, endpoint_name)
 
 
-def deployed_target(region: str, endpoint_name: str, *, credentials: Any = None) -> Target:
-    """SageMaker runtime's InvokeEndpoint URL for the region (botocore's endpoint rules) and a SigV4 signer."""
+# InvokeEndpoint's InferenceComponentName travels in this header (botocore's sagemaker-runtime service model).
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
+
+
+def deployed_target(region: str, endpoint_name: str, *, credentials: Any = None,
+                    component: str | None = None) -> Target:
+    """SageMaker runtime's InvokeEndpoint URL for the region (botocore's endpoint rules) and a SigV4 signer;
+    `component`, an InferenceComponentName, addresses one inference component (sent and signed as its header)."""
     from urllib.parse import quote
 
     import botocore.session
@@ -41,7 +47,11 @@ def deployed_target(region: str, endpoint_name: str, *, credentials: Any = None)
     if credentials is None:
         raise BenchError("--deployed: no AWS credentials found; configure them as for the AWS CLI "
                          "(AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role)")
-    return Target(url=url, label=f"deployed {endpoint_name} ({region})", sign=sigv4_signer(region, credentials))
+    sign = sigv4_signer(region, credentials)
+    if component is None:
+        return Target(url=url, label=f"deployed {endpoint_name} ({region})", sign=sign)
+    return Target(url=url, label=f"deployed {endpoint_name}, component {component} ({region})",
+                  sign=lambda u, body, headers: sign(u, body, {**headers, COMPONENT_HEADER: component}))
 
 
 def sigv4_signer(region: str, credentials: Any, service: str = "sagemaker") -> SignFn:

@@ -26,6 +26,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from servekit import naming
 from servekit.constructs.durations import one_minute, seconds
 from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_role
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
@@ -134,7 +135,7 @@ class InferenceComponentEndpoint(Construct):
     def component_name(self, name: str) -> str:
         """The InferenceComponentName of servekit's component `name` (what InvokeEndpoint's
         InferenceComponentName takes)."""
-        return f"{self.endpoint_name}-{name}"
+        return naming.inference_component_name(self.endpoint_name, name)
 
     def _add_component(self, component: ComponentProps, container: ContainerOptions, described: list[str]) -> None:
         scope = self.node.find_child(f"Component-{component.name}")
@@ -242,7 +243,7 @@ class InferenceComponentEndpoint(Construct):
             if c.variant.instance_type != instance_type:
                 problems.append(f"components ({c.name}): its variant was made for {c.variant.instance_type}, the fleet "
                                 f"is {instance_type}; make it with instance_type={instance_type!r}")
-            full = f"{endpoint_name}-{c.name}"
+            full = naming.inference_component_name(endpoint_name, c.name)
             if len(full) > 63:
                 problems.append(f"components ({c.name}): InferenceComponentName {full!r} is over SageMaker's 63 "
                                 "characters; shorten the endpoint or the component name")

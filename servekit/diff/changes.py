@@ -26,6 +26,7 @@ CREATE_ONLY: dict[str, frozenset[str]] = {
         "ProductionVariants", "DataCaptureConfig", "ExplainerConfig", "MetricsConfig", "EndpointConfigName",
         "VpcConfig"}),
     "AWS::SageMaker::Endpoint": frozenset({"EndpointName"}),
+    "AWS::SageMaker::InferenceComponent": frozenset(),  # every change is an UpdateInferenceComponent
     "AWS::CloudWatch::Alarm": frozenset({"AlarmName"}),
     "AWS::CloudWatch::Dashboard": frozenset({"DashboardName"}),
     "AWS::IAM::Role": frozenset({"Path", "RoleName"}),

@@ -21,7 +21,8 @@ from servekit.diff.changes import (
     short,
 )
 
-SEVERITY = ["no change", "in place", "fleet replaced", "endpoint replaced", "new endpoint", "endpoint removed"]
+SEVERITY = ["no change", "in place", "components rolled", "fleet replaced", "endpoint replaced", "new endpoint",
+            "endpoint removed"]
 
 
 @dataclass
@@ -40,6 +41,9 @@ class EndpointImpact:
             return text + (f", because {'; '.join(self.because)}" if self.because else "")
         if self.impact == "endpoint replaced":
             return "endpoint replaced — a new endpoint" + (f", because {'; '.join(self.because)}" if self.because else "")
+        if self.impact == "components rolled":
+            return ("components rolled — copy by copy on the same fleet, no new EndpointConfig"
+                    + (f", because {'; '.join(self.because)}" if self.because else ""))
         if self.impact == "in place":
             return f"in place ({', '.join(self.in_place)})"
         return self.impact
@@ -125,11 +129,39 @@ def _endpoint_impact(stack: StackDiff, logical_id: str, resource: dict[str, Any]
         impact.impact = "fleet replaced"
         impact.because = _root_causes(stack, endpoint, [c for c in endpoint.changes if c.top == "EndpointConfigName"], fleet)
         impact.traffic = _traffic(resource, new_endpoint=False)
+    if impact.impact == "no change":
+        _component_rollouts(stack, impact, fleet)
     impact.in_place = _categories(stack, exclude=fleet, endpoint_id=logical_id)
     if impact.impact == "no change" and (impact.in_place or stack.changed):
         impact.impact = "in place"
         impact.in_place = impact.in_place or ["template metadata"]
     return impact
+
+
+def _component_rollouts(stack: StackDiff, impact: EndpointImpact, seen: set[str]) -> None:
+    """Inference components whose Specification changes (a new Model, compute, startup parameters): SageMaker
+    updates each in place with its rolling-update policy, copy by copy on the fleet that stays; not a fleet
+    replacement (the EndpointConfig, the instances and the other components are untouched)."""
+    resources = (stack.new or {}).get("Resources", {})
+    for change in stack.resources:
+        if change.type != "AWS::SageMaker::InferenceComponent" or change.action != "update":
+            continue
+        spec = [c for c in change.changes if c.top == "Specification"]
+        if not spec:
+            continue
+        props = resources.get(change.logical_id, {}).get("Properties", {})
+        name = props.get("InferenceComponentName", change.logical_id)
+        impact.impact = "components rolled"
+        impact.because.append(f"{name}: " + "; ".join(_root_causes(stack, change, spec, seen)))
+        policy = props.get("DeploymentConfig", {})
+        rolling = policy.get("RollingUpdatePolicy", {})
+        batch = rolling.get("MaximumBatchSize", {})
+        alarms = policy.get("AutoRollbackConfiguration", {}).get("Alarms", [])
+        text = (f"{name}: {batch.get('Value', '?')} {'copy' if batch.get('Type') == 'COPY_COUNT' else '%'} at a time, "
+                f"{rolling.get('WaitIntervalInSeconds', '?')} s apart" if rolling else
+                f"{name}: SageMaker's default rolling update")
+        text += f", rolled back by {len(alarms)} alarm(s)" if alarms else ", no alarm rolls it back"
+        impact.traffic = "; ".join(filter(None, [impact.traffic, text]))
 
 
 def _root_causes(stack: StackDiff, change: ResourceChange, props: list[PropertyChange], seen: set[str]) -> list[str]:

@@ -38,8 +38,9 @@ def render_text(report: Report) -> str:
     out.append(f"{'endpoint'.ljust(width)}  impact")
     for e in report.endpoints:
         out.append(f"{e.endpoint.ljust(width)}  {e.headline}")
-        if e.traffic and e.impact == "fleet replaced":
-            out.append(f"{''.ljust(width)}  traffic: {e.traffic}")
+        if e.traffic and e.impact in ("fleet replaced", "components rolled"):
+            label = "copies" if e.impact == "components rolled" else "traffic"
+            out.append(f"{''.ljust(width)}  {label}: {e.traffic}")
         if e.impact in ("fleet replaced", "endpoint replaced") and e.in_place:
             out.append(f"{''.ljust(width)}  also in place: {', '.join(e.in_place)}")
     if report.others:

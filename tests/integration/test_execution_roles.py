@@ -167,7 +167,9 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
     if "KmsKeyId" in config:
         features.add("volume_key")
         call("kms:Decrypt", r(config["KmsKeyId"]))
-    for alarm in endpoint.get("DeploymentConfig", {}).get("AutoRollbackConfiguration", {}).get("Alarms", []):
+    components = [v["Properties"] for v in res.values() if v["Type"] == "AWS::SageMaker::InferenceComponent"]
+    for alarm in [a for holder in (endpoint, *components)
+                  for a in holder.get("DeploymentConfig", {}).get("AutoRollbackConfiguration", {}).get("Alarms", [])]:
         features.add("rollback_alarms")
         call("cloudwatch:DescribeAlarms", f"arn:{p}:cloudwatch:{region}:{ACCOUNT}:alarm:{r(alarm['AlarmName'])}")
     capture = config.get("DataCaptureConfig")
@@ -291,3 +293,17 @@ def test_when_a_role_lacks_describe_alarms_then_the_evaluator_denies_the_rollbac
         doc["Statement"] = [s for s in doc["Statement"] if "cloudwatch:DescribeAlarms" not in str(s["Action"])]
     results = {(c["action"], c["result"]) for c in simulate(policies, calls)}
     assert ("cloudwatch:DescribeAlarms", "ImplicitlyDenied") in results
+
+
+def test_when_models_are_inference_components_then_the_fleets_role_allows_exactly_their_calls(default_config_data,
+                                                                                            tarball):
+    """Each component's Model (image, model data) and the rollback alarm's DescribeAlarms, on one role."""
+    from component_fixtures import component_endpoint
+
+    component_endpoint(default_config_data, hosting={"ssm_access": True, "core_dump": {"s3_uri": "s3://my-dumps/fleet"}})
+    default_config_data["endpoints"] = []
+    templates, region = synth(default_config_data, tarball)
+    calls, features = expected_calls(templates["gpu-fleet"], region)
+    assert {"core_dump", "ssm_access"} <= features
+    assert sum(c["action"] == "s3:GetObject" for c in calls) == 2  # both components' model data
+    assert_role_is_complete_and_least_privilege(templates, region)

@@ -519,6 +519,19 @@ def test_when_a_deployed_target_signs_then_every_request_carries_the_signature()
     assert all("X-Amz-Date" in h for h in server.headers)
 
 
+def test_when_a_component_is_benched_then_every_request_names_it_in_the_signed_header():
+    from servekit.bench.target import COMPONENT_HEADER, deployed_target
+
+    target = deployed_target("us-east-1", "servekit-dev-gpu-fleet", credentials=fake_credentials(),
+                             component="servekit-dev-gpu-fleet-qa")
+    with LoopbackServer() as server:
+        signed = bench.Target(url=server.url + "/invocations", label=target.label, sign=target.sign)
+        limits = bench.Limits(duration_s=30.0, requests=2, warmup_s=0.0, timeout_s=10.0)
+        bench.run_step(signed, PAYLOAD, concurrency=1, limits=limits)
+    assert [h[COMPONENT_HEADER] for h in server.headers] == ["servekit-dev-gpu-fleet-qa"] * 2
+    assert all(COMPONENT_HEADER.lower() in h["Authorization"].lower() for h in server.headers)  # it is signed
+
+
 def test_when_a_step_names_both_or_neither_mode_then_it_is_refused():
     with pytest.raises(bench.BenchError, match="either a concurrency or a rate"):
         bench.run_step(bench.local_target("http://127.0.0.1:1"), PAYLOAD, concurrency=1, rate=1.0)

@@ -260,3 +260,63 @@ def test_the_replacement_table_matches_the_cloudformation_resource_schemas(resou
 def test_not_a_ref_nor_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(diff.DiffError, match="neither a cloud assembly folder"):
         diff.resolve("no-such-ref-xyz", config="servekit.yaml", workdir=tmp_path, cwd=Path(__file__).parent)
+
+
+def component_template(*, qa_env: dict | None = None, instance_type: str = "ml.g5.12xlarge",
+                       memory_mb: int = 4096) -> dict:
+    """A component endpoint's stack: the fleet, and two components each naming its own Model."""
+    def model(env):
+        return {"Type": "AWS::SageMaker::Model", "Properties": {
+            "ExecutionRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+            "PrimaryContainer": {"Image": "pytorch-inference:2.6-gpu-py312", "ModelDataUrl": {"Fn::Sub": ASSET % HASH_A},
+                                 "Environment": env}}}
+
+    def component(name, model_id, memory):
+        return {"Type": "AWS::SageMaker::InferenceComponent", "Properties": {
+            "EndpointName": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}, "VariantName": "AllTraffic",
+            "InferenceComponentName": f"servekit-dev-fleet-{name}",
+            "Specification": {"ModelName": {"Fn::GetAtt": [model_id, "ModelName"]},
+                              "ComputeResourceRequirements": {"MinMemoryRequiredInMb": memory,
+                                                              "NumberOfCpuCoresRequired": 2}},
+            "RuntimeConfig": {"CopyCount": 1},
+            "DeploymentConfig": {"RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+                                                         "WaitIntervalInSeconds": 120},
+                                 "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "team-qa-errors"}]}}}}
+
+    return {"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+        "QaModel": model(qa_env or {"SAGEMAKER_TS_MAX_WORKERS": "1"}),
+        "ResnetModel": model({"SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": "resnet"}),
+        "EndpointConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {
+            "ExecutionRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+            "ProductionVariants": [{"InitialInstanceCount": 1, "InstanceType": instance_type, "VariantName": "AllTraffic"}]}},
+        "Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
+            "EndpointName": "servekit-dev-fleet",
+            "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]}}},
+        "QaComponent": component("qa", "QaModel", memory_mb),
+        "ResnetComponent": component("resnet", "ResnetModel", 16384),
+    }, "Outputs": {"EndpointName": {"Value": "servekit-dev-fleet"}}}
+
+
+def test_when_a_components_model_changes_then_it_rolls_copy_by_copy_and_the_fleet_stays():
+    old = assembly(**{"servekit-dev-fleet": component_template()})
+    new = assembly(**{"servekit-dev-fleet": component_template(qa_env={"SAGEMAKER_TS_MAX_WORKERS": "2"})})
+    fleet = impacts(old, new)["servekit-dev-fleet"]
+    assert fleet.impact == "components rolled"
+    assert fleet.because == ["servekit-dev-fleet-qa: SAGEMAKER_TS_MAX_WORKERS 1→2"]
+    assert fleet.traffic == "servekit-dev-fleet-qa: 1 copy at a time, 120 s apart, rolled back by 1 alarm(s)"
+    assert fleet.headline.startswith("components rolled — copy by copy on the same fleet, no new EndpointConfig")
+
+
+def test_when_a_components_compute_changes_then_that_component_alone_rolls():
+    old = assembly(**{"servekit-dev-fleet": component_template()})
+    new = assembly(**{"servekit-dev-fleet": component_template(memory_mb=8192)})
+    fleet = impacts(old, new)["servekit-dev-fleet"]
+    assert fleet.impact == "components rolled" and len(fleet.because) == 1
+    assert fleet.because[0].startswith("servekit-dev-fleet-qa: ") and "MinMemoryRequiredInMb" in fleet.because[0]
+
+
+def test_when_the_fleets_instance_type_changes_then_it_is_a_fleet_replacement_not_a_component_rollout():
+    old = assembly(**{"servekit-dev-fleet": component_template()})
+    new = assembly(**{"servekit-dev-fleet": component_template(instance_type="ml.g5.48xlarge")})
+    assert impacts(old, new)["servekit-dev-fleet"].impact == "fleet replaced"

@@ -141,3 +141,41 @@ def test_when_data_file_is_missing_then_one_line_and_exit_2(tmp_path, capsys):
     assert cli.main(["invoke", "question-answering", "--data", str(tmp_path / "missing.json"), "--deployed",
                      "--config", CONFIG]) == 2
     assert "cannot read --data" in capsys.readouterr().err
+
+
+def test_when_a_component_is_addressed_then_invoke_endpoint_names_the_fleet_and_the_component(
+        runtime, tmp_path, capsysbinary, default_config_data):
+    import yaml
+    from component_fixtures import component_endpoint
+
+    component_endpoint(default_config_data)
+    config = tmp_path / "servekit.yaml"
+    config.write_text(yaml.safe_dump(default_config_data))
+    stubber, _ = runtime
+    answer = b'{"answer": "paris"}'
+    stubber.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+        expected_params={"EndpointName": "servekit-dev-gpu-fleet", "InferenceComponentName": "servekit-dev-gpu-fleet-qa",
+                         "Body": QA_BODY, "ContentType": "application/json", "Accept": "application/json"},
+    )
+    data = tmp_path / "request.bin"
+    data.write_bytes(QA_BODY)
+    assert cli.main(["invoke", "gpu-fleet/qa", "--data", str(data), "--deployed", "--config", str(config)]) == 0
+    assert capsysbinary.readouterr().out == answer + b"\n"
+
+
+def test_when_an_unknown_component_is_addressed_then_the_choices_include_the_components(tmp_path, capsys,
+                                                                                       default_config_data):
+    import yaml
+    from component_fixtures import component_endpoint
+
+    component_endpoint(default_config_data)
+    config = tmp_path / "servekit.yaml"
+    config.write_text(yaml.safe_dump(default_config_data))
+    data = tmp_path / "request.bin"
+    data.write_bytes(QA_BODY)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["invoke", "gpu-fleet/nope", "--data", str(data), "--deployed", "--config", str(config)])
+    assert exit_.value.code == 2
+    assert "gpu-fleet/qa, gpu-fleet/resnet" in capsys.readouterr().err

@@ -113,6 +113,53 @@ def test_when_the_update_settles_in_service_on_the_deployed_config_and_answers_t
     assert "TorchServe" in result.lines()[2]
 
 
+def component_answer(stubs, status: str, reason: str | None = None):
+    response = {"InferenceComponentName": f"{ENDPOINT}-qa", "InferenceComponentArn": f"{ARN}:inference-component/x",
+                "EndpointName": ENDPOINT, "EndpointArn": f"{ARN}:endpoint/{ENDPOINT}", "InferenceComponentStatus": status,
+                "CreationTime": NOW, "LastModifiedTime": NOW, "RuntimeConfig": {"DesiredCopyCount": 1,
+                                                                                 "CurrentCopyCount": 1}}
+    if reason:
+        response["FailureReason"] = reason
+    stubs["sagemaker"].add_response("describe_inference_component", response,
+                                    {"InferenceComponentName": f"{ENDPOINT}-qa"})
+
+
+def test_when_a_component_settles_in_service_then_the_smoke_request_is_addressed_to_it(aws):
+    clients, stubs = aws
+    stack_answers(stubs)
+    endpoint_answer(stubs, "InService")
+    component_answer(stubs, "Creating")
+    component_answer(stubs, "InService")
+    body = b'{"answer": "paris"}'
+    stubs["sagemaker-runtime"].add_response(
+        "invoke_endpoint", {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"},
+        {"EndpointName": ENDPOINT, "Body": b'{"question": "q"}', "ContentType": "application/json",
+         "Accept": "application/json", "InferenceComponentName": f"{ENDPOINT}-qa"},
+    )
+    clock = FakeClock()
+    result = verify.verify_deployed(
+        endpoint_name=ENDPOINT, stack_name=STACK, sagemaker=clients["sagemaker"],
+        cloudformation=clients["cloudformation"], runtime=clients["sagemaker-runtime"], payload=b'{"question": "q"}',
+        timeout_seconds=600, poll_seconds=30.0, clock=clock, sleep=clock.sleep, component=f"{ENDPOINT}-qa")
+    assert result.ok, result.lines()
+    assert [c.name for c in result.checks] == ["deployed stack", "endpoint", "component", "smoke request"]
+    assert "InService with 1 cop(ies)" in result.lines()[2] and clock.sleeps == [30.0]
+
+
+def test_when_a_component_failed_then_verify_fails_with_sagemakers_reason_and_sends_nothing(aws):
+    clients, stubs = aws
+    stack_answers(stubs)
+    endpoint_answer(stubs, "InService")
+    component_answer(stubs, "Failed", reason="not enough accelerators to place 1 copy")
+    clock = FakeClock()
+    result = verify.verify_deployed(
+        endpoint_name=ENDPOINT, stack_name=STACK, sagemaker=clients["sagemaker"],
+        cloudformation=clients["cloudformation"], runtime=clients["sagemaker-runtime"], payload=b"{}",
+        timeout_seconds=600, poll_seconds=30.0, clock=clock, sleep=clock.sleep, component=f"{ENDPOINT}-qa")
+    assert not result.ok
+    assert result.lines()[-1] == f"FAIL component: {ENDPOINT}-qa Failed: not enough accelerators to place 1 copy"
+
+
 def test_when_sagemaker_rolled_the_update_back_then_in_service_on_the_old_config_fails(aws):
     """A blue/green update rolled back on an alarm ends InService, on the previous config: a silent rollback."""
     clients, stubs = aws
