@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 import urllib.error
 import urllib.request
@@ -310,3 +311,44 @@ def test_a_burst_of_64_concurrent_bad_requests_is_answered_and_the_server_still_
     assert results == [c[3] for c in requests]
     assert urllib.request.urlopen(local.ping_url, timeout=30).status == 200
     still_answers(local, model_file)
+
+
+def test_when_the_model_warms_up_and_caches_responses_then_the_real_tritonserver_loads_it_and_answers(tmp_path):
+    """config.pbtxt as servekit renders it with model_warmup and response_cache (Triton's own proto), and the
+    server's cache from tuning.response_cache_bytes (--cache-config through SAGEMAKER_TRITON_ADDITIONAL_ARGS, the
+    wheel's local cache library): tritonserver refuses to load a warmup or cache it cannot honour."""
+    from servekit.servers.triton import model_config
+
+    artifact, model_file = build_artifact(tmp_path)
+    endpoint = TritonEndpointSpec.model_validate({
+        "server": "triton", "name": "tiny", "instance_type": "ml.g5.xlarge",
+        "model": {
+            "name": "tiny", "source": {"kind": "archive", "path": str(artifact)}, "max_batch_size": 8,
+            "inputs": [{"name": "input__0", "data_type": "TYPE_FP32", "dims": [3, 16, 16]}],
+            "outputs": [{"name": "output__0", "data_type": "TYPE_FP32", "dims": [10]}],
+            "instance_group": {"kind": "KIND_GPU"},
+            "warmup": {"batch_size": 2, "count": 3, "data": "random"}, "response_cache": True,
+        },
+        "tuning": {"log_verbose": False, "response_cache_bytes": 1 << 20},
+    })
+    (tmp_path / "src" / "tiny" / "config.pbtxt").write_text(model_config.render(endpoint.model))
+    with tarfile.open(artifact, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "tiny", arcname="tiny")
+    local = triton.start(endpoint, artifact, workdir=tmp_path / "work", progress=lambda _: None)
+    try:
+        signature = codecs.TritonSignature.from_artifact(artifact)
+        x = batch(2, seed=3)
+        for _ in range(2):  # the second is the same request: answered from the cache, with the same numbers
+            status, ctype, body = post(local.invocations_url,
+                                       *codecs.encode_kserve_binary({"input__0": x}, signature=signature))
+            assert status == 200, body
+            np.testing.assert_allclose(codecs.decode_response(body, ctype)["output__0"], reference(model_file, x),
+                                       rtol=1e-5, atol=1e-6)
+        served = (tmp_path / "work" / "model_repository" / "tiny" / "config.pbtxt").read_text()
+        assert "model_warmup" in served and "response_cache" in served  # what tritonserver loaded
+        # Without --cache-config Triton loads such a model too, silently uncached ("cache_enabled | 0" in its
+        # option table): why servekit refuses model.response_cache without tuning.response_cache_bytes.
+        log = (tmp_path / "work" / "tritonserver.log").read_text()
+        assert re.search(r"\|\s*cache_enabled\s*\|\s*1\s*\|", log), "the server started without its cache"
+    finally:
+        local.stop()

@@ -36,6 +36,7 @@ class Triton(Server):
                 ("endpoints[].model.instance_group (triton)", s.InstanceGroup),
                 ("endpoints[].model.onnx_tensorrt_accelerator (triton)", s.TensorRTAccelerator),
                 ("endpoints[].model.tensorrt (triton)", s.TensorRTBuild),
+                ("endpoints[].model.warmup (triton)", s.ModelWarmup),
                 ("endpoints[].tuning (triton)", s.TritonTuning)]
 
     def default_model_name(self, ep: Any) -> str | None:

@@ -28,7 +28,7 @@ def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> builder.Plan:
         needs = ("tensorrt",)
     data = {
         "server": "triton",
-        "model": model.model_dump(mode="json", exclude={"source"}),
+        "model": model.model_dump(mode="json", exclude={"source", *_unset_since_format_3(model)}),
         "source": identity.source_fingerprint(source, hasher, needs=needs),
     }
 
@@ -90,3 +90,13 @@ def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> builder.Plan:
         }
 
     return builder.Plan(builder.plan_identity(data), materialize, model.name)
+
+
+# Model keys added after identity format 3 enter the identity only when set: an artifact built before them keeps
+# its identity (and its template its asset hash) until the user sets one.
+_ADDED_SINCE_FORMAT_3 = ("warmup", "response_cache")
+
+
+def _unset_since_format_3(model: Any) -> set[str]:
+    return {name for name in _ADDED_SINCE_FORMAT_3
+            if getattr(model, name) == type(model).model_fields[name].get_default(call_default_factory=True)}

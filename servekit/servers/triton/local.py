@@ -267,8 +267,9 @@ def build_repository(source: Path, repo: Path) -> list[str]:
     return differences
 
 
-def server_args(env: dict[str, str], *, repo: Path, backends: Path, port: int) -> list[str]:
-    """The flags the container's `serve` script derives from SAGEMAKER_TRITON_* (single-model mode)."""
+def server_args(env: dict[str, str], *, repo: Path, backends: Path, port: int, caches: Path | None = None) -> list[str]:
+    """The flags the container's `serve` script derives from SAGEMAKER_TRITON_* (single-model mode); `caches`:
+    where the response caches are (the image's are in Triton's default place)."""
     args = [
         f"--model-repository={repo}",
         "--model-namespacing=true",
@@ -297,7 +298,11 @@ def server_args(env: dict[str, str], *, repo: Path, backends: Path, port: int) -
             "(the container exits with the same error)"
         )
     args.append(f"--load-model={model}")
-    return args
+    extra = env.get("SAGEMAKER_TRITON_ADDITIONAL_ARGS", "").split()  # split on whitespace, as the script does
+    if caches is not None and any(a.startswith("--cache-config") for a in extra):
+        # The image keeps its caches in /opt/tritonserver/caches, Triton's default; here they are the wheel's.
+        args.append(f"--cache-directory={caches}")
+    return args + extra
 
 
 def start(
@@ -326,8 +331,16 @@ def start(
     env = endpoint.tuning.to_environment(endpoint.model.name)
     if env.get("SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT"):
         differences.append("SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT is ignored (no GPU here)")
+    for switch in ("SAGEMAKER_TRITON_ALLOW_GRPC", "SAGEMAKER_TRITON_ALLOW_METRICS"):
+        if env.get(switch) == "true":  # they would listen on fixed ports on every interface
+            differences.append(f"{switch} is not honoured here: servers servekit starts listen on one loopback port "
+                               "only")
+    if env.get("SAGEMAKER_TRITON_INFERENCE_TYPE", "infer") != "infer":
+        differences.append("SAGEMAKER_TRITON_INFERENCE_TYPE is the image's (newer than this tritonserver build): "
+                           "/invocations runs infer here")
     port = port or free_port()
-    command = [str(dist / "bin" / "tritonserver"), *server_args(env, repo=repo, backends=backends, port=port)]
+    command = [str(dist / "bin" / "tritonserver"), *server_args(env, repo=repo, backends=backends, port=port,
+                                                                 caches=dist / "caches")]
     differences += [
         "tritonserver is the nvidia-pytriton 0.5.5 build (Triton 2.44, release 24.03), not the image's "
         f"{endpoint.image_version}",

@@ -65,6 +65,21 @@ def to_proto(model: config.TritonModel) -> Any:
         acc.name = "tensorrt"
         acc.parameters["precision_mode"] = model.onnx_tensorrt_accelerator.precision_mode
         acc.parameters["max_workspace_size_bytes"] = str(model.onnx_tensorrt_accelerator.max_workspace_size_bytes)
+    if model.warmup is not None:
+        warmup = mc.model_warmup.add()
+        warmup.name = f"servekit_{model.warmup.data}_warmup"
+        warmup.batch_size = model.warmup.batch_size if model.max_batch_size else 0
+        warmup.count = model.warmup.count
+        for t in model.inputs:
+            entry = warmup.inputs[t.name]
+            entry.data_type = pb.DataType.Value(t.data_type)
+            entry.dims.extend(t.dims)
+            if model.warmup.data == "zero":
+                entry.zero_data = True
+            else:
+                entry.random_data = True
+    if model.response_cache:
+        mc.response_cache.enable = True
     if model.version_policy_latest is not None:
         mc.version_policy.latest.num_versions = model.version_policy_latest
     else:

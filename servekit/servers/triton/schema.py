@@ -4,6 +4,7 @@ SAGEMAKER_TRITON_* tuning. TritonTuning.to_environment() is the one place where 
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -63,6 +64,15 @@ class TensorRTBuild(Strict):
     precisions: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp16"])
 
 
+class ModelWarmup(Strict):
+    """model_warmup in config.pbtxt: requests Triton runs at load, before the model reports ready, so the first
+    real request does not pay for lazy initialisation (CUDA context, TensorRT or cuDNN autotuning)."""
+
+    batch_size: int = Field(1, ge=1, description="Rows of each warmup request (within max_batch_size).")
+    count: int = Field(1, ge=1, le=100, description="How many times each warmup request runs.")
+    data: Literal["zero", "random"] = Field("zero", description="zero_data or random_data for every input.")
+
+
 class TritonModel(Strict):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     source: ModelSource
@@ -80,6 +90,11 @@ class TritonModel(Strict):
     tensorrt: TensorRTBuild = Field(default_factory=TensorRTBuild, description="Only with format tensorrt.")
     version: int = Field(1, ge=1)
     version_policy_latest: int | None = Field(None, ge=1, description="Serve the N latest versions; default all.")
+    warmup: ModelWarmup | None = Field(None, description="model_warmup: requests run at load; unset: none.")
+    response_cache: bool = Field(
+        False, description="response_cache.enable: identical requests are answered from Triton's cache (the "
+        "server's cache is sized by tuning.response_cache_bytes, which this needs).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TritonModel:
@@ -97,9 +112,25 @@ class TritonModel(Strict):
                 )
         if self.onnx_tensorrt_accelerator is not None and self.format != "onnx":
             raise ValueError("onnx_tensorrt_accelerator needs format: onnx; with format tensorrt the plan is TensorRT already")
+        if self.warmup is not None and self.max_batch_size and self.warmup.batch_size > self.max_batch_size:
+            raise ValueError(f"warmup.batch_size {self.warmup.batch_size} > max_batch_size {self.max_batch_size}; "
+                             "Triton refuses the warmup and the model does not load")
+        if self.warmup is not None and any(-1 in t.dims for t in self.inputs):
+            raise ValueError("warmup needs fixed input dims (a -1 has no size to make data for); fix the dims or "
+                             "remove warmup")
         if self.format == "tensorrt" and self.tensorrt.opt_batch > max(self.max_batch_size, 1):
             raise ValueError(f"tensorrt.opt_batch {self.tensorrt.opt_batch} > max_batch_size {self.max_batch_size}")
         return self
+
+
+# Flags the container's serve script sets itself, or that a tuning switch sets (docker/sagemaker/serve in
+# triton-inference-server/server): ADDITIONAL_ARGS must not repeat them.
+SCRIPT_FLAGS = frozenset({
+    "--model-repository", "--model-namespacing", "--sagemaker-port", "--sagemaker-safe-port-range", "--allow-grpc",
+    "--allow-metrics", "--metrics-port", "--grpc-port", "--buffer-manager-thread-count", "--sagemaker-thread-count",
+    "--log-verbose", "--log-info", "--log-warning", "--log-error", "--model-load-gpu-limit", "--load-model",
+    "--allow-sagemaker", "--allow-http", "--model-control-mode", "--cache-config",
+})
 
 
 class TritonTuning(Strict):
@@ -114,6 +145,51 @@ class TritonTuning(Strict):
         None, gt=0.0, le=1.0, description="SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT, fraction per GPU; GPU only."
     )
     ping_mode: Literal["ready", "live"] | None = Field(None, description="SAGEMAKER_TRITON_OVERRIDE_PING_MODE.")
+    log_info: bool | None = Field(None, description="SAGEMAKER_TRITON_LOG_INFO (--log-info); unset: Triton's (on).")
+    log_warning: bool | None = Field(None, description="SAGEMAKER_TRITON_LOG_WARNING (--log-warning); unset: on.")
+    log_error: bool | None = Field(None, description="SAGEMAKER_TRITON_LOG_ERROR (--log-error); unset: on.")
+    allow_metrics: bool | None = Field(
+        None, description="SAGEMAKER_TRITON_ALLOW_METRICS: Triton's Prometheus endpoint inside the container "
+        "(SageMaker does not scrape it; for your own sidecar or debugging). Unset: off, as the script defaults.",
+    )
+    metrics_port: int | None = Field(None, ge=1024, le=65535, description="SAGEMAKER_TRITON_METRICS_PORT (--metrics-port).")
+    allow_grpc: bool | None = Field(
+        None, description="SAGEMAKER_TRITON_ALLOW_GRPC: Triton's gRPC endpoint inside the container (SageMaker "
+        "routes only /invocations to it). Unset: off.",
+    )
+    grpc_port: int | None = Field(None, ge=1024, le=65535, description="SAGEMAKER_TRITON_GRPC_PORT (--grpc-port).")
+    inference_type: Literal["infer", "generate", "generate_stream"] | None = Field(
+        None, description="SAGEMAKER_TRITON_INFERENCE_TYPE: what /invocations maps to; unset: infer.")
+    response_cache_bytes: int | None = Field(
+        None, ge=1, description="Size of Triton's local response cache (--cache-config local,size=N, passed through "
+        "SAGEMAKER_TRITON_ADDITIONAL_ARGS); needed by model.response_cache.",
+    )
+    additional_args: list[str] = Field(
+        default_factory=list, description="More tritonserver flags (SAGEMAKER_TRITON_ADDITIONAL_ARGS), each "
+        "--name=value; not the flags the serve script or the switches above set.",
+    )
+
+    @field_validator("additional_args")
+    @classmethod
+    def _args(cls, v: list[str]) -> list[str]:
+        for arg in v:
+            if not re.fullmatch(r"--[a-z][a-z0-9-]*(=\S+)?", arg):
+                raise ValueError(f"additional_args {arg!r} is not one --name=value flag without spaces (the serve "
+                                 "script splits the variable on whitespace); write each flag as its own item")
+            flag = arg.split("=", 1)[0]
+            if flag in SCRIPT_FLAGS:
+                raise ValueError(f"additional_args {arg!r}: {flag} is set by the container's serve script or by a "
+                                 "tuning switch; use the switch, or leave it to the script")
+        return v
+
+    @model_validator(mode="after")
+    def _ports(self) -> TritonTuning:
+        for port, allowed, name in ((self.metrics_port, self.allow_metrics, "metrics"),
+                                    (self.grpc_port, self.allow_grpc, "grpc")):
+            if port is not None and not allowed:
+                raise ValueError(f"{name}_port {port} without allow_{name}: true opens nothing; set allow_{name}: true "
+                                 f"or remove {name}_port")
+        return self
 
     def to_environment(self, default_model_name: str, *, multi_model: bool = False) -> dict[str, str]:
         env = {
@@ -131,6 +207,19 @@ class TritonTuning(Strict):
             env["SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT"] = str(self.model_load_gpu_limit)
         if self.ping_mode is not None:
             env["SAGEMAKER_TRITON_OVERRIDE_PING_MODE"] = self.ping_mode
+        switches = {"SAGEMAKER_TRITON_LOG_INFO": self.log_info, "SAGEMAKER_TRITON_LOG_WARNING": self.log_warning,
+                    "SAGEMAKER_TRITON_LOG_ERROR": self.log_error, "SAGEMAKER_TRITON_ALLOW_METRICS": self.allow_metrics,
+                    "SAGEMAKER_TRITON_ALLOW_GRPC": self.allow_grpc}
+        env.update({k: bool_env(v) for k, v in switches.items() if v is not None})
+        for key, value in (("SAGEMAKER_TRITON_METRICS_PORT", self.metrics_port),
+                           ("SAGEMAKER_TRITON_GRPC_PORT", self.grpc_port),
+                           ("SAGEMAKER_TRITON_INFERENCE_TYPE", self.inference_type)):
+            if value is not None:
+                env[key] = str(value)
+        extra = [*([f"--cache-config=local,size={self.response_cache_bytes}"] if self.response_cache_bytes else []),
+                 *self.additional_args]
+        if extra:
+            env["SAGEMAKER_TRITON_ADDITIONAL_ARGS"] = " ".join(extra)
         return env
 
 
@@ -148,3 +237,10 @@ class TritonEndpointSpec(EndpointBase):
     tuning: TritonTuning = Field(default_factory=TritonTuning)
     variants: list[TritonVariant] = Field(default_factory=list, description="More production variants.")
     shadow_variant: TritonVariant | None = Field(None, description="Takes copies of the production traffic.")
+
+    @model_validator(mode="after")
+    def _cache(self) -> TritonEndpointSpec:
+        if self.model.response_cache and self.tuning.response_cache_bytes is None:
+            raise ValueError("model.response_cache needs a server cache: set tuning.response_cache_bytes (e.g. "
+                             "104857600), which servekit passes as --cache-config local,size=N")
+        return self
