@@ -183,7 +183,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from servekit import model_build
 
     config = _load(args.config)
-    selected = [_endpoint(config, args.endpoint)] if args.endpoint else config.endpoints
+    selected = [_endpoint(config, args.endpoint)] if args.endpoint else [
+        *config.endpoints, *(c.serve for ce in config.component_endpoints for c in ce.components)]
     for endpoint in selected:
         try:
             artifact = model_build.build(endpoint, cache_dir=Path(args.cache_dir), progress=lambda m: errors.print(m, markup=False))

@@ -88,3 +88,37 @@ def test_when_serve_is_killed_or_its_terminal_closes_then_no_server_process_outl
 
     assert leftovers() == [], "a server process outlived `servekit serve`"
     assert http_status(f"http://127.0.0.1:{port}/ping") is None
+
+
+def test_when_a_component_is_served_then_its_server_answers_as_an_endpoint_of_that_server_would(tmp_path,
+                                                                                              default_config_data):
+    """`servekit serve gpu-fleet/resnet`: an inference component runs locally in the real tritonserver, from the
+    same artifact its endpoint of that server would have."""
+    import yaml
+    from component_fixtures import component_endpoint
+
+    component_endpoint(default_config_data)
+    config = tmp_path / "servekit.yaml"
+    config.write_text(yaml.safe_dump(default_config_data))
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "servekit.cli", "serve", "gpu-fleet/resnet", "--config", str(config), "--port",
+         str(port), "--workdir", str(tmp_path / "serve")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while http_status(f"http://127.0.0.1:{port}/ping") != 200:
+            assert serve.poll() is None and time.monotonic() < deadline, "servekit serve did not become healthy"
+            time.sleep(0.5)
+        invoke = subprocess.run(
+            [sys.executable, "-m", "servekit.cli", "invoke", "gpu-fleet/resnet", "--config", str(config), "--data",
+             str(ROOT / "examples" / "resnet.json"), "--url", f"http://127.0.0.1:{port}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+        assert invoke.returncode == 0, invoke.stderr
+        assert json.loads(invoke.stdout)["outputs"][0]["name"] == "output__0"
+    finally:
+        os.killpg(serve.pid, signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    assert "real triton serving" in output, output[-2000:]
