@@ -352,3 +352,44 @@ def test_when_the_model_warms_up_and_caches_responses_then_the_real_tritonserver
         assert re.search(r"\|\s*cache_enabled\s*\|\s*1\s*\|", log), "the server started without its cache"
     finally:
         local.stop()
+
+
+@pytest.mark.parametrize(("policy", "answers"), [({}, 2), ({"version_policy_specific": [1]}, 1)],
+                         ids=["all-versions", "specific-1"])
+def test_when_a_model_has_two_versions_then_the_real_tritonserver_answers_with_the_newest_the_policy_serves(
+        tmp_path, policy, answers):
+    """Two versions of one model, built by servekit into one repository; a request without a version (as
+    SageMaker's /invocations sends it) is answered by the newest version the policy serves."""
+    import torch
+
+    from servekit.model_build import build
+
+    _, first = build_artifact(tmp_path / "one")
+    _, second = build_artifact(tmp_path / "two")
+    module = torch.jit.load(str(second))
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(-1.0)  # version 2 answers differently from version 1
+    module.save(str(second))
+    endpoint = TritonEndpointSpec.model_validate({
+        "server": "triton", "name": "tiny", "instance_type": "ml.g5.xlarge",
+        "model": {
+            "name": "tiny", "source": {"kind": "torchscript", "path": str(first)}, "max_batch_size": 8,
+            "inputs": [{"name": "input__0", "data_type": "TYPE_FP32", "dims": [3, 16, 16]}],
+            "outputs": [{"name": "output__0", "data_type": "TYPE_FP32", "dims": [10]}],
+            "more_versions": [{"version": 2, "source": {"kind": "torchscript", "path": str(second)}}], **policy,
+        },
+        "tuning": {"log_verbose": False},
+    })
+    artifact = build(endpoint, cache_dir=tmp_path / "cache")
+    local = triton.start(endpoint, artifact.path, workdir=tmp_path / "work", progress=lambda _: None)
+    try:
+        signature = codecs.TritonSignature.from_artifact(artifact.path)
+        x = batch(2, seed=5)
+        status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"input__0": x},
+                                                                                       signature=signature))
+        assert status == 200, body
+        expected = reference(second if answers == 2 else first, x)
+        np.testing.assert_allclose(codecs.decode_response(body, ctype)["output__0"], expected, rtol=1e-5, atol=1e-6)
+    finally:
+        local.stop()

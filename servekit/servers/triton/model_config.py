@@ -82,6 +82,8 @@ def to_proto(model: config.TritonModel) -> Any:
         mc.response_cache.enable = True
     if model.version_policy_latest is not None:
         mc.version_policy.latest.num_versions = model.version_policy_latest
+    elif model.version_policy_specific is not None:
+        mc.version_policy.specific.versions.extend(model.version_policy_specific)
     else:
         mc.version_policy.all.SetInParent()
     return mc
@@ -174,6 +176,11 @@ def config_problems(mc: Any, where: str, *, folder: str | None = None, instance_
         if not numeric:
             out.append(f"{where.rsplit('/', 1)[0]}/: no numeric version folder; put the model at "
                        f"{where.rsplit('/', 1)[0]}/1/{expected or 'model file'}")
+        if mc.version_policy.HasField("specific"):
+            absent = sorted(set(mc.version_policy.specific.versions) - {int(v) for v in numeric})
+            if absent:
+                out.append(f"{where}: version_policy specific {absent} has no version folder; Triton fails to load "
+                           "the model: add the folders or change the policy")
         elif expected:
             for v, files in sorted(numeric.items()):
                 if expected not in files:

@@ -73,6 +73,13 @@ class ModelWarmup(Strict):
     data: Literal["zero", "random"] = Field("zero", description="zero_data or random_data for every input.")
 
 
+class TritonModelVersion(Strict):
+    """Another version of the model, from its own source, in the same repository folder (<name>/<version>/)."""
+
+    version: int = Field(ge=1)
+    source: ModelSource
+
+
 class TritonModel(Strict):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     source: ModelSource
@@ -90,6 +97,11 @@ class TritonModel(Strict):
     tensorrt: TensorRTBuild = Field(default_factory=TensorRTBuild, description="Only with format tensorrt.")
     version: int = Field(1, ge=1)
     version_policy_latest: int | None = Field(None, ge=1, description="Serve the N latest versions; default all.")
+    version_policy_specific: list[int] | None = Field(
+        None, min_length=1, description="Serve exactly these versions (version_policy.specific); default all.")
+    more_versions: list[TritonModelVersion] = Field(
+        default_factory=list, description="Other versions, each from its own source and checked against the same "
+        "config (inputs, outputs, format); InvokeEndpoint is answered by the newest version the policy serves.")
     warmup: ModelWarmup | None = Field(None, description="model_warmup: requests run at load; unset: none.")
     response_cache: bool = Field(
         False, description="response_cache.enable: identical requests are answered from Triton's cache (the "
@@ -112,6 +124,22 @@ class TritonModel(Strict):
                 )
         if self.onnx_tensorrt_accelerator is not None and self.format != "onnx":
             raise ValueError("onnx_tensorrt_accelerator needs format: onnx; with format tensorrt the plan is TensorRT already")
+        versions = [self.version, *(v.version for v in self.more_versions)]
+        if len(set(versions)) < len(versions):
+            raise ValueError(f"versions {versions} repeat a number; give each version its own")
+        for v in self.more_versions:
+            if v.source.kind not in allowed:
+                raise ValueError(f"more_versions (version {v.version}).source.kind {v.source.kind!r} cannot serve on "
+                                 f"Triton; use one of {sorted(allowed)}")
+        if self.version_policy_latest is not None and self.version_policy_specific is not None:
+            raise ValueError("version_policy_latest and version_policy_specific are two policies; keep one")
+        if self.version_policy_latest is not None and self.version_policy_latest > len(versions):
+            raise ValueError(f"version_policy_latest {self.version_policy_latest} > the {len(versions)} version(s) "
+                             "built; lower it or add more_versions")
+        missing = sorted(set(self.version_policy_specific or ()) - set(versions))
+        if missing:
+            raise ValueError(f"version_policy_specific names versions {missing} that are not built (versions "
+                             f"{sorted(versions)}); Triton fails to load a version it has no folder for")
         if self.warmup is not None and self.max_batch_size and self.warmup.batch_size > self.max_batch_size:
             raise ValueError(f"warmup.batch_size {self.warmup.batch_size} > max_batch_size {self.max_batch_size}; "
                              "Triton refuses the warmup and the model does not load")

@@ -77,3 +77,40 @@ def test_when_additional_args_are_set_then_the_local_server_gets_them_after_the_
                                     caches=Path("/x/caches"))
     assert args[-3:] == ["--cache-directory=/x/caches", "--cache-config=local,size=1024", "--exit-timeout-secs=10"]
     assert "--allow-grpc=false" in args and "--allow-metrics=false" in args  # one loopback port only, locally
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ({"more_versions": [{"version": 1, "source": {"kind": "example", "name": "resnet"}}]},
+     r"versions \[1, 1\] repeat a number"),
+    ({"version_policy_latest": 2}, r"version_policy_latest 2 > the 1 version\(s\) built"),
+    ({"version_policy_specific": [2]}, r"version_policy_specific names versions \[2\] that are not built"),
+    ({"version_policy_latest": 1, "version_policy_specific": [1]}, r"two policies; keep one"),
+])
+def test_when_versions_or_their_policy_cannot_load_then_it_is_refused(endpoints, model, message):
+    with pytest.raises(ValueError, match=message):
+        _with(endpoints["triton"], model=model)
+
+
+def test_when_a_model_has_two_versions_then_the_archive_holds_both_under_one_config(endpoints, extracted, tmp_path):
+    import tarfile
+
+    from servekit.model_build import build
+
+    second = extracted["triton"] / "resnet" / "1" / "model.pt"
+    ep = _with(endpoints["triton"], model={
+        "more_versions": [{"version": 2, "source": {"kind": "torchscript", "path": str(second)}}],
+        "version_policy_specific": [1, 2]})
+    artifact = build(ep, cache_dir=tmp_path / "cache")
+    with tarfile.open(artifact.path) as tar:
+        names = sorted(n for n in tar.getnames() if n.endswith((".pt", ".pbtxt")))
+        text = tar.extractfile("resnet/config.pbtxt").read().decode()
+    assert names == ["resnet/1/model.pt", "resnet/2/model.pt", "resnet/config.pbtxt"]
+    assert list(triton_config.parse(text).version_policy.specific.versions) == [1, 2]
+    assert artifact.identity != build(endpoints["triton"], cache_dir=tmp_path / "cache").identity
+
+
+def test_when_an_archives_policy_names_a_version_without_a_folder_then_check_artifact_says_so():
+    mc = triton_config.parse('name: "m"\nplatform: "pytorch_libtorch"\nversion_policy { specific { versions: [1, 3] } }\n')
+    problems = triton_config.config_problems(mc, "m/config.pbtxt", folder="m", version_files={"1": ["model.pt"]})
+    assert problems == ["m/config.pbtxt: version_policy specific [3] has no version folder; Triton fails to load the "
+                        "model: add the folders or change the policy"]
