@@ -393,3 +393,46 @@ def test_when_a_model_has_two_versions_then_the_real_tritonserver_answers_with_t
         np.testing.assert_allclose(codecs.decode_response(body, ctype)["output__0"], expected, rtol=1e-5, atol=1e-6)
     finally:
         local.stop()
+
+
+ENSEMBLE_PBTXT = """name: "pipe"
+platform: "ensemble"
+max_batch_size: 8
+input [ { name: "IMAGE" data_type: TYPE_FP32 dims: [3, 16, 16] } ]
+output [ { name: "SCORES" data_type: TYPE_FP32 dims: [10] } ]
+ensemble_scheduling { step [ { model_name: "tiny" model_version: -1
+  input_map { key: "input__0" value: "IMAGE" } output_map { key: "output__0" value: "SCORES" } } ] }
+"""
+
+
+def test_when_the_default_model_is_an_ensemble_then_loading_it_loads_its_member_and_it_answers(tmp_path):
+    """The serve script's flags (`--model-control-mode=explicit --load-model=<default model>`) name only the
+    ensemble: the real tritonserver loads its member with it, so an ensemble needs no ADDITIONAL_ARGS. The
+    groundwork for servekit-built ensembles (docs/triton.md)."""
+    artifact, model_file = build_artifact(tmp_path)
+    pipe = tmp_path / "src" / "pipe"
+    (pipe / "1").mkdir(parents=True)
+    (pipe / "config.pbtxt").write_text(ENSEMBLE_PBTXT)
+    with tarfile.open(artifact, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "tiny", arcname="tiny")
+        tar.add(pipe, arcname="pipe")
+    endpoint = TritonEndpointSpec.model_validate({
+        "server": "triton", "name": "pipe", "instance_type": "ml.g5.xlarge",
+        "model": {"name": "pipe", "source": {"kind": "archive", "path": str(artifact)},
+                  "inputs": [{"name": "IMAGE", "data_type": "TYPE_FP32", "dims": [3, 16, 16]}],
+                  "outputs": [{"name": "SCORES", "data_type": "TYPE_FP32", "dims": [10]}]},
+        "tuning": {"log_verbose": False},
+    })
+    local = triton.start(endpoint, artifact, workdir=tmp_path / "work", progress=lambda _: None)
+    try:
+        x = batch(1, seed=1)
+        body = json.dumps({"inputs": [{"name": "IMAGE", "shape": [1, 3, 16, 16], "datatype": "FP32",
+                                       "data": x.ravel().tolist()}]}).encode()
+        status, _, answer = post(local.invocations_url, body, "application/json")
+        assert status == 200, answer
+        scores = np.array(json.loads(answer)["outputs"][0]["data"], dtype=np.float32).reshape(1, 10)
+        np.testing.assert_allclose(scores, reference(model_file, x), rtol=1e-5, atol=1e-6)
+        log = (tmp_path / "work" / "tritonserver.log").read_text()
+        assert "::tiny'" in log and "::pipe'" in log  # both "successfully loaded"
+    finally:
+        local.stop()

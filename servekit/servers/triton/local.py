@@ -224,6 +224,13 @@ def build_repository(source: Path, repo: Path) -> list[str]:
         if not config_path.exists():
             raise TritonLocalError(f"{model_dir.name}/config.pbtxt is missing; Triton needs one per model folder")
         config = read_config(config_path)
+        if config.platform == "ensemble":  # Triton's own scheduler: runs as it is, its members rewritten below
+            out_dir = repo / model_dir.name
+            out_dir.mkdir(parents=True)
+            (out_dir / "config.pbtxt").write_text(config_path.read_text())
+            for version_dir in (p for p in model_dir.iterdir() if p.is_dir()):
+                (out_dir / version_dir.name).mkdir()
+            continue
         original_backend = config.platform or config.backend or "(auto)"
         config.ClearField("platform")
         config.backend = "python"
