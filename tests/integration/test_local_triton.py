@@ -436,3 +436,52 @@ def test_when_the_default_model_is_an_ensemble_then_loading_it_loads_its_member_
         assert "::tiny'" in log and "::pipe'" in log  # both "successfully loaded"
     finally:
         local.stop()
+
+
+def test_when_servekit_builds_an_ensemble_then_the_real_tritonserver_runs_preprocessing_then_the_model(tmp_path):
+    """A preprocessing member (a TorchScript normalisation made here) feeding the tiny CNN, built by servekit
+    into one archive with the ensemble's config.pbtxt (Triton's proto) and served for real: the answer is the
+    CNN's on the normalised image."""
+    import torch
+
+    from servekit.model_build import build
+
+    _, cnn = build_artifact(tmp_path)
+
+    class Normalize(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x - 0.5) / 0.25
+
+    prep = tmp_path / "prep.pt"
+    torch.jit.trace(Normalize(), torch.rand(2, 3, 16, 16)).save(str(prep))
+    tensor = {"data_type": "TYPE_FP32", "dims": [3, 16, 16]}
+    endpoint = TritonEndpointSpec.model_validate({
+        "server": "triton", "name": "pipe", "instance_type": "ml.g5.xlarge",
+        "model": {"name": "tiny", "source": {"kind": "torchscript", "path": str(cnn)}, "max_batch_size": 8,
+                  "inputs": [{"name": "input__0", **tensor}],
+                  "outputs": [{"name": "output__0", "data_type": "TYPE_FP32", "dims": [10]}]},
+        "ensemble": {
+            "name": "pipe",
+            "members": [{"name": "prep", "source": {"kind": "torchscript", "path": str(prep)}, "max_batch_size": 8,
+                         "inputs": [{"name": "input__0", **tensor}], "outputs": [{"name": "output__0", **tensor}]}],
+            "inputs": [{"name": "IMAGE", **tensor}],
+            "outputs": [{"name": "SCORES", "data_type": "TYPE_FP32", "dims": [10]}],
+            "steps": [{"model": "prep", "input_map": {"input__0": "IMAGE"}, "output_map": {"output__0": "pixels"}},
+                      {"model": "tiny", "input_map": {"input__0": "pixels"}, "output_map": {"output__0": "SCORES"}}],
+        },
+        "tuning": {"log_verbose": False},
+    })
+    artifact = build(endpoint, cache_dir=tmp_path / "cache")
+    with tarfile.open(artifact.path) as tar:
+        assert {"pipe/config.pbtxt", "pipe/1", "prep/1/model.pt", "tiny/1/model.pt"} <= set(tar.getnames())
+    local = triton.start(endpoint, artifact.path, workdir=tmp_path / "work", progress=lambda _: None)
+    try:
+        signature = codecs.TritonSignature.from_artifact(artifact.path, "pipe")
+        x = batch(2, seed=7)
+        status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"IMAGE": x},
+                                                                                       signature=signature))
+        assert status == 200, body
+        np.testing.assert_allclose(codecs.decode_response(body, ctype)["SCORES"],
+                                   reference(cnn, (x - 0.5) / 0.25), rtol=1e-4, atol=1e-5)
+    finally:
+        local.stop()

@@ -37,10 +37,13 @@ class Triton(Server):
                 ("endpoints[].model.onnx_tensorrt_accelerator (triton)", s.TensorRTAccelerator),
                 ("endpoints[].model.tensorrt (triton)", s.TensorRTBuild),
                 ("endpoints[].model.warmup (triton)", s.ModelWarmup),
+                ("endpoints[].model.more_versions[] (triton)", s.TritonModelVersion),
+                ("endpoints[].ensemble (triton)", s.Ensemble),
+                ("endpoints[].ensemble.steps[] (triton)", s.EnsembleStep),
                 ("endpoints[].tuning (triton)", s.TritonTuning)]
 
     def default_model_name(self, ep: Any) -> str | None:
-        return ep.model.name
+        return ep.served_model_name
 
     def manifest_name(self, ep: Any) -> str:
         # Triton would take a file at the repository root for a model: the manifest sits in the model's folder.
@@ -74,7 +77,8 @@ class Triton(Server):
         return image_facts.runtimes.get("libtorch")  # the pytorch_libtorch backend's libtorch
 
     def variant(self, ep: Any, name: str, model_data: Any, **common: Any) -> Any:
-        return self.construct().variant(name, model_data=model_data, model_name=ep.model.name, **common)
+        return self.construct().variant(name, model_data=model_data, model_name=ep.served_model_name,
+                                        **common)
 
     def request_problem(self, body: bytes, content_type: str | None) -> str | None:
         from servekit import codecs

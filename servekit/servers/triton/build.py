@@ -14,44 +14,74 @@ from servekit.servers.triton.schema import TritonEndpointSpec
 
 
 def plan(ep: TritonEndpointSpec, hasher: FileHasher) -> builder.Plan:
-    model = ep.model
-    versions = [(model.version, model.source, "model.source"),
-                *((v.version, v.source, f"model.more_versions (version {v.version}).source") for v in model.more_versions)]
-    for _, source, where in versions:
+    """`model`, and with an ensemble its members and the ensemble's own config, into one model repository."""
+    ensemble = ep.ensemble
+    members = [ep.model, *(ensemble.members if ensemble is not None else ())]
+    data: dict[str, Any] = {"server": "triton", **_identity(ep.model, hasher)}
+    if ensemble is not None:  # only when set: an artifact built before ensembles keeps its identity
+        data["ensemble"] = {**ensemble.model_dump(mode="json", exclude={"members"}),
+                            "members": [_identity(m, hasher) for m in ensemble.members]}
+
+    def materialize(work: Path, say: builder.Progress) -> dict[str, Content]:
+        entries: dict[str, Content] = {}
+        records: dict[str, Any] = {}
+        for member in members:
+            member_entries, member_records = _model_entries(ep, member, work / member.name, say)
+            entries.update(member_entries)
+            records.update(member_records)
+        if ensemble is not None:
+            text = triton_config.render_ensemble(ensemble, min(m.max_batch_size for m in members))
+            entries[f"{ensemble.name}/config.pbtxt"] = text.encode()
+            entries[f"{ensemble.name}/1"] = None  # Triton needs a version folder, empty for an ensemble
+        entries[builder.RECORDS] = records  # type: ignore[assignment]
+        return entries
+
+    return builder.Plan(builder.plan_identity(data), materialize, ep.served_model_name)
+
+
+def _identity(model: Any, hasher: FileHasher) -> dict[str, Any]:
+    for _, source, where in _versions(model):
         builder.check_example(source, "triton", where)
         builder.check_path(source, where, is_dir=False)
         if source.kind == "onnx" and model.format != "onnx":
             raise builder.BuildError(f"model.format: {model.format!r} with an onnx source ({where}); set format: onnx "
                                      "(and onnx_tensorrt_accelerator for TensorRT at load)")
     data = {
-        "server": "triton",
         "model": model.model_dump(mode="json", exclude={"source", "more_versions", *_unset_since_format_3(model)}),
         "source": identity.source_fingerprint(model.source, hasher, needs=_needs(model, model.source)),
     }
     if model.more_versions:  # only when set: an artifact built before them keeps its identity
         data["more_versions"] = [{"version": v.version, "source": identity.source_fingerprint(
             v.source, hasher, needs=_needs(model, v.source))} for v in model.more_versions]
+    return data
 
-    def materialize(work: Path, say: builder.Progress) -> dict[str, Content]:
-        text = triton_config.render(model)
-        problems = triton_config.config_problems(triton_config.parse(text), "model", instance_type=ep.instance_type)
-        if problems:
-            raise builder.BuildError(f"endpoint {ep.name}: the Triton config breaks Triton's load rules", problems)
-        entries: dict[str, Content] = {f"{model.name}/config.pbtxt": text.encode()}
-        records: dict[str, Any] = {}
-        for version, source, _ in versions:
-            folder = work / f"version-{version}"  # each version's exports apart
-            folder.mkdir(parents=True, exist_ok=True)
-            if len(versions) > 1:
-                say(f"{model.name}: version {version}")
-            model_file, record = _model_file(ep, source, folder, say)
-            file_name = f"{model.name}/{version}/{triton_config.model_file_name(model)}"
-            entries[file_name] = model_file
-            records[file_name] = record
-        entries[builder.RECORDS] = records  # type: ignore[assignment]
-        return entries
 
-    return builder.Plan(builder.plan_identity(data), materialize, model.name)
+def _versions(model: Any) -> list[tuple[int, Any, str]]:
+    return [(model.version, model.source, "model.source"),
+            *((v.version, v.source, f"model.more_versions (version {v.version}).source") for v in model.more_versions)]
+
+
+def _model_entries(ep: TritonEndpointSpec, model: Any, work: Path,
+                   say: builder.Progress) -> tuple[dict[str, Content], dict[str, Any]]:
+    """One model's folder: its config.pbtxt (checked against Triton's load rules) and a file per version."""
+    text = triton_config.render(model)
+    problems = triton_config.config_problems(triton_config.parse(text), "model", instance_type=ep.instance_type)
+    if problems:
+        raise builder.BuildError(f"endpoint {ep.name}: the Triton config of {model.name} breaks Triton's load rules",
+                                 problems)
+    entries: dict[str, Content] = {f"{model.name}/config.pbtxt": text.encode()}
+    records: dict[str, Any] = {}
+    versions = _versions(model)
+    for version, source, _ in versions:
+        folder = work / f"version-{version}"  # each version's exports apart
+        folder.mkdir(parents=True, exist_ok=True)
+        if len(versions) > 1:
+            say(f"{model.name}: version {version}")
+        model_file, record = _model_file(ep, model, source, folder, say)
+        file_name = f"{model.name}/{version}/{triton_config.model_file_name(model)}"
+        entries[file_name] = model_file
+        records[file_name] = record
+    return entries, records
 
 
 def _needs(model: Any, source: Any) -> tuple[str, ...]:
@@ -60,10 +90,10 @@ def _needs(model: Any, source: Any) -> tuple[str, ...]:
     return ("tensorrt",) if model.format == "tensorrt" else ()
 
 
-def _model_file(ep: TritonEndpointSpec, source: Any, work: Path, say: builder.Progress) -> tuple[Path, dict[str, Any]]:
+def _model_file(ep: TritonEndpointSpec, model: Any, source: Any, work: Path,
+                say: builder.Progress) -> tuple[Path, dict[str, Any]]:
     """One version's model file in the model's format, checked against the config (the model file is the truth),
     and its manifest record."""
-    model = ep.model
     tensors = {"inputs": [t.model_dump() for t in model.inputs], "outputs": [t.model_dump() for t in model.outputs]}
     plan_record: dict[str, Any] = {}
     if model.format == "onnx":

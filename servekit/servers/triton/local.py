@@ -335,7 +335,7 @@ def start(
     dist = pytriton_dist()
     backends = _prepare_backends(dist, workdir)
 
-    env = endpoint.tuning.to_environment(endpoint.model.name)
+    env = endpoint.tuning.to_environment(endpoint.served_model_name)
     if env.get("SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT"):
         differences.append("SAGEMAKER_TRITON_MODEL_LOAD_GPU_LIMIT is ignored (no GPU here)")
     for switch in ("SAGEMAKER_TRITON_ALLOW_GRPC", "SAGEMAKER_TRITON_ALLOW_METRICS"):

@@ -89,6 +89,34 @@ def to_proto(model: config.TritonModel) -> Any:
     return mc
 
 
+def render_ensemble(ensemble: Any, max_batch_size: int) -> str:
+    """config.pbtxt of an ensemble (platform "ensemble", ensemble_scheduling), by Triton's proto, proven to parse
+    back; `max_batch_size` is its members' (Triton wants an ensemble's at most theirs)."""
+    from google.protobuf import text_format
+
+    pb = _pb()
+    mc = pb.ModelConfig()
+    mc.name = ensemble.name
+    mc.platform = "ensemble"
+    mc.max_batch_size = max_batch_size
+    for tensors, field in ((ensemble.inputs, mc.input), (ensemble.outputs, mc.output)):
+        for t in tensors:
+            entry = field.add()
+            entry.name = t.name
+            entry.data_type = pb.DataType.Value(t.data_type)
+            entry.dims.extend(t.dims)
+    for step in ensemble.steps:
+        entry = mc.ensemble_scheduling.step.add()
+        entry.model_name = step.model
+        entry.model_version = -1  # the newest version the member's policy serves
+        entry.input_map.update(step.input_map)
+        entry.output_map.update(step.output_map)
+    text = text_format.MessageToString(mc)
+    if parse(text) != mc:  # pragma: no cover - protobuf round trip
+        raise RuntimeError("the ensemble's config.pbtxt does not parse back to the config it was made from")
+    return text
+
+
 def render(model: config.TritonModel) -> str:
     """config.pbtxt text for `model`, proven to parse back into the same ModelConfig."""
     from google.protobuf import text_format

@@ -12,7 +12,7 @@ from servekit.bench.payloads import BenchError, Payload, example_file, triton_pa
 def payloads(endpoint: Any, artifact: Path | None) -> list[Payload]:
     if artifact is None:
         raise BenchError(f"{endpoint.name}: the model is in S3 and no config.pbtxt is at hand; pass --data FILE")
-    signature = codecs.TritonSignature.from_artifact(artifact, endpoint.model.name)
+    signature = codecs.TritonSignature.from_artifact(artifact, endpoint.served_model_name)
     example = example_file(endpoint, None)
     if example is None:
         return triton_payloads(signature)

@@ -151,6 +151,28 @@ class TritonModel(Strict):
         return self
 
 
+class EnsembleStep(Strict):
+    """One step of an ensemble: a member model, its inputs fed from ensemble tensors and its outputs named as
+    ensemble tensors (ensemble_scheduling.step; keys are the member's tensor names)."""
+
+    model: str = Field(description="A member's name: `model`'s or one of `ensemble.members`.")
+    input_map: dict[str, str] = Field(min_length=1, description="member input -> ensemble tensor it reads.")
+    output_map: dict[str, str] = Field(min_length=1, description="member output -> ensemble tensor it writes.")
+
+
+class Ensemble(Strict):
+    """A Triton ensemble (platform "ensemble") over `model` and `members`, all built into one archive; it is the
+    model the endpoint serves (SAGEMAKER_TRITON_DEFAULT_MODEL_NAME), and Triton loads its members with it."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", description="The ensemble's model name.")
+    members: list[TritonModel] = Field(default_factory=list, description="Member models besides `model`, each "
+                                       "built and checked as `model` is.")
+    inputs: list[TritonTensor] = Field(min_length=1, description="What a request sends.")
+    outputs: list[TritonTensor] = Field(min_length=1, description="What the answer holds.")
+    steps: list[EnsembleStep] = Field(min_length=1, description="In order: each reads ensemble inputs or earlier "
+                                      "steps' outputs.")
+
+
 # Flags the container's serve script sets itself, or that a tuning switch sets (docker/sagemaker/serve in
 # triton-inference-server/server): ADDITIONAL_ARGS must not repeat them.
 SCRIPT_FLAGS = frozenset({
@@ -266,9 +288,69 @@ class TritonEndpointSpec(EndpointBase):
     variants: list[TritonVariant] = Field(default_factory=list, description="More production variants.")
     shadow_variant: TritonVariant | None = Field(None, description="Takes copies of the production traffic.")
 
+    ensemble: Ensemble | None = Field(None, description="Serve an ensemble of `model` and more members; unset: "
+                                      "`model` alone.")
+
+    @property
+    def served_model_name(self) -> str:
+        """The model /invocations runs (SAGEMAKER_TRITON_DEFAULT_MODEL_NAME): the ensemble, else `model`."""
+        return self.ensemble.name if self.ensemble is not None else self.model.name
+
+    @model_validator(mode="after")
+    def _ensemble(self) -> TritonEndpointSpec:
+        if self.ensemble is not None:
+            problems = ensemble_problems(self.ensemble, [self.model, *self.ensemble.members])
+            if problems:
+                raise ValueError("\n".join(problems))
+        return self
+
     @model_validator(mode="after")
     def _cache(self) -> TritonEndpointSpec:
         if self.model.response_cache and self.tuning.response_cache_bytes is None:
             raise ValueError("model.response_cache needs a server cache: set tuning.response_cache_bytes (e.g. "
                              "104857600), which servekit passes as --cache-config local,size=N")
         return self
+
+
+def ensemble_problems(ensemble: Ensemble, members: list[TritonModel]) -> list[str]:
+    """What Triton refuses at load in an ensemble, one line each with the fix: unknown members, unmapped or unknown
+    member tensors, tensors read before any step writes them, outputs nothing writes, and type mismatches."""
+    by_name = {m.name: m for m in members}
+    out = []
+    if ensemble.name in by_name or len(by_name) < len(members):
+        out.append(f"ensemble: model names {[m.name for m in members]} and ensemble {ensemble.name!r} must all differ")
+    types = {t.name: t.data_type for t in ensemble.inputs}  # ensemble tensor -> its data type, as it is written
+    used = set()
+    for i, step in enumerate(ensemble.steps):
+        at = f"ensemble.steps[{i}] ({step.model})"
+        member = by_name.get(step.model)
+        if member is None:
+            out.append(f"{at}: no member named {step.model!r}; use one of {sorted(by_name)}")
+            continue
+        used.add(step.model)
+        inputs = {t.name: t.data_type for t in member.inputs}
+        outputs = {t.name: t.data_type for t in member.outputs}
+        for name in sorted(set(step.input_map) - set(inputs)):
+            out.append(f"{at}.input_map: {step.model} has no input {name!r}; its inputs are {sorted(inputs)}")
+        for name in sorted(set(inputs) - set(step.input_map)):
+            out.append(f"{at}.input_map: {step.model}'s input {name!r} is fed by nothing; map it to an ensemble tensor")
+        for name, tensor in step.input_map.items():
+            if tensor not in types:
+                out.append(f"{at}.input_map: {tensor!r} is read before any step writes it (and is no ensemble input)")
+            elif name in inputs and types[tensor] != inputs[name]:
+                out.append(f"{at}.input_map: {tensor!r} is {types[tensor]} but {step.model}'s {name!r} is "
+                           f"{inputs[name]}; make the types agree")
+        for name, tensor in step.output_map.items():
+            if name not in outputs:
+                out.append(f"{at}.output_map: {step.model} has no output {name!r}; its outputs are {sorted(outputs)}")
+                continue
+            types[tensor] = outputs[name]
+    for t in ensemble.outputs:
+        if t.name not in types or t.name in {i.name for i in ensemble.inputs}:
+            out.append(f"ensemble.outputs: {t.name!r} is written by no step; map a member output to it")
+        elif types[t.name] != t.data_type:
+            out.append(f"ensemble.outputs: {t.name!r} is {t.data_type} but the step writing it gives {types[t.name]}")
+    unused = sorted(set(by_name) - used)
+    if unused:
+        out.append(f"ensemble: members {unused} are in no step; add a step or remove them")
+    return out
