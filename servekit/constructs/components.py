@@ -28,7 +28,7 @@ from constructs import Construct
 
 from servekit import naming
 from servekit.constructs.durations import one_minute, seconds
-from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_role
+from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_role, grant_describe_alarms
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
 from servekit.options import ContainerOptions, Hosting
 from servekit.rules import variants as variant_rules
@@ -176,21 +176,9 @@ class InferenceComponentEndpoint(Construct):
         )
         made.add_metadata("servekit:server", component.variant.server)  # read back by the synth table
         self.components[component.name] = made
-        self._grant_describe_alarms(rollout.rollback_alarm_names, component.rollback_alarms, described)
+        grant_describe_alarms(self, self.policy, rollout.rollback_alarm_names, component.rollback_alarms, described)
         if component.copy_scaling is not None:
             self.scalable_targets[component.name] = self._add_copy_scaling(scope, component, made)
-
-    def _grant_describe_alarms(self, names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm],
-                               described: list[str]) -> None:
-        """SageMaker reads the rollback alarms with the execution role (deployment-guardrails-configuration.html),
-        so the role may describe exactly them."""
-        stack = cdk.Stack.of(self)
-        arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
-                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
-        new = [a for a in [*arns, *(a.alarm_arn for a in alarms)] if a not in described]
-        if new:
-            described += new
-            self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=new))
 
     def _add_copy_scaling(self, scope: Construct, component: ComponentProps,
                           made: sagemaker.CfnInferenceComponent) -> appscaling.ScalableTarget:

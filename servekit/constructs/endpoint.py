@@ -32,7 +32,12 @@ from constructs import Construct
 from servekit.constructs.alarms import add_variant_alarms
 from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.durations import one_minute
-from servekit.constructs.execution_role import INSTANCE_NAMESPACE, INVOCATION_NAMESPACE, execution_role
+from servekit.constructs.execution_role import (
+    INSTANCE_NAMESPACE,
+    INVOCATION_NAMESPACE,
+    execution_role,
+    grant_describe_alarms,
+)
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, grant_hosting, variant_property
@@ -335,7 +340,8 @@ class ServingEndpoint(Construct):
         own = deployment.rollback_on_servekit_alarms
         names = [a.alarm_name for a in self.rollback_alarms] if own else []
         names += [a.alarm_name for a in self.extra_rollback_alarms]
-        self._grant_describe_alarms(self.rollback_alarm_names if own else [], self.extra_rollback_alarms)
+        grant_describe_alarms(self, self.policy, self.rollback_alarm_names if own else [], self.extra_rollback_alarms,
+                              self._described_alarms)
         rollback = (
             sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=n) for n in names]
@@ -366,21 +372,6 @@ class ServingEndpoint(Construct):
                 maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
             ),
         )
-
-    def _grant_describe_alarms(self, names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm]) -> None:
-        """SageMaker reads the auto-rollback alarms with the execution role: "Ensure that your IAM execution
-        role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
-        specify" (AWS, sagemaker/latest/dg/deployment-guardrails-configuration.html). DescribeAlarms takes the
-        alarm resource type, so the grant names exactly these alarms."""
-        stack = cdk.Stack.of(self)
-        arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
-                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
-        arns += [a.alarm_arn for a in alarms]
-        new = [a for a in arns if a not in self._described_alarms]
-        if not new:
-            return
-        self._described_alarms += new
-        self.policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=new))
 
     def _add_scaling(self, variant: Variant) -> None:
         target = add_variant_scaling(self.variant_scope(variant.name), scaling=self._options.scaling,

@@ -4,7 +4,10 @@ and metrics every container writes; each part (model data, image, key, data path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -42,3 +45,20 @@ def execution_role(scope: Construct, path: str, endpoint_name: str | None) -> tu
         ),
     )
     return role, policy
+
+
+def grant_describe_alarms(scope: Construct, policy: iam.ManagedPolicy, names: Sequence[str],
+                          alarms: Sequence[cloudwatch.IAlarm], described: list[str]) -> None:
+    """SageMaker reads the auto-rollback alarms with the execution role: "Ensure that your IAM execution role has
+    permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify" (AWS,
+    sagemaker/latest/dg/deployment-guardrails-configuration.html). DescribeAlarms takes the alarm resource type, so
+    the grant names exactly these alarms (`names` servekit's, `alarms` given ones); `described` holds the ARNs
+    granted so far, so each is granted once."""
+    stack = cdk.Stack.of(scope)
+    arns = [stack.format_arn(service="cloudwatch", resource="alarm", resource_name=n,
+                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME) for n in names]
+    arns += [a.alarm_arn for a in alarms]
+    new = [a for a in arns if a not in described]
+    if new:
+        described += new
+        policy.add_statements(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=new))

@@ -42,7 +42,7 @@ _NOT_FOR_COMPONENTS = {
     "network": "VPC placement is not offered with inference components here",
     "alarms": "per-component alarms are not offered yet: pass rollout.rollback_alarm_names",
     "weight": "components share the fleet by copies, not weights",
-    "variant_name": "the fleet's variant is named by the component endpoint",
+    "variant_name": "a component endpoint has one variant, AllTraffic, that every component shares",
 }
 
 
@@ -152,8 +152,6 @@ class ComponentEndpoint(Strict):
                     from None
             components.append(own)
         return {**data, "components": components}
-
-    variant_name: str = "AllTraffic"
 
     def fit(self) -> list:
         """servekit.rules.components' verdict on this fleet (Problems)."""
