@@ -51,9 +51,12 @@ STUBBORN_SERVER = textwrap.dedent('''
 
 # A parent like `servekit serve`: starts the stubborn server, says so, and waits to be killed.
 PARENT = textwrap.dedent('''
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from servekit.local.process import ServerProcess
+    # The parent this test stands for dies of the signal: under `nohup` (a CI started that way) SIGHUP arrives
+    # ignored, and an ignored disposition survives exec, so the parent would never die of it. Restore the default.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     server = ServerProcess(name="stubborn", command=[sys.executable, sys.argv[1], sys.argv[2]],
                            log_path=Path(sys.argv[3]), stop_grace_seconds=1.0).start()
     print(server.pid, flush=True)
