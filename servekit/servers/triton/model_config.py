@@ -41,18 +41,24 @@ def model_file_name(model: config.TritonModel) -> str:
     return MODEL_FILES[PLATFORMS[model.format]]
 
 
+def _add_tensors(mc: Any, inputs: Any, outputs: Any) -> None:
+    """A model's (or an ensemble's) input and output tensors into its ModelConfig."""
+    pb = _pb()
+    for tensors, field in ((inputs, mc.input), (outputs, mc.output)):
+        for t in tensors:
+            entry = field.add()
+            entry.name = t.name
+            entry.data_type = pb.DataType.Value(t.data_type)
+            entry.dims.extend(t.dims)
+
+
 def to_proto(model: config.TritonModel) -> Any:
     pb = _pb()
     mc = pb.ModelConfig()
     mc.name = model.name
     mc.platform = PLATFORMS[model.format]
     mc.max_batch_size = model.max_batch_size
-    for tensors, field in ((model.inputs, mc.input), (model.outputs, mc.output)):
-        for t in tensors:
-            entry = field.add()
-            entry.name = t.name
-            entry.data_type = pb.DataType.Value(t.data_type)
-            entry.dims.extend(t.dims)
+    _add_tensors(mc, model.inputs, model.outputs)
     if model.dynamic_batching is not None:
         mc.dynamic_batching.SetInParent()
         mc.dynamic_batching.preferred_batch_size.extend(model.dynamic_batching.preferred_batch_size)
@@ -99,12 +105,7 @@ def render_ensemble(ensemble: Any, max_batch_size: int) -> str:
     mc.name = ensemble.name
     mc.platform = "ensemble"
     mc.max_batch_size = max_batch_size
-    for tensors, field in ((ensemble.inputs, mc.input), (ensemble.outputs, mc.output)):
-        for t in tensors:
-            entry = field.add()
-            entry.name = t.name
-            entry.data_type = pb.DataType.Value(t.data_type)
-            entry.dims.extend(t.dims)
+    _add_tensors(mc, ensemble.inputs, ensemble.outputs)
     for step in ensemble.steps:
         entry = mc.ensemble_scheduling.step.add()
         entry.model_name = step.model
