@@ -32,7 +32,7 @@ from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_r
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
 from servekit.options import ContainerOptions, Hosting
 from servekit.rules import variants as variant_rules
-from servekit.rules.components import CopyNeed, fit_problems
+from servekit.rules.components import fleet_problems
 from servekit.spec.components import ComponentCompute, ComponentRollout, CopyScaling, InstanceScaling
 
 FLEET = "AllTraffic"  # the one production variant of a component endpoint
@@ -238,10 +238,7 @@ class InferenceComponentEndpoint(Construct):
         if problems:
             raise ValueError(f"{self._path}: " + "; ".join(problems))
         facts = components[0].variant.facts
-        needs = [CopyNeed(c.name, c.compute.cpu_cores, c.compute.memory_mb, c.compute.accelerators, c.copies,
-                          c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in components]
-        found = fit_problems(facts, needs, instances=instance_count,
-                             max_instances=instance_scaling.max_instances if instance_scaling else instance_count)
+        found = fleet_problems(facts, components, instance_count=instance_count, instance_scaling=instance_scaling)
         for p in found:
             if p.severity == "warning":
                 cdk.Annotations.of(self).add_warning_v2("servekit:component-fit", str(p))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from servekit.images import InstanceFacts
 from servekit.rules import Problem
@@ -73,3 +74,13 @@ def _total(field: str, copies: Sequence[int], needs: Sequence[CopyNeed], facts: 
                                f"{per_instance * instances:g}; raise {instances_field} or lower the copies"))
     return out
 
+
+
+def fleet_problems(facts: InstanceFacts, components: Sequence[Any], *, instance_count: int,
+                   instance_scaling: Any) -> list[Problem]:
+    """fit_problems for components as servekit.yaml and the construct both hold them (each with `name`, `compute`,
+    `copies`, `copy_scaling`) on `instance_count` instances, scaled up to `instance_scaling.max_instances`."""
+    needs = [CopyNeed(c.name, c.compute.cpu_cores, c.compute.memory_mb, c.compute.accelerators, c.copies,
+                      c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in components]
+    return fit_problems(facts, needs, instances=instance_count,
+                        max_instances=instance_scaling.max_instances if instance_scaling else instance_count)

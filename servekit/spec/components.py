@@ -156,16 +156,13 @@ class ComponentEndpoint(Strict):
     def fit(self) -> list:
         """servekit.rules.components' verdict on this fleet (Problems)."""
         from servekit import images
-        from servekit.rules.components import CopyNeed, fit_problems
+        from servekit.rules.components import fleet_problems
 
         facts = images.instance_facts(self.instance_type)
         if facts is None:
             return []  # reported with a suggestion by the instance-type check
-        needs = [CopyNeed(c.name, c.compute.cpu_cores, c.compute.memory_mb, c.compute.accelerators, c.copies,
-                          c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in self.components]
-        scaling = self.instance_scaling
-        return fit_problems(facts, needs, instances=self.instance_count,
-                            max_instances=scaling.max_instances if scaling else self.instance_count)
+        return fleet_problems(facts, self.components, instance_count=self.instance_count,
+                              instance_scaling=self.instance_scaling)
 
     @model_validator(mode="after")
     def _check(self) -> ComponentEndpoint:
