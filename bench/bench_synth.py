@@ -42,6 +42,9 @@ from servekit import bench  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PY = REPO / ".venv" / "bin" / "python"
+# The interpreter flags cdk.json runs app.py with (-O: jsii skips its Python-side type checks, see cdk.json's note in
+# docs/performance.md); every app in this bench runs with them, the peers and the floor too, so the ratios compare apps.
+PY_FLAGS = [a for a in json.loads((REPO / "cdk.json").read_text())["app"].split() if a.startswith("-")]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "20"}
@@ -87,7 +90,7 @@ def python_app(config: Path, out: Path) -> float:
     out.mkdir(parents=True)
     context = json.loads((REPO / "cdk.json").read_text())["context"]
     env = {**ENV, "CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps({**context, "config": str(config)})}
-    return timed([str(PY), "app.py"], env=env)
+    return timed([str(PY), *PY_FLAGS, "app.py"], env=env)
 
 
 def minimal_synth(work: Path) -> float:
@@ -95,7 +98,7 @@ def minimal_synth(work: Path) -> float:
     app.write_text(MINIMAL_APP)
     out = work / "minimal.out"
     shutil.rmtree(out, ignore_errors=True)
-    return timed([str(CDK), "synth", "--quiet", "--app", f"{PY} {app}", "--output", str(out)], cwd=work)
+    return timed([str(CDK), "synth", "--quiet", "--app", " ".join([str(PY), *PY_FLAGS, str(app)]), "--output", str(out)], cwd=work)
 
 
 PEER_APP = """
@@ -201,7 +204,7 @@ def peer_app(work: Path, site: Path, count: int, model: Path, kind: str = "bare"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {**ENV, "CDK_OUTDIR": str(out), "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
-    return timed([str(PY), str(app), str(count), str(model), kind], env=env, cwd=work)
+    return timed([str(PY), *PY_FLAGS, str(app), str(count), str(model), kind], env=env, cwd=work)
 
 
 def resources(out: Path) -> int:
@@ -284,7 +287,7 @@ def main() -> None:
             env = {**ENV, "CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps({**context, "config": str(config)})}
             target = REPO / ".servekit" / f"synth-{args.profile}.pyspy.txt"
             timed([str(REPO / ".venv" / "bin" / "py-spy"), "record", "--subprocesses", "--format", "raw", "-r", "100",
-                   "-o", str(target), "--", str(PY), "app.py"], env=env)
+                   "-o", str(target), "--", str(PY), *PY_FLAGS, "app.py"], env=env)
             print(f"py-spy profile: {target}")
 
 

@@ -64,14 +64,15 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponent
         cdk.Validations.of(endpoint.policy).acknowledge(*(
             cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{rendered}]", reason=" ".join(why))
             for rendered, why in reasons.items()))
-    for alarm in endpoint.alarms:
-        if endpoint.alarm_topic is None:
-            reason = ("The alarm drives the deployment's automatic rollback, or shows load on the dashboard; set "
-                      "alarms.sns_topic_arn to be notified as well.")
-            cdk.Validations.of(alarm).acknowledge(
-                cdk.Acknowledgment(id="HIPAA.Security-CloudWatchAlarmAction", reason=reason),
-                cdk.Acknowledgment(id="NIST.800.53.R5-CloudWatchAlarmAction", reason=reason),
-            )
+    if endpoint.alarms and endpoint.alarm_topic is None:
+        # On the endpoint, not on each alarm: an acknowledgement covers the constructs below its scope, every alarm
+        # servekit makes sits below the endpoint with this same reason, and each call is a round trip to Node.
+        reason = ("The alarm drives the deployment's automatic rollback, or shows load on the dashboard; set "
+                  "alarms.sns_topic_arn to be notified as well.")
+        cdk.Validations.of(endpoint).acknowledge(
+            cdk.Acknowledgment(id="HIPAA.Security-CloudWatchAlarmAction", reason=reason),
+            cdk.Acknowledgment(id="NIST.800.53.R5-CloudWatchAlarmAction", reason=reason),
+        )
     nvme = sorted({v.instance_type for v in endpoint.production_variants if v.facts.nvme})
     if nvme:
         reason = (f"{', '.join(nvme)} has NVMe instance storage: SageMaker encrypts it with a hardware module and "
