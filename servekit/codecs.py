@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,22 +92,20 @@ class TritonSignature:
 
     @classmethod
     def from_artifact(cls, artifact_path: str | Path, model_name: str | None = None) -> TritonSignature:
-        """Read `<model>/config.pbtxt` from a Triton model.tar.gz (the one the endpoint serves)."""
-        with tarfile.open(artifact_path) as tar:
-            configs = {
-                m.name.split("/")[-2]: m for m in tar.getmembers()
-                if m.isfile() and re.fullmatch(r"(\./)?[^/]+/config\.pbtxt", m.name)
-            }
-            if not configs:
-                raise CodecError(f"{artifact_path}: no <model>/config.pbtxt in the archive")
-            if model_name is None:
-                if len(configs) > 1:
-                    raise CodecError(f"{artifact_path}: several models {sorted(configs)}; name the one to call")
-                model_name = next(iter(configs))
-            if model_name not in configs:
-                raise CodecError(f"{artifact_path}: no {model_name}/config.pbtxt (found {sorted(configs)})")
-            data = tar.extractfile(configs[model_name]).read().decode()
-        return cls.from_pbtxt(data, f"{artifact_path}:{model_name}/config.pbtxt")
+        """Read `<model>/config.pbtxt` from a Triton model.tar.gz or uncompressed layout (the one the endpoint serves)."""
+        from servekit.model_build.archive import artifact_files
+
+        configs = {name.split("/")[-2]: read() for name, read in artifact_files(Path(artifact_path))
+                   if re.fullmatch(r"[^/]+/config\.pbtxt", name)}
+        if not configs:
+            raise CodecError(f"{artifact_path}: no <model>/config.pbtxt in the archive")
+        if model_name is None:
+            if len(configs) > 1:
+                raise CodecError(f"{artifact_path}: several models {sorted(configs)}; name the one to call")
+            model_name = next(iter(configs))
+        if model_name not in configs:
+            raise CodecError(f"{artifact_path}: no {model_name}/config.pbtxt (found {sorted(configs)})")
+        return cls.from_pbtxt(configs[model_name].decode(), f"{artifact_path}:{model_name}/config.pbtxt")
 
     def input(self, name: str) -> TensorSpec:
         for spec in self.inputs:

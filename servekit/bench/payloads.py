@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from servekit.bench.common import (
     EXAMPLES_DIR,
     BenchError,
 )
+from servekit.model_build.archive import artifact_files
 
 
 @dataclass(frozen=True)
@@ -109,16 +109,15 @@ def tfs_input(artifact: Path, model_name: str) -> np.ndarray:
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
 
-    with tarfile.open(artifact) as tar:
-        members = sorted(
-            (m for m in tar.getmembers() if m.isfile() and m.name.removeprefix("./").startswith(f"{model_name}/")
-             and m.name.endswith("/saved_model.pb")),
-            key=lambda m: int(m.name.removeprefix("./").split("/")[1]) if m.name.split("/")[-2].isdigit() else 0,
-        )
-        if not members:
-            raise BenchError(f"{artifact}: no {model_name}/<version>/saved_model.pb; pass --data with a request body")
-        proto = saved_model_pb2.SavedModel()
-        proto.ParseFromString(tar.extractfile(members[-1]).read())
+    versions = {}  # version -> saved_model.pb bytes
+    for name, read in artifact_files(Path(artifact)):
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == model_name and parts[2] == "saved_model.pb":
+            versions[int(parts[1]) if parts[1].isdigit() else 0] = read()
+    if not versions:
+        raise BenchError(f"{artifact}: no {model_name}/<version>/saved_model.pb; pass --data with a request body")
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(versions[max(versions)])
     signature = proto.meta_graphs[0].signature_def.get("serving_default")
     if signature is None or len(signature.inputs) != 1:
         raise BenchError(f"{model_name}: serving_default is missing or takes several inputs; pass --data")

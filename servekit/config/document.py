@@ -13,6 +13,7 @@ from servekit import images, naming, servers
 from servekit.config.pipeline import PipelineConfig
 from servekit.options import Strict
 from servekit.rules import gpu as gpu_rules
+from servekit.rules import model_data as model_data_rules
 from servekit.rules import variants as variant_rules
 from servekit.spec.components import ComponentEndpoint
 from servekit.spec.endpoint import EndpointBase, ResolvedVariant
@@ -178,6 +179,8 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
             ep.instance_type, burstable=facts.burstable, gpus=facts.gpus,
             target_gpu_utilization_percent=scaling.target_gpu_utilization_percent)]
     out += [str(p) for p in variant_rules.nvme_volume(ep.instance_type, facts.nvme, ep.container.volume_size_gb)]
+    out += [str(p) for p in model_data_rules.source_problems(ep.model_data, servers.get(ep.server).models(ep),
+                                                             multi_model=ep.multi_model is not None)]
     if ep.multi_model is not None:
         problem = servers.get(ep.server).multi_model_problem(facts)
         if problem:

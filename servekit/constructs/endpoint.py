@@ -119,7 +119,8 @@ class ServingEndpoint(Construct):
         :param alarms: error, latency and utilization alarms per production variant. Default: none.
         :param data_capture: request/response capture. Default: none.
         :param async_inference: queue requests, write results to S3. Default: none (real-time).
-        :param data_bucket: the bucket for data capture and async locations that name no S3 URI. Default: none.
+        :param data_bucket: the bucket for data capture and async locations that name no S3 URI, and where an
+            uncompressed local layout (ModelData.from_directory) is copied. Default: none.
         :param vpc_subnets: run the containers in these subnets. Default: none (SageMaker's network).
         :param security_groups: of the containers. Default: one created in `vpc`.
         :param network_isolation: EnableNetworkIsolation. Default (None): on, unless a variant's archive
@@ -152,6 +153,7 @@ class ServingEndpoint(Construct):
                                  network_isolation=network_isolation)
         self._check_combination(production_variants, shadow_variant)
         self.kms_key = kms_key
+        self._data_bucket = data_bucket
         self.alarm_topic = alarm_topic
         self.extra_rollback_alarms = list(rollback_alarms)
         self.production_variants = list(production_variants)
@@ -307,6 +309,7 @@ class ServingEndpoint(Construct):
         self.models[variant.name], self._image_uris[variant.name] = add_model(
             self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
             isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
+            data_bucket=self._data_bucket, kms_key=self.kms_key,
         )
         self._properties[variant.name] = variant_property(variant, self.models[variant.name])
         self._ssm_granted = grant_hosting(self, self.policy, variant, self.core_dump_objects, self._ssm_granted)

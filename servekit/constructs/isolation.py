@@ -18,11 +18,20 @@ from servekit import servers
 
 
 def start_install_reason(archive: Path, server: str) -> str | None:
-    """Why the container would need the network at start (one sentence naming the fix), or None. Each server
+    """`archive`: a model.tar.gz or an uncompressed layout's folder. Why the container would need the network at start (one sentence naming the fix), or None. Each server
     says what its container installs (servekit.servers.<server>.start_install_reason)."""
-    stat = archive.stat()
-    requirements, has_lib = _listing(str(archive), stat.st_size, stat.st_mtime_ns)
+    if archive.is_dir():  # an uncompressed layout
+        requirements_file = archive / "code" / "requirements.txt"
+        text = requirements_file.read_text("utf-8", "replace") if requirements_file.is_file() else ""
+        requirements, has_lib = _requirements(text), (archive / "code" / "lib").exists()
+    else:
+        stat = archive.stat()
+        requirements, has_lib = _listing(str(archive), stat.st_size, stat.st_mtime_ns)
     return servers.get(server).start_install_reason(requirements, has_lib)
+
+
+def _requirements(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 @functools.lru_cache(maxsize=32)
@@ -37,7 +46,5 @@ def _listing(path: str, _size: int, _mtime_ns: int) -> tuple[list[str], bool]:
                 has_lib = True
             elif name == "code/requirements.txt" and member.isfile():
                 handle = tar.extractfile(member)
-                text = handle.read().decode("utf-8", "replace") if handle else ""
-                requirements = [line.strip() for line in text.splitlines()
-                                if line.strip() and not line.strip().startswith("#")]
+                requirements = _requirements(handle.read().decode("utf-8", "replace") if handle else "")
     return requirements, has_lib

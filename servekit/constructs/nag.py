@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -10,6 +11,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from servekit.constructs.components import InferenceComponentEndpoint
 from servekit.constructs.endpoint import ServingEndpoint
+from servekit.constructs.layout_copy import LAYOUT_COPY_REASONS, LAYOUT_COPY_WILDCARD
 
 PACKS = (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks)
 
@@ -73,6 +75,11 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponent
             cdk.Acknowledgment(id="HIPAA.Security-CloudWatchAlarmAction", reason=reason),
             cdk.Acknowledgment(id="NIST.800.53.R5-CloudWatchAlarmAction", reason=reason),
         )
+    variants = [*endpoint.production_variants, *filter(None, [getattr(endpoint, "shadow_variant", None)])]
+    copies = {id(v.model_data.deployment): v.model_data.deployment for v in variants
+              if v.model_data.deployment is not None}
+    for deployment in copies.values():
+        acknowledge_layout_copy(deployment)
     nvme = sorted({v.instance_type for v in endpoint.production_variants if v.facts.nvme})
     if nvme:
         reason = (f"{', '.join(nvme)} has NVMe instance storage: SageMaker encrypts it with a hardware module and "
@@ -81,6 +88,28 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponent
             cdk.Acknowledgment(id="HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured", reason=reason),
             cdk.Acknowledgment(id="NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured", reason=reason),
         )
+
+
+def acknowledge_layout_copy(deployment: Any) -> None:
+    """cdk-nag's findings on the function that copies an uncompressed layout (ModelData.from_directory), exact: the
+    rule ids above, and one IAM5 id per wildcard action and resource of its role's policy."""
+    function = deployment.handler_role.node.scope  # the singleton function; its role and policy are below it
+    stack = cdk.Stack.of(function)
+    policy = deployment.handler_role.node.try_find_child("DefaultPolicy")
+    document = stack.resolve(policy.document) if policy is not None else {}
+    wildcards: set[str] = set()
+    for statement in document.get("Statement", []):
+        for key, kind in (("Action", "Action"), ("Resource", "Resource")):
+            values = statement.get(key, [])
+            for value in values if isinstance(values, list) else [values]:
+                rendered = _render(value)
+                if "*" in rendered:
+                    wildcards.add(f"AwsSolutions-IAM5[{kind}::{rendered}]")
+    cdk.Validations.of(function).acknowledge(
+        *(cdk.Acknowledgment(id=rule, reason=reason) for rule, reason in LAYOUT_COPY_REASONS.items()),
+        *(cdk.Acknowledgment(id=rule, reason=LAYOUT_COPY_WILDCARD) for rule in sorted(wildcards)),
+    )
+
 
 
 def acknowledge_shared_findings(shared: Any) -> None:
@@ -104,7 +133,7 @@ def acknowledge_shared_findings(shared: Any) -> None:
 
 def _render(value: Any) -> str:
     """A resolved template value as cdk-nag writes it in a finding id: Ref -> <Name>, GetAtt -> <Id.Attr>,
-    ImportValue -> the export's name, Join -> the parts joined."""
+    ImportValue -> the export's name, Join -> the parts joined, Sub -> its ${X} as <X>."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
@@ -117,4 +146,6 @@ def _render(value: Any) -> str:
             return _render(arg)
         if kind == "Fn::Join":
             return arg[0].join(_render(part) for part in arg[1])
+        if kind == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
     return str(value)

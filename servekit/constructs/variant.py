@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -87,11 +89,15 @@ def add_model(
     policy: iam.ManagedPolicy,
     isolation: bool | None,
     vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+    data_bucket: s3.IBucket | None = None,
+    kms_key: kms.IKey | None = None,
 ) -> tuple[sagemaker.CfnModel, str]:
     """The variant's SageMaker Model, in `scope`, and its image URI. isolation None: on, unless the archive installs packages
-    at start (then off, with a warning annotation); True with such an archive is refused."""
+    at start (then off, with a warning annotation); True with such an archive is refused. data_bucket, kms_key: where
+    an uncompressed local layout is copied (ModelData.from_directory)."""
     off_because = _isolation_off_because(scope, variant, isolation)
-    url = variant.model_data.bind(scope, policy)
+    data = variant.model_data
+    url = data.bind(scope, policy, data_bucket=data_bucket, kms_key=kms_key)
     image_uri = variant.image.bind(scope, policy, variant.instance_type)
     model = sagemaker.CfnModel(
         scope,
@@ -99,17 +105,22 @@ def add_model(
         execution_role_arn=role.role_arn,
         primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
             image=image_uri,
-            model_data_url=url,
+            model_data_url=None if data.uncompressed else url,
+            model_data_source=sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=url, s3_data_type="S3Prefix", compression_type="None")) if data.uncompressed else None,
             environment=dict(variant.environment),
-            mode="MultiModel" if variant.model_data.multi_model else None,
+            mode="MultiModel" if data.multi_model else None,
         ),
         enable_network_isolation=not off_because,
         vpc_config=vpc_config,
     )
     if off_because:
         skip_check(model, "CKV_AWS_370", f"Network isolation is off: {off_because}.")
-    # The model must not be created before its role can read the model data.
+    # The model must not be created before its role can read the model data, nor before a layout is copied.
     model.node.add_dependency(policy)
+    if data.deployment is not None:
+        model.node.add_dependency(data.deployment)
     return model, image_uri
 
 

@@ -26,6 +26,11 @@ Sources:
   OpenControlChannel and OpenDataChannel with the execution role. The section was not read in full here:
   unconfirmed. The same page: the account must be allowlisted through AWS Support, and SageMaker delays patching
   and replacing faulty instances of such a variant by a day (confirmed, quoted in docs/operations.md).
+- AWS API reference, S3ModelDataSource (sagemaker/latest/APIReference/API_S3ModelDataSource.html): with
+  S3DataType S3Prefix SageMaker copies every object under the prefix into /opt/ml/model. That it lists the prefix
+  with the execution role (s3:ListBucket, limited here by an s3:prefix condition) and reads each object
+  (s3:GetObject) is servekit's reading, as the page names no permission: unconfirmed. In servekit's KMS-encrypted
+  data bucket the objects also need kms:Decrypt.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ GUARDRAILS = Source("AWS sagemaker/latest/dg/deployment-guardrails-configuration
 VPC = Source("AWS sagemaker/latest/dg/host-vpc.html", False)
 CORE_DUMP = Source("AWS sagemaker/latest/APIReference/API_ProductionVariantCoreDumpConfig.html", False)
 SSM = Source("AWS sagemaker/latest/dg/ssm-access.html#ssm-access-iam", False)
+UNCOMPRESSED = Source("AWS sagemaker/latest/APIReference/API_S3ModelDataSource.html (permissions inferred)", False)
 DATA = Source("AWS sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html, data-capture pages", False)
 
 # feature -> (actions, source). "*"-resource actions are those the service authorizes on no resource type.
@@ -44,6 +50,7 @@ CALLS: dict[str, tuple[tuple[str, ...], Source]] = {
     "image": (("ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
                "ecr:BatchGetImage"), CREATE_MODEL),
     "model_data": (("s3:GetObject",), CREATE_MODEL),
+    "uncompressed_model_data": (("s3:GetObject", "s3:ListBucket", "kms:Decrypt"), UNCOMPRESSED),
     "logs": (("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
              CREATE_MODEL),
     "metrics": (("cloudwatch:PutMetricData",), CREATE_MODEL),

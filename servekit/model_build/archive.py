@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -129,6 +130,79 @@ def write_archive(
         tmp.unlink(missing_ok=True)
         raise
     return dest.stat().st_size
+
+
+# S3 has no folders: an empty folder of a layout would not reach /opt/ml/model from a prefix (a Triton ensemble's
+# version folder is one), so the uncompressed layout holds this empty file in each (servekit.facts.model_data).
+KEEP_FILE = ".servekit-keep"
+
+
+def write_directory(entries: Mapping[str, Content], dest: Path, *,
+                    progress: Callable[[str], None] | None = None) -> int:
+    """Write `entries` as the folder `dest`, the layout uncompressed: the files the archive would hold, byte for
+    byte, with its modes (0644, 0755) and mtime 0 on every file and folder, and KEEP_FILE in each empty folder.
+    Written beside `dest` and renamed over it, so a reader never sees half a layout; returns the bytes written."""
+    ordered = normalize_entries(entries)
+    parents = {name.rsplit("/", 1)[0] for name, _ in ordered if "/" in name}
+    total = sum(c.stat().st_size if isinstance(c, Path) else len(c) for _, c in ordered if c is not None)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    done, next_report = 0, 0.1
+    try:
+        for name, content in ordered:
+            target = tmp / name
+            if content is None:
+                target.mkdir(mode=DIR_MODE)
+                if name not in parents:
+                    (target / KEEP_FILE).write_bytes(b"")
+                continue
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                shutil.copyfile(content, target)  # the kernel's copy (copy_file_range / sendfile), no Python loop
+            done += target.stat().st_size
+            if progress is not None and total >= 32 * CHUNK and done / total >= next_report:
+                progress(f"copying the layout: {done * 100 // total}% of {total / 1e6:.0f} MB")
+                next_report = min(done / total + 0.1, 1.0)
+        for path in sorted(tmp.rglob("*"), reverse=True):  # files before their folders: a folder's mtime last
+            os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
+            os.utime(path, (MTIME, MTIME))
+        os.chmod(tmp, DIR_MODE)
+        os.utime(tmp, (MTIME, MTIME))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return total
+
+
+def artifact_files(artifact: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name, read) of each file of a model.tar.gz, streamed (call read() before taking the next), or of an
+    uncompressed layout's folder: the readers of a served artifact need not know which packaging it has."""
+    artifact = Path(artifact)
+    if artifact.is_dir():
+        for path in sorted(p for p in artifact.rglob("*") if p.is_file()):
+            yield path.relative_to(artifact).as_posix(), path.read_bytes
+        return
+    with tarfile.open(artifact, mode="r|*") as tar:
+        for member in tar:
+            if member.isfile():
+                handle = tar.extractfile(member)
+                yield member.name.removeprefix("./"), (lambda h=handle: h.read() if h is not None else b"")
+
+
+def unpack(artifact: Path, dest: Path) -> Path:
+    """What SageMaker puts in /opt/ml/model, into the folder `dest`: a model.tar.gz extracted (refusing links and
+    paths that leave `dest`), or an uncompressed layout's files copied as they are."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if Path(artifact).is_dir():
+        shutil.copytree(artifact, dest, dirs_exist_ok=True, symlinks=False)
+    else:
+        with tarfile.open(artifact, "r:*") as tar:
+            tar.extractall(dest, filter="data")
+    return dest
 
 
 def tree_entries(root: Path, prefix: str = "") -> dict[str, Content]:

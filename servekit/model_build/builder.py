@@ -20,7 +20,7 @@ from typing import Any
 
 from servekit import servers
 from servekit.model_build import handlers, identity, manifest
-from servekit.model_build.archive import Content, FileHasher, write_archive
+from servekit.model_build.archive import Content, FileHasher, write_archive, write_directory
 from servekit.model_build.check import check_artifact
 from servekit.model_build.examples import EXAMPLE_SERVERS
 from servekit.spec import sources
@@ -31,7 +31,8 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Artifact:
-    """A local model.tar.gz. `identity`: sha256 (hex) of the build's inputs, the CDK asset hash."""
+    """A local model.tar.gz, or with model_data: uncompressed the layout's folder. `identity`: sha256 (hex) of the
+    build's inputs, the CDK asset hash; `size_bytes`: the archive's, or the sum of the folder's files."""
 
     path: Path
     identity: str
@@ -40,7 +41,7 @@ class Artifact:
 
 @dataclass(frozen=True)
 class RemoteArtifact:
-    """A model.tar.gz already in S3 (`kind: s3`): nothing is built or uploaded."""
+    """A model already in S3 (`kind: s3`), a model.tar.gz or an uncompressed prefix: nothing is built or uploaded."""
 
     uri: str
 
@@ -87,11 +88,12 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
         raise BuildError(f"{where}: {_os_error(err)}") from None
     finally:
         hasher.save()
-    dest = cache_dir / plan.identity / "model.tar.gz"
-    if dest.is_file():
+    uncompressed = getattr(endpoint, "model_data", "archive") == "uncompressed"
+    dest = cache_dir / plan.identity / (LAYOUT_DIR if uncompressed else "model.tar.gz")
+    if dest.exists():  # both are renamed into place whole
         say(f"{endpoint.name}: cached {dest}")
         _check_producers(endpoint, _cached_manifest(dest), say)
-        return Artifact(path=dest, identity=plan.identity, size_bytes=dest.stat().st_size)
+        return Artifact(path=dest, identity=plan.identity, size_bytes=_size(dest))
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".work-", dir=cache_dir) as tmp:
         work = Path(tmp)
@@ -104,8 +106,9 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
         if records:
             entries[_manifest_name(endpoint)] = manifest.encode(records)
         _check_producers(endpoint, {"files": records}, say)
-        built = work / "model.tar.gz"
-        write_archive(entries, built, progress=lambda m: say(f"{endpoint.name}: {m}"))
+        built = work / dest.name
+        write = write_directory if uncompressed else write_archive
+        write(entries, built, progress=lambda m: say(f"{endpoint.name}: {m}"))
         problems = check_artifact(built, endpoint.server, default_model_name=plan.default_model_name,
                                   instance_type=endpoint.instance_type)
         if problems:
@@ -115,8 +118,19 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
                                                              "format_version": identity.FORMAT_VERSION}, indent=1))
         (dest.parent / manifest.NAME).write_bytes(manifest.encode(records))
         os.replace(built, dest)
-    say(f"{endpoint.name}: built {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
-    return Artifact(path=dest, identity=plan.identity, size_bytes=dest.stat().st_size)
+    size = _size(dest)
+    say(f"{endpoint.name}: built {dest} ({size / 1e6:.1f} MB)")
+    return Artifact(path=dest, identity=plan.identity, size_bytes=size)
+
+
+# model_data: uncompressed builds the layout as this folder beside where model.tar.gz would be: the same identity
+# (the same inputs give the same files), two packagings of them.
+LAYOUT_DIR = "model"
+
+
+def _size(path: Path) -> int:
+    """A model.tar.gz's bytes, or the bytes of the files of an uncompressed layout."""
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 RECORDS = "\0records"  # materialize's entry for the manifest records (not an archive path)

@@ -12,6 +12,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from servekit.rules import model_data as model_data_rules
 from servekit.servers.base import Server
 from servekit.servers.layout import Listing, read
 
@@ -23,7 +24,8 @@ def check_artifact(
     default_model_name: str | None = None,
     instance_type: str | None = None,
 ) -> list[str]:
-    """One line per layout problem of the model.tar.gz at `path` for `server` (a name in servekit.servers).
+    """One line per layout problem of the model.tar.gz at `path` for `server` (a name in servekit.servers), or of
+    the folder at `path` (an uncompressed layout: the same checks, and the names an S3 prefix cannot carry).
 
     default_model_name: the model the endpoint will name (SAGEMAKER_TFS_DEFAULT_MODEL_NAME or
     SAGEMAKER_TRITON_DEFAULT_MODEL_NAME); without it, an archive holding several models is a problem.
@@ -44,6 +46,8 @@ def check_artifact(
         return [f"{path}: not a readable tar.gz ({err}); create it with `tar -czf model.tar.gz -C <folder> .`"]
     problems = [f"{name}: unsafe path (absolute or with '..'); SageMaker refuses or misplaces it — use relative paths"
                 for name in listing.unsafe]
+    if path.is_dir():  # an uncompressed layout, served from an S3 prefix
+        problems += model_data_rules.layout_problems(listing.files, listing.dirs)
     if not listing.names:
         return [*problems, f"{path}: the archive is empty; add the model files"]
     wrapped = _wrapper(listing, kind)

@@ -10,11 +10,11 @@ model's folder for Triton, where a file at the repository root would be taken fo
 from __future__ import annotations
 
 import json
-import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from servekit.model_build.archive import artifact_files
 from servekit.rules import Problem, producers
 
 NAME = "servekit-manifest.json"
@@ -45,12 +45,11 @@ def encode(files: dict[str, dict[str, Any]]) -> bytes:
 
 
 def read_from_archive(path: Path) -> dict[str, Any] | None:
-    """The manifest inside a model.tar.gz, or None (streams the archive; servekit's own sort it early)."""
-    with tarfile.open(path, mode="r|*") as tar:
-        for member in tar:
-            if member.name.rsplit("/", 1)[-1] == NAME and member.isfile():
-                f = tar.extractfile(member)
-                return json.loads(f.read()) if f is not None else None
+    """The manifest inside a model.tar.gz (or an uncompressed layout), or None (streams the archive; servekit's own
+    sort it early)."""
+    for name, read in artifact_files(path):
+        if name.rsplit("/", 1)[-1] == NAME:
+            return json.loads(read())
     return None
 
 

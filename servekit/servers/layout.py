@@ -32,7 +32,10 @@ class Listing:
 
 
 def read(path: Path) -> Listing:
-    """The listing of the archive at `path` (raises tarfile.TarError, OSError, EOFError or zlib.error)."""
+    """The listing of the archive at `path`, or of the folder at `path` (an uncompressed layout); raises
+    tarfile.TarError, OSError, EOFError or zlib.error."""
+    if Path(path).is_dir():
+        return read_folder(Path(path))
     listing = Listing()
     with tarfile.open(path, mode="r|*") as tar:
         for member in tar:
@@ -58,6 +61,23 @@ def read(path: Path) -> Listing:
                 if _SMALL_FILES.search(name) and member.size <= 1 << 20:
                     f = tar.extractfile(member)
                     listing.small[name] = f.read() if f is not None else b""
+    return listing
+
+
+def read_folder(root: Path) -> Listing:
+    """The listing of an uncompressed layout: what an archive made from inside `root` would hold."""
+    listing = Listing()
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            listing.links.append(name)
+            listing.files.add(name)
+        elif path.is_dir():
+            listing.dirs.add(name)
+        elif path.is_file():
+            listing.files.add(name)
+            if _SMALL_FILES.search(name) and path.stat().st_size <= 1 << 20:
+                listing.small[name] = path.read_bytes()
     return listing
 
 

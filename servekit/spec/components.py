@@ -39,6 +39,7 @@ _NOT_FOR_COMPONENTS = {
     "async_inference": "async inference endpoints do not host inference components",
     "serverless": "serverless endpoints do not host inference components",
     "multi_model": "each model is a component of its own: add another component",
+    "model_data": "components take their model as model.tar.gz here; remove model_data",
     "network": "VPC placement is not offered with inference components here",
     "alarms": "per-component alarms are not offered yet: pass rollout.rollback_alarm_names",
     "weight": "components share the fleet by copies, not weights",

@@ -91,6 +91,11 @@ class EndpointBase(Strict):
     async_inference: AsyncInference | None = Field(None, description="Queue requests, results to S3; unset: real-time.")
     serverless: Serverless | None = Field(None, description="No instances, CPU only; unset: instances.")
     multi_model: MultiModel | None = Field(None, description="Models loaded on demand from an S3 prefix.")
+    model_data: Literal["archive", "uncompressed"] = Field(
+        "archive", description="archive: the layout as one model.tar.gz (ModelDataUrl), unpacked at every instance "
+        "start. uncompressed: the layout's files under an S3 prefix (ModelDataSource, CompressionType None), "
+        "copied as they are: no gzip at build, no unpacking at start (docs/model-build.md).",
+    )
     network: Network = Field(default_factory=Network, description="VPC and network isolation (on by default).")
     container: ContainerOptions = Field(default_factory=ContainerOptions, description="Start timeouts, volume size.")
     hosting: Hosting = Field(default_factory=Hosting, description="Routing, SSM access, core dumps, capacity "
@@ -124,7 +129,17 @@ class EndpointBase(Strict):
     @property
     def uses_shared_bucket(self) -> bool:
         capture = self.data_capture is not None and self.data_capture.shared_bucket
-        return capture or (self.async_inference is not None and self.async_inference.uses_shared_bucket)
+        return (capture or (self.async_inference is not None and self.async_inference.uses_shared_bucket)
+                or self.copies_layout)
+
+    @property
+    def copies_layout(self) -> bool:
+        """An uncompressed layout that servekit builds, and copies into the data bucket at deploy."""
+        from servekit import servers  # the servers' schemas import this module
+
+        return self.model_data == "uncompressed" and any(
+            getattr(getattr(m, "source", None), "kind", "s3") != "s3"
+            for r in self.resolved_variants() for _, m in servers.get(r.endpoint.server).models(r.endpoint))
 
     @model_validator(mode="after")
     def _check_base(self) -> EndpointBase:

@@ -73,10 +73,11 @@ class ArchiveSource(Strict):
 
 
 class S3Source(Strict):
-    """A model.tar.gz already in S3: used as it is, nothing is built or uploaded."""
+    """A model already in S3, used as it is (nothing is built or uploaded): a model.tar.gz, or, with
+    model_data: uncompressed, the prefix (ending in '/') its files were unpacked under."""
 
     kind: Literal["s3"]
-    uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\.tar\.gz$")
+    uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+\.tar\.gz|.+/)$")
 
 
 ModelSource = Annotated[

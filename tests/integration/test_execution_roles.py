@@ -45,10 +45,18 @@ def tarball(tmp_path_factory) -> Path:
     return path
 
 
-def synth(data: dict, tarball: Path) -> tuple[dict[str, dict], str]:
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("layout")
+    (folder / "weights.bin").write_bytes(b"\0" * 16)
+    return folder
+
+
+def synth(data: dict, tarball: Path, layout: Path | None = None) -> tuple[dict[str, dict], str]:
+    """`layout`: the folder served by endpoints with model_data: uncompressed (servekit-built ones)."""
     config = cfg.parse(data)
     app = cdk.App()
-    model_data = {key: ModelData.from_asset(tarball) for key, _ in naming.artifact_endpoints(config)}
+    model_data = {key: _model_data(endpoint, tarball, layout) for key, endpoint in naming.artifact_endpoints(config)}
     stacks = add_serving_stacks(app, config, model_data)
     assembly = app.synth()
     shared = assembly.get_stack_by_name(cfg_stack_name(config, "shared")).template
@@ -56,6 +64,18 @@ def synth(data: dict, tarball: Path) -> tuple[dict[str, dict], str]:
     for template in templates.values():
         template["SharedKeyPolicy"] = key_policy(shared, config.app.region)
     return templates, config.app.region
+
+
+def _model_data(endpoint, tarball: Path, layout: Path | None) -> ModelData:
+    """An S3 source as synth binds it (model_build returns it without building); the local files otherwise."""
+    from servekit import model_build, servers
+    from servekit.synth import model_data_of
+
+    if servers.get(endpoint.server).models(endpoint)[0][1].source.kind == "s3":
+        return model_data_of(model_build.build(endpoint, cache_dir=tarball.parent))
+    if endpoint.copies_layout:
+        return ModelData.from_directory(layout, identity="0" * 64)
+    return ModelData.from_asset(tarball)
 
 
 def cfg_stack_name(config: cfg.ServekitConfig, suffix: str) -> str:
@@ -144,7 +164,17 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
         call("ecr:GetAuthorizationToken", "*")
         for action in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"):
             call(action, f"arn:{PARTITIONS[image_region]}:ecr:{image_region}:{account}:repository/{repo}")
-        call("s3:GetObject", s3_object_arn(p, r(model["PrimaryContainer"]["ModelDataUrl"])))
+        source = model["PrimaryContainer"].get("ModelDataSource", {}).get("S3DataSource")
+        if source is None:
+            call("s3:GetObject", s3_object_arn(p, r(model["PrimaryContainer"]["ModelDataUrl"])))
+        else:  # an uncompressed prefix: SageMaker lists it, then reads each object
+            features.add("uncompressed_model_data")
+            prefix = r(source["S3Uri"])
+            bucket, _, key = prefix.removeprefix("s3://").partition("/")
+            call("s3:ListBucket", f"arn:{p}:s3:::{bucket}", **{"s3:prefix": key})
+            call("s3:GetObject", s3_object_arn(p, prefix, "1/model.pt"))
+            if bucket == "imported-data-bucket":  # servekit's data bucket: SSE-KMS with the shared key
+                call("kms:Decrypt", f"arn:{p}:kms:{region}:{ACCOUNT}:key/imported-volume-key")
         if "VpcConfig" in model:
             features.add("vpc")
             for action in iam_facts.CALLS["vpc"][0]:
@@ -206,9 +236,15 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
 
 
 def role_policies(template: dict, region: str) -> list[dict]:
+    """The policies of the execution role (the Models' ExecutionRoleArn), not of other roles in the stack (the
+    function that copies an uncompressed layout has its own)."""
     r = Resolver(template, region)
-    policies = [v["Properties"]["PolicyDocument"] for v in template["Resources"].values()
-                if v["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")]
+    resources = template["Resources"]
+    roles = {m["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for m in resources.values()
+             if m["Type"] == "AWS::SageMaker::Model"}
+    policies = [v["Properties"]["PolicyDocument"] for v in resources.values()
+                if v["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+                and {ref.get("Ref") for ref in v["Properties"].get("Roles", [])} & roles]
     resolved = []
     for doc in policies:
         statements = []
@@ -281,6 +317,28 @@ def test_when_every_role_feature_is_on_then_the_role_still_allows_exactly_the_ca
     _, features = expected_calls(templates["question-answering"], region)
     assert features >= {"vpc", "async", "data_capture", "rollback_alarms", "volume_key", "core_dump", "ssm_access"}
     assert_role_is_complete_and_least_privilege(templates, region)
+
+
+def test_when_models_are_uncompressed_prefixes_then_the_role_lists_and_reads_only_each_prefix(default_config_data,
+                                                                                            tarball, layout):
+    """A servekit-built layout (copied into the data bucket, SSE-KMS) and a user's prefix: ListBucket limited to the
+    prefix, GetObject under it, Decrypt for the data bucket's key; the copying function's role is not this role."""
+    qa = next(e for e in default_config_data["endpoints"] if e["name"] == "question-answering")
+    qa["model_data"] = "uncompressed"
+    resnet = next(e for e in default_config_data["endpoints"] if e["name"] == "resnet")
+    resnet["model_data"] = "uncompressed"
+    resnet["model"]["source"] = {"kind": "s3", "uri": "s3://team-models/resnet/v3/"}
+    templates, region = synth(default_config_data, tarball, layout)
+    for name in ("question-answering", "resnet"):
+        calls, features = expected_calls(templates[name], region)
+        assert "uncompressed_model_data" in features
+        assert any(c["action"] == "s3:ListBucket" for c in calls)
+    assert_role_is_complete_and_least_privilege(templates, region)
+    # The check can fail: a listing of another prefix of the same bucket is denied.
+    calls = [{"action": "s3:ListBucket", "resource": "arn:aws:s3:::team-models", "account": ACCOUNT,
+              "context": {"s3:prefix": "other-team/"}}]
+    (result,) = simulate(role_policies(templates["resnet"], region), calls)
+    assert result["result"] == "ImplicitlyDenied"
 
 
 def test_when_a_role_lacks_describe_alarms_then_the_evaluator_denies_the_rollback_read(default_config_data, tarball):

@@ -188,6 +188,27 @@ def test_when_vision_gets_json_nested_lists_then_top5_labels(vision_endpoint):
     assert all(p["label"] == LABELS[p["index"]] for top in predictions for p in top)
 
 
+def test_when_the_layout_is_uncompressed_then_real_torchserve_serves_the_folder_with_the_same_answers(
+        vision_endpoint, tmp_path):
+    """model_data: uncompressed: the same layout as a folder (what SageMaker copies from the S3 prefix into
+    /opt/ml/model), served by the real TorchServe through the toolkit, answers as the archive does."""
+    torch.manual_seed(0)
+    torch.jit.trace(TinyCnn().eval(), torch.zeros(1, 3, 16, 16)).save(str(tmp_path / "cnn.pt"))
+    endpoint = config.TorchServeEndpointSpec.model_validate({
+        "server": "torchserve", "name": "vision", "instance_type": "ml.m5.xlarge", "model_data": "uncompressed",
+        "model": {"source": {"kind": "torchscript", "path": str(tmp_path / "cnn.pt")}, "handler": "vision",
+                  "labels": LABELS},
+        "tuning": {"omp_num_threads": 1},
+    })
+    layout = build(endpoint, cache_dir=tmp_path / "cache")
+    assert layout.path.is_dir() and (layout.path / "code" / "inference.py").is_file()
+    body = json.dumps(image(2).tolist()).encode()
+    with torchserve.start(endpoint, layout.path, workdir=tmp_path / "serve", progress=print) as served:
+        status, _, answer = post(served.url, body, "application/json")
+    assert status == 200
+    assert json.loads(answer) == json.loads(post(vision_endpoint.url, body, "application/json")[2])
+
+
 def test_when_vision_gets_json_inputs_object_then_one_prediction(vision_endpoint):
     status, _, body = post(vision_endpoint.url, json.dumps({"inputs": image(1)[0].tolist()}).encode(), "application/json")
     assert status == 200 and len(json.loads(body)["predictions"]) == 1

@@ -15,6 +15,7 @@ import pytest
 
 from servekit import codecs
 from servekit.config import TritonEndpointSpec
+from servekit.model_build.archive import KEEP_FILE
 from servekit.servers.triton import local as triton
 
 pytestmark = pytest.mark.integration
@@ -438,10 +439,13 @@ def test_when_the_default_model_is_an_ensemble_then_loading_it_loads_its_member_
         local.stop()
 
 
-def test_when_servekit_builds_an_ensemble_then_the_real_tritonserver_runs_preprocessing_then_the_model(tmp_path):
+@pytest.mark.parametrize("model_data", ["archive", "uncompressed"])
+def test_when_servekit_builds_an_ensemble_then_the_real_tritonserver_runs_preprocessing_then_the_model(tmp_path,
+                                                                                                     model_data):
     """A preprocessing member (a TorchScript normalisation made here) feeding the tiny CNN, built by servekit
     into one archive with the ensemble's config.pbtxt (Triton's proto) and served for real: the answer is the
-    CNN's on the normalised image."""
+    CNN's on the normalised image. Uncompressed, the same layout is a folder (what SageMaker copies from the S3
+    prefix), and the ensemble's empty version folder holds servekit's marker file, which Triton ignores."""
     import torch
 
     from servekit.model_build import build
@@ -470,10 +474,15 @@ def test_when_servekit_builds_an_ensemble_then_the_real_tritonserver_runs_prepro
                       {"model": "tiny", "input_map": {"input__0": "pixels"}, "output_map": {"output__0": "SCORES"}}],
         },
         "tuning": {"log_verbose": False},
+        "model_data": model_data,
     })
     artifact = build(endpoint, cache_dir=tmp_path / "cache")
-    with tarfile.open(artifact.path) as tar:
-        assert {"pipe/config.pbtxt", "pipe/1", "prep/1/model.pt", "tiny/1/model.pt"} <= set(tar.getnames())
+    if model_data == "archive":
+        with tarfile.open(artifact.path) as tar:
+            assert {"pipe/config.pbtxt", "pipe/1", "prep/1/model.pt", "tiny/1/model.pt"} <= set(tar.getnames())
+    else:
+        files = {p.relative_to(artifact.path).as_posix() for p in artifact.path.rglob("*") if p.is_file()}
+        assert {"pipe/config.pbtxt", f"pipe/1/{KEEP_FILE}", "prep/1/model.pt", "tiny/1/model.pt"} <= files
     local = triton.start(endpoint, artifact.path, workdir=tmp_path / "work", progress=lambda _: None)
     try:
         signature = codecs.TritonSignature.from_artifact(artifact.path, "pipe")

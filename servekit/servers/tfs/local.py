@@ -27,11 +27,11 @@ import logging
 import os
 import shutil
 import sys
-import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from servekit.local.process import ServerProcess, free_port
+from servekit.model_build import archive
 from servekit.servers.tfs.schema import TfsEndpointSpec
 
 LABEL = "TFS EMULATION (TensorFlow in Python, not TensorFlow Serving)"
@@ -104,8 +104,7 @@ def start(
         shutil.rmtree(workdir)
     root = workdir / "model"
     root.mkdir(parents=True)
-    with tarfile.open(artifact_path) as tar:
-        tar.extractall(root, filter="data")
+    archive.unpack(Path(artifact_path), root)
     models = find_models(root)
     if not models:
         raise TfsLocalError(

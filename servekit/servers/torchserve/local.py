@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tarfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from servekit.local.endpoint import LocalEndpoint
 from servekit.local.process import ServerProcess, free_port
+from servekit.model_build import archive
 
 if TYPE_CHECKING:
     from servekit.servers.torchserve.schema import TorchServeEndpointSpec
@@ -96,9 +96,7 @@ def unpack(artifact_path: str | Path, model_dir: Path) -> None:
     """Extract model.tar.gz into a fresh `model_dir` (what SageMaker does into /opt/ml/model)."""
     if model_dir.exists():
         shutil.rmtree(model_dir)
-    model_dir.mkdir(parents=True)
-    with tarfile.open(artifact_path, "r:*") as tar:
-        tar.extractall(model_dir, filter="data")
+    archive.unpack(Path(artifact_path), model_dir)
 
 
 def environment(endpoint: TorchServeEndpointSpec, workdir: Path, *, port: int) -> dict[str, str]:

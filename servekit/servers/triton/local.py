@@ -19,7 +19,6 @@ import os
 import shutil
 import sys
 import sysconfig
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from servekit.local.process import ServerProcess, free_port
+from servekit.model_build import archive
 from servekit.servers.triton.schema import TritonEndpointSpec
 
 # The python backend's model file: it runs the artifact's TorchScript or ONNX file exactly as the cloud
@@ -196,10 +196,7 @@ def read_config(path: Path) -> model_config_pb2.ModelConfig:
 
 def extract(artifact_path: Path, dest: Path) -> Path:
     """Untar the artifact into `dest` (refusing links and paths that leave it)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(artifact_path) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    return archive.unpack(Path(artifact_path), dest)
 
 
 def model_directories(root: Path) -> list[Path]:
