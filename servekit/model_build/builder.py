@@ -23,6 +23,7 @@ from servekit.model_build import handlers, identity, manifest
 from servekit.model_build.archive import Content, FileHasher, write_archive, write_directory
 from servekit.model_build.check import check_artifact
 from servekit.model_build.examples import EXAMPLE_SERVERS
+from servekit.servers.layout import record_start_installs
 from servekit.spec import sources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +119,8 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
                                                              "format_version": identity.FORMAT_VERSION}, indent=1))
         (dest.parent / manifest.NAME).write_bytes(manifest.encode(records))
         os.replace(built, dest)
+        if not uncompressed:
+            record_start_installs(dest, entries)
     size = _size(dest)
     say(f"{endpoint.name}: built {dest} ({size / 1e6:.1f} MB)")
     return Artifact(path=dest, identity=plan.identity, size_bytes=size)

@@ -3,6 +3,8 @@ server's layout shares. Each server's check.py (servekit/servers/<server>/check.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import tarfile
 from dataclasses import dataclass, field
@@ -105,3 +107,56 @@ def unpinned(listing: Listing) -> list[str]:
             out.append(f"code/requirements.txt: {line!r} is not pinned; write it as name==version so every start "
                        "installs the same thing")
     return out
+
+
+# What a container installs at start is read from code/requirements.txt and code/lib/ (servekit.constructs.isolation).
+# In a tar.gz, finding them means decompressing the whole archive (12 s for 2 GB of weights, at every synth), so the
+# builder writes them beside the archives it makes, with the archive's size and mtime to know the note is its own.
+_INSTALLS_NOTE = ".start-installs.json"
+
+
+def start_installs(artifact: Path) -> tuple[list[str], bool]:
+    """(requirement lines of code/requirements.txt, whether code/lib/ exists) of a model.tar.gz or a layout folder."""
+    artifact = Path(artifact)
+    if artifact.is_dir():
+        requirements = artifact / "code" / "requirements.txt"
+        text = requirements.read_text("utf-8", "replace") if requirements.is_file() else ""
+        return requirement_lines(text), (artifact / "code" / "lib").exists()
+    stat = artifact.stat()
+    note = artifact.with_name(artifact.name + _INSTALLS_NOTE)
+    if note.is_file():
+        recorded = json.loads(note.read_text())
+        if (recorded.get("size"), recorded.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            return recorded["requirements"], recorded["has_lib"]
+    return _streamed_installs(str(artifact), stat.st_size, stat.st_mtime_ns)
+
+
+def record_start_installs(archive: Path, entries: dict) -> None:
+    """Write the note start_installs reads, from the entries (archive name -> Path, bytes or None) just archived."""
+    content = entries.get("code/requirements.txt")
+    text = (content.read_bytes() if isinstance(content, Path) else content or b"").decode("utf-8", "replace")
+    has_lib = any(name == "code/lib" or name.startswith("code/lib/") for name in entries)
+    stat = archive.stat()
+    archive.with_name(archive.name + _INSTALLS_NOTE).write_text(json.dumps(
+        {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "requirements": requirement_lines(text),
+         "has_lib": has_lib}))
+
+
+def requirement_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@functools.lru_cache(maxsize=32)
+def _streamed_installs(path: str, _size: int, _mtime_ns: int) -> tuple[list[str], bool]:
+    """start_installs of an archive without a note (a user's), read by streaming it; cached per file version."""
+    requirements: list[str] = []
+    has_lib = False
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            name = member.name.removeprefix("./")
+            if name == "code/lib" or name.startswith("code/lib/"):
+                has_lib = True
+            elif name == "code/requirements.txt" and member.isfile():
+                handle = tar.extractfile(member)
+                requirements = requirement_lines(handle.read().decode("utf-8", "replace") if handle else "")
+    return requirements, has_lib

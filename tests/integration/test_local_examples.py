@@ -232,6 +232,62 @@ class TestResnetOnTriton:
         self.still_answers(served, reference)
 
 
+class TestPreprocessingEnsembleFeedingTheDefaultResnet:
+    """The embedded default's resnet behind a preprocessing model, as a Triton ensemble servekit builds: raw
+    uint8 pixels (HWC, as a camera or a decoded JPEG gives them) go in, the member turns them into the float
+    CHW tensor in [0, 1] the ResNet reads, and the ResNet answers, in the real tritonserver, archive and
+    uncompressed alike. The preprocessing model is a TorchScript made here."""
+
+    @pytest.fixture(scope="class")
+    def pipeline(self, tmp_path_factory):
+        import torch
+
+        tmp = tmp_path_factory.mktemp("pipeline")
+
+        class ToTensor(torch.nn.Module):
+            def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+                return pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+
+        prep = tmp / "to_tensor.pt"
+        torch.jit.trace(ToTensor(), torch.zeros(1, 224, 224, 3, dtype=torch.uint8)).save(str(prep))
+        default = endpoint("resnet")
+        block = {
+            "name": "pipeline",
+            "members": [{"name": "to_tensor", "source": {"kind": "torchscript", "path": str(prep)},
+                         "max_batch_size": 8,
+                         "inputs": [{"name": "input__0", "data_type": "TYPE_UINT8", "dims": [224, 224, 3]}],
+                         "outputs": [{"name": "output__0", "data_type": "TYPE_FP32", "dims": [3, 224, 224]}]}],
+            "inputs": [{"name": "PIXELS", "data_type": "TYPE_UINT8", "dims": [224, 224, 3]}],
+            "outputs": [{"name": "SCORES", "data_type": "TYPE_FP32", "dims": [10]}],
+            "steps": [{"model": "to_tensor", "input_map": {"input__0": "PIXELS"}, "output_map": {"output__0": "x"}},
+                      {"model": "resnet", "input_map": {"input__0": "x"}, "output_map": {"output__0": "SCORES"}}],
+        }
+        return tmp, {"ensemble": block, **{k: v for k, v in default.model_dump().items() if k != "ensemble"}}
+
+    @pytest.mark.parametrize("model_data", ["archive", "uncompressed"])
+    def test_raw_pixels_through_the_ensemble_answer_as_the_resnet_on_the_scaled_image(self, pipeline, model_data,
+                                                                                     built, tmp_path):
+        import torch
+
+        tmp, spec = pipeline
+        ep = config.TritonEndpointSpec.model_validate({**spec, "model_data": model_data})
+        artifact = build(ep, cache_dir=tmp / "cache")
+        assert artifact.path.is_dir() == (model_data == "uncompressed")
+        resnet = torch.jit.load(str(member(built["resnet"], "resnet/1/model.pt", tmp_path / "ref")))
+        pixels = np.random.default_rng(5).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+        with torch.inference_mode():
+            expected = resnet(torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0).numpy()
+        local = triton.start(ep, artifact.path, workdir=tmp_path / "serve", progress=lambda _: None)
+        try:
+            signature = codecs.TritonSignature.from_artifact(artifact.path, "pipeline")
+            status, ctype, body = post(local.invocations_url,
+                                       *codecs.encode_kserve_binary({"PIXELS": pixels}, signature=signature))
+            assert status == 200, body
+            np.testing.assert_allclose(codecs.decode_response(body, ctype)["SCORES"], expected, rtol=1e-4, atol=1e-5)
+        finally:
+            local.stop()
+
+
 # =============================================================================================
 # image-classifier in the TFS emulation, with servekit/servers/tfs/handlers/tfs_inference.py as code/inference.py
 # =============================================================================================

@@ -97,3 +97,28 @@ def test_when_a_layout_folder_misplaces_the_handler_then_the_check_says_so_as_fo
     problems = check_artifact(tmp_path, "torchserve")
     assert any("nested/inference.py: handler code outside code/" in p for p in problems)
 
+
+
+def test_when_servekit_builds_an_archive_then_synth_learns_its_start_installs_without_decompressing_it(
+        endpoints, built, monkeypatch):
+    """The note beside a built model.tar.gz answers what code/requirements.txt installs at start; reading the
+    archive itself would decompress all of it (seconds per GB, at every synth)."""
+    from servekit.servers import layout as layout_module
+
+    archive = built["torchserve"].path
+    assert archive.with_name(archive.name + ".start-installs.json").is_file()
+    monkeypatch.setattr(layout_module.tarfile, "open", lambda *a, **k: pytest.fail("the archive was opened"))
+    requirements, has_lib = layout_module.start_installs(archive)
+    assert requirements == ["transformers==4.57.6"] and not has_lib
+
+
+def test_when_an_archive_changed_after_its_note_then_the_note_is_not_believed(tmp_path):
+    from servekit.servers.layout import record_start_installs, start_installs
+
+    archive = tmp_path / "model.tar.gz"
+    from servekit.model_build.archive import write_archive
+
+    write_archive({"code/requirements.txt": b"pillow==11.0.0\n", "m/1/saved_model.pb": b"pb"}, archive)
+    record_start_installs(archive, {"code/requirements.txt": b"pillow==11.0.0\n"})
+    write_archive({"m/1/saved_model.pb": b"pb2"}, archive)  # replaced: another size and mtime
+    assert start_installs(archive) == ([], False)
