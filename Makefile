@@ -10,6 +10,10 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.servekit-installed
 CONFIG ?= servekit.yaml
 PYTEST_ARGS ?=
+# What app.py imports from site-packages (python -O app.py; the compileall step below; test_warm_synth.py checks it).
+APP_PACKAGES := aws_cdk constructs jsii cdk_nag pydantic pydantic_core cattrs cattr attr attrs yaml dateutil \
+	typing_inspection annotated_types _distutils_hack publication.py six.py typing_extensions.py \
+	'__editable___servekit_*_finder.py'
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -26,6 +30,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constrai
 	$(BIN)/pip install --progress-bar off -r requirements-dev.txt -c constraints.txt
 	$(BIN)/pip install --progress-bar off --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@# cdk.json runs app.py with -O (jsii then skips its Python-side type checks): compile what it imports for -O
+	@# once here, since Python does not write that bytecode where PYTHONDONTWRITEBYTECODE is set (docs/performance.md).
+	site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  $(BIN)/python -m compileall -q -j 0 -o 1 $$(for p in $(APP_PACKAGES); do echo $$site/$$p; done) > /dev/null
 	@touch $@
 
 # checkov has pins of its own that cannot share .venv (see requirements-checkov.txt): a second, small venv.
