@@ -167,7 +167,8 @@ class _DirectoryModelData(ModelData):
 
 
 def _grant_prefix(policy: iam.ManagedPolicy, bucket_arn: str, prefix: str) -> None:
-    """`prefix`: without its trailing '/'. Read the objects under `prefix`, and list them: SageMaker finds a layout's files by listing the prefix."""
+    """Read the objects under `prefix` (given without its trailing '/'), and list them: SageMaker finds a layout's
+    files by listing the prefix."""
     policy.add_statements(
         iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{prefix}/*"]),
         iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn],
