@@ -92,7 +92,8 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponent
 
 def acknowledge_layout_copy(deployment: Any) -> None:
     """cdk-nag's findings on the function that copies an uncompressed layout (ModelData.from_directory), exact: the
-    rule ids above, and one IAM5 id per wildcard action and resource of its role's policy."""
+    rule ids of layout_copy.LAYOUT_COPY_REASONS, and one IAM5 id per wildcard action and resource of its role's
+    policy."""
     function = deployment.handler_role.node.scope  # the singleton function; its role and policy are below it
     stack = cdk.Stack.of(function)
     policy = deployment.handler_role.node.try_find_child("DefaultPolicy")
@@ -109,7 +110,6 @@ def acknowledge_layout_copy(deployment: Any) -> None:
         *(cdk.Acknowledgment(id=rule, reason=reason) for rule, reason in LAYOUT_COPY_REASONS.items()),
         *(cdk.Acknowledgment(id=rule, reason=LAYOUT_COPY_WILDCARD) for rule in sorted(wildcards)),
     )
-
 
 
 def acknowledge_shared_findings(shared: Any) -> None:
