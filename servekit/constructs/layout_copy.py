@@ -1,5 +1,5 @@
 """The copy of an uncompressed layout into the data bucket: CDK's BucketDeployment (a Lambda function that unzips
-the layout's asset and syncs it to models/<identity>/, servekit.facts.model_data), sized for the layout, allowed to
+the layout's asset and syncs it to models/<asset hash>/, servekit.facts.model_data), sized for the layout, allowed to
 use the bucket's key, and the findings cdk-nag and checkov report on that function, each with its reason: CDK writes
 the function, its role and its grants, and exposes none of these."""
 
@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
@@ -47,23 +48,25 @@ LAYOUT_COPY_CHECKOV = {
 }
 LAYOUT_COPY_WILDCARD = ("CDK grants its BucketDeployment function read on the zip asset and read-write on the "
                         "destination bucket (aws-s3-deployment: grantRead, grantReadWrite); it writes only the "
-                        "layout's files under models/<identity>/.")
+                        "layout's files under models/<asset hash>/.")
 
 
 def copy_layout(scope: Construct, folder: Path, *, identity: str, bucket: s3.IBucket,
                 kms_key: kms.IKey | None) -> tuple[s3_deployment.BucketDeployment, str]:
-    """The BucketDeployment that copies `folder` to `bucket`/models/<identity>/, and that prefix (with its '/').
+    """The BucketDeployment that copies `folder` to `bucket`/models/<asset hash>/, and that prefix (with its '/').
+    The asset hash is CDK's, of `identity`: the one a model.tar.gz of the same build would have.
     Raises ValueError when CDK cannot carry the layout (rules.deployment_problem)."""
     sizes = [f.stat().st_size for f in folder.rglob("*") if f.is_file()]
     size_bytes = sum(sizes)
     too_big = rules.deployment_problem(size_bytes, f"{scope.node.path} model layout {folder}", max(sizes, default=0))
     if too_big is not None:
         raise ValueError(str(too_big))
-    prefix = f"{facts.KEY_PREFIX}{identity}/"
+    asset = s3_assets.Asset(scope, "ModelDataLayout", path=str(folder), asset_hash=identity,
+                            asset_hash_type=cdk.AssetHashType.CUSTOM)
+    prefix = f"{facts.KEY_PREFIX}{asset.asset_hash}/"
     deployment = s3_deployment.BucketDeployment(
         scope, "ModelDataDeployment",
-        sources=[s3_deployment.Source.asset(str(folder), asset_hash=identity,
-                                            asset_hash_type=cdk.AssetHashType.CUSTOM)],
+        sources=[s3_deployment.Source.bucket(asset.bucket, asset.s3_object_key)],
         destination_bucket=bucket,
         destination_key_prefix=prefix,
         # Kept on update and delete: the handler would otherwise remove the old prefix before the endpoint has

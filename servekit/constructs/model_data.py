@@ -58,8 +58,9 @@ class ModelData(ABC):
     @staticmethod
     def from_directory(path: str | Path, *, identity: str) -> ModelData:
         """A local layout folder served uncompressed: copied at deploy into the endpoint's data bucket under
-        models/<identity>/ by a CDK BucketDeployment (which CDK uploads as a zip asset), and kept there after an
-        update so that a rollback finds it. identity: the asset hash and the prefix (model_build's build identity)."""
+        models/<asset hash>/ by a CDK BucketDeployment (which CDK uploads as a zip asset), and kept there after an
+        update so that a rollback finds it. identity: model_build's build identity, of which CDK makes the asset
+        hash, the same as a model.tar.gz of that identity gets (so `servekit diff` shows one hash for both)."""
         return _DirectoryModelData(Path(path), identity)
 
     @staticmethod

@@ -198,6 +198,12 @@ def _reason(change: PropertyChange) -> str:
     if env:
         return f"{env.group(1)} {plain(change.old)}→{plain(change.new)}"
     if path.endswith("ModelDataUrl") or path.endswith("ModelDataSource"):
+        # ModelDataUrl is a model.tar.gz, ModelDataSource an uncompressed prefix: a switch removes one, adds the other.
+        kind = "uncompressed model data" if path.endswith("ModelDataSource") else "model.tar.gz"
+        if change.old is MISSING:
+            return f"{kind} added ({_artifact(change.new)})"
+        if change.new is MISSING:
+            return f"{kind} removed (was {_artifact(change.old)})"
         return f"model artifact changed ({_artifact(change.old)} → {_artifact(change.new)})"
     if path.endswith(".Image"):
         return f"image {_image(change.old)} → {_image(change.new)}"
@@ -293,11 +299,13 @@ def _capacity(size: dict[str, Any]) -> str:
 
 
 def _artifact(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
+    if value is MISSING:
+        return "(unset)"
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
     match = re.search(r"([0-9a-f]{64})", text)
     if match:
         return match.group(1)[:12]
-    return "(unset)" if value is MISSING else text.rsplit("/", 1)[-1][:60]
+    return text.rsplit("/", 1)[-1][:60]
 
 
 def _image(value: Any) -> str:

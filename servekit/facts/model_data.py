@@ -46,4 +46,4 @@ DEPLOY_MEMORY_MIB = 1024
 CDK_ZIP_MAX_FILE_BYTES = 2**31 - 1  # the largest file the CLI's zip of a directory asset reads (CDK_ZIP)
 CDK_ZIP = Source("aws-cdk CLI lib/index.js writeZipFile (fs.promises.readFile per file); Node ERR_FS_FILE_TOO_LARGE")
 
-KEY_PREFIX = "models/"  # where servekit deploys built layouts in its data bucket: models/<identity>/
+KEY_PREFIX = "models/"  # where servekit deploys built layouts in its data bucket: models/<asset hash>/

@@ -120,6 +120,19 @@ def test_when_the_model_artifact_changes_then_the_reason_names_both_asset_hashes
     assert qa.because == [f"model artifact changed ({HASH_A[:12]} → {HASH_B[:12]})"]
 
 
+def test_when_a_model_switches_to_uncompressed_model_data_then_the_reason_says_which_packaging_replaced_which():
+    new = default()
+    container = new["servekit-dev-question-answering"].template["Resources"]["EndpointModel0F230181"]["Properties"][
+        "PrimaryContainer"]
+    del container["ModelDataUrl"]
+    container["ModelDataSource"] = {"S3DataSource": {"CompressionType": "None", "S3DataType": "S3Prefix", "S3Uri": {
+        "Fn::Join": ["", ["s3://", {"Fn::ImportValue": "servekit-dev-shared-DataBucketName"}, f"/models/{HASH_B}/"]]}}}
+    qa = impacts(default(), new)["servekit-dev-question-answering"]
+    assert qa.impact == "fleet replaced"
+    assert set(qa.because) == {f"model.tar.gz removed (was {HASH_A[:12]})", f"uncompressed model data added ({HASH_B[:12]})"}
+    assert "uncompressed model data added" in diff.render_text(diff.compare(default(), new))
+
+
 def test_when_the_instance_type_changes_then_the_fleet_is_replaced_because_of_it():
     qa = impacts(default(), default(instance_type="ml.g5.xlarge"))["servekit-dev-question-answering"]
     assert qa.headline == "fleet replaced — new EndpointConfig, because instance type ml.m5.xlarge→ml.g5.xlarge"

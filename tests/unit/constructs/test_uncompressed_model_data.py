@@ -54,10 +54,11 @@ def test_when_a_layout_folder_is_the_model_data_then_the_model_reads_an_uncompre
     assert "ModelDataUrl" not in container
     source = container["ModelDataSource"]["S3DataSource"]
     assert source["CompressionType"] == "None" and source["S3DataType"] == "S3Prefix"
-    assert source["S3Uri"]["Fn::Join"][1][-1] == f"/models/{IDENTITY}/"
     (copy_id, copy), = template.find_resources("Custom::CDKBucketDeployment").items()
     props = copy["Properties"]
-    assert props["DestinationBucketKeyPrefix"] == f"models/{IDENTITY}/"
+    (zip_key,) = props["SourceObjectKeys"]
+    assert props["DestinationBucketKeyPrefix"] == f"models/{zip_key.removesuffix('.zip')}/"  # CDK's asset hash
+    assert source["S3Uri"]["Fn::Join"][1][-1] == f"/{props['DestinationBucketKeyPrefix']}"
     # Kept on update and delete: otherwise the handler removes the old prefix while the endpoint still needs it.
     assert props["RetainOnDelete"] is True and props["Prune"] is False
     assert copy_id in model["DependsOn"]  # the files are in place before the Model exists
@@ -68,12 +69,32 @@ def test_when_a_layout_is_copied_then_the_role_lists_and_reads_only_its_prefix(s
     TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge",
                        model_data=ModelData.from_directory(layout, identity=IDENTITY),
                        data_bucket=bucket, kms_key=key)
-    statements = execution_statements(Template.from_stack(stack))
+    template = Template.from_stack(stack)
+    (copy,) = template.find_resources("Custom::CDKBucketDeployment").values()
+    prefix = copy["Properties"]["DestinationBucketKeyPrefix"]
+    statements = execution_statements(template)
     listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"models/{IDENTITY}/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
     reads = [s for s in statements if s["Action"] == "s3:GetObject"]
-    assert [json.dumps(s["Resource"]).endswith(f'"/models/{IDENTITY}/*"]]}}') for s in reads] == [True]
+    assert [json.dumps(s["Resource"]).endswith(f'"/{prefix}*"]]}}') for s in reads] == [True]
     assert any(s["Action"] == "kms:Decrypt" for s in statements)
+
+
+def test_when_the_same_build_is_a_tarball_or_a_layout_then_both_carry_one_hash(layout, archives):
+    """The prefix is CDK's asset hash of the build identity, the one the model.tar.gz's key has: `servekit diff` of a
+    switch between the two packagings shows the same hash on both sides."""
+    env = cdk.Environment(account="111122223333", region="us-east-1")
+    app = cdk.App()
+    tarball, folder = cdk.Stack(app, "Tar", env=env), cdk.Stack(app, "Dir", env=env)
+    TorchServeEndpoint(tarball, "Qa", instance_type="ml.m5.xlarge",
+                       model_data=ModelData.from_asset(archives["torchserve_pip"], identity=IDENTITY))
+    key = kms.Key(folder, "Key")
+    TorchServeEndpoint(folder, "Qa", instance_type="ml.m5.xlarge", data_bucket=s3.Bucket(folder, "Data"),
+                       kms_key=key, model_data=ModelData.from_directory(layout, identity=IDENTITY))
+    url = json.dumps(model_of(Template.from_stack(tarball))["Properties"]["PrimaryContainer"]["ModelDataUrl"])
+    (copy,) = Template.from_stack(folder).find_resources("Custom::CDKBucketDeployment").values()
+    asset_hash = copy["Properties"]["DestinationBucketKeyPrefix"].split("/")[1]
+    assert len(asset_hash) == 64 and f"/{asset_hash}." in url
 
 
 def test_when_a_layout_is_copied_then_the_copying_function_may_use_the_buckets_key(stack, layout, bucket_and_key):
