@@ -98,7 +98,7 @@ def _variant(resolved: Any, model_data: ModelData) -> Variant:
 
 def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
                             model_data: Mapping[ArtifactKey, ModelData], kms_key: kms.IKey | None,
-                            endpoint_name: str) -> InferenceComponentEndpoint:
+                            endpoint_name: str, data_bucket: s3.IBucket | None = None) -> InferenceComponentEndpoint:
     """The construct of one servekit.yaml component endpoint: each component's variant made by its server, as
     for an endpoint of that server on the fleet's instance type."""
     components = []
@@ -117,5 +117,5 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,
         components=components, instance_count=endpoint.instance_count, instance_scaling=endpoint.instance_scaling,
         hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
-        kms_key=kms_key,
+        kms_key=kms_key, data_bucket=data_bucket,
     )

@@ -23,6 +23,7 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -77,13 +78,15 @@ class InferenceComponentEndpoint(Construct):
         components' images, else the instance family's.
     :param kms_key: encrypts the instances' volumes (not on NVMe types, which SageMaker encrypts itself). Default:
         none.
+    :param data_bucket: where a component's uncompressed local layout (ModelData.from_directory) is copied.
+        Default: none.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
                  components: Sequence[ComponentProps], instance_count: int = 1,
                  instance_scaling: InstanceScaling | None = None, hosting: Hosting | None = None,
                  container: ContainerOptions | None = None, inference_ami_version: str | None = None,
-                 kms_key: kms.IKey | None = None) -> None:
+                 kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None) -> None:
         super().__init__(scope, construct_id)
         self._path = self.node.path
         self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
@@ -102,11 +105,13 @@ class InferenceComponentEndpoint(Construct):
         self.production_variants = [fleet]
         self.alarms: list[cloudwatch.Alarm] = []
         self.alarm_topic = None
+        self.component_variants = [c.variant for c in components]  # their layout copies, for the acknowledgements
         self.models: dict[str, sagemaker.CfnModel] = {}
         for component in components:
             scope_c = Construct(self, f"Component-{component.name}")
             self.models[component.name], _ = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
-                                                       isolation=None, vpc_config=None)
+                                                       isolation=None, vpc_config=None, data_bucket=data_bucket,
+                                                       kms_key=kms_key)
         scaling = instance_scaling
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",

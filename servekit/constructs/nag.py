@@ -75,7 +75,8 @@ def acknowledge_endpoint_findings(endpoint: ServingEndpoint | InferenceComponent
             cdk.Acknowledgment(id="HIPAA.Security-CloudWatchAlarmAction", reason=reason),
             cdk.Acknowledgment(id="NIST.800.53.R5-CloudWatchAlarmAction", reason=reason),
         )
-    variants = [*endpoint.production_variants, *filter(None, [getattr(endpoint, "shadow_variant", None)])]
+    variants = [*endpoint.production_variants, *filter(None, [getattr(endpoint, "shadow_variant", None)]),
+                *getattr(endpoint, "component_variants", [])]
     copies = {id(v.model_data.deployment): v.model_data.deployment for v in variants
               if v.model_data.deployment is not None}
     for deployment in copies.values():

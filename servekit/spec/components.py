@@ -39,7 +39,6 @@ _NOT_FOR_COMPONENTS = {
     "async_inference": "async inference endpoints do not host inference components",
     "serverless": "serverless endpoints do not host inference components",
     "multi_model": "each model is a component of its own: add another component",
-    "model_data": "components take their model as model.tar.gz here; remove model_data",
     "network": "VPC placement is not offered with inference components here",
     "alarms": "per-component alarms are not offered yet: pass rollout.rollback_alarm_names",
     "weight": "components share the fleet by copies, not weights",
@@ -153,6 +152,11 @@ class ComponentEndpoint(Strict):
                     from None
             components.append(own)
         return {**data, "components": components}
+
+    @property
+    def copies_layout(self) -> bool:
+        """A component serves an uncompressed layout servekit builds, copied into the data bucket at deploy."""
+        return any(c.serve.copies_layout for c in self.components)
 
     def fit(self) -> list:
         """servekit.rules.components' verdict on this fleet (Problems)."""

@@ -112,9 +112,7 @@ class ServingStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         if isinstance(model_data, ModelData):
             model_data = {ArtifactKey(endpoint.name): model_data}
-        owner = cdk.Stack.of(data_bucket) if data_bucket is not None else None
-        if isinstance(owner, SharedStack) and owner is not self:
-            data_bucket = owner.import_data_bucket(self)
+        data_bucket = _bucket_here(self, data_bucket)
         self.endpoint = adapter.make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name, data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
         self.dashboard = _dashboard(self, self.endpoint, endpoint_name)
@@ -146,14 +144,25 @@ def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloud
     return dashboard
 
 
+def _bucket_here(stack: cdk.Stack, data_bucket: s3.IBucket | None) -> s3.IBucket | None:
+    """The shared stack's data bucket as `stack` refers to it (by the shared stack's exports), or None."""
+    owner = cdk.Stack.of(data_bucket) if data_bucket is not None else None
+    if isinstance(owner, SharedStack) and owner is not stack:
+        return owner.import_data_bucket(stack)
+    return data_bucket
+
+
 class ComponentStack(cdk.Stack):
     """One inference-component endpoint, from its servekit.yaml entry (component_endpoints)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint: Any,
                  model_data: Mapping[ArtifactKey, ModelData], kms_key: kms.IKey | None, endpoint_name: str,
-                 **kwargs) -> None:
+                 data_bucket: s3.IBucket | None = None, **kwargs) -> None:
+        """:param data_bucket: where uncompressed layouts of the components are copied (the shared stack's)."""
         super().__init__(scope, construct_id, **kwargs)
-        self.endpoint = adapter.make_component_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name)
+        data_bucket = _bucket_here(self, data_bucket)
+        self.endpoint = adapter.make_component_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name,
+                                                        data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
         cdk.CfnOutput(self, "EndpointName", value=endpoint_name)
         for name in self.endpoint.components:

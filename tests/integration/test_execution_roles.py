@@ -365,3 +365,16 @@ def test_when_models_are_inference_components_then_the_fleets_role_allows_exactl
     assert {"core_dump", "ssm_access"} <= features
     assert sum(c["action"] == "s3:GetObject" for c in calls) == 2  # both components' model data
     assert_role_is_complete_and_least_privilege(templates, region)
+
+
+def test_when_a_component_is_uncompressed_then_the_fleets_role_lists_and_reads_only_its_prefix(default_config_data,
+                                                                                             tarball, layout):
+    from component_fixtures import component_endpoint
+
+    component_endpoint(default_config_data)["components"][1]["model_data"] = "uncompressed"
+    default_config_data["endpoints"] = []
+    templates, region = synth(default_config_data, tarball, layout)
+    calls, features = expected_calls(templates["gpu-fleet"], region)
+    assert "uncompressed_model_data" in features
+    assert [c["action"] for c in calls].count("s3:GetObject") == 2  # the archive component and the prefix one
+    assert_role_is_complete_and_least_privilege(templates, region)

@@ -72,9 +72,21 @@ def test_when_model_data_is_not_a_known_packaging_then_both_are_named(default_co
         cfg.parse(default_config_data)
 
 
-def test_when_a_component_sets_model_data_then_it_is_refused_with_the_reason(default_config_data):
+def test_when_a_component_is_uncompressed_then_the_shared_stack_gets_the_data_bucket_for_its_copy(default_config_data):
     from component_fixtures import component_endpoint
 
-    component_endpoint(default_config_data)["components"][0]["model_data"] = "uncompressed"
-    with pytest.raises(cfg.ConfigError, match=r"model_data: components take their model as model.tar.gz here"):
+    component_endpoint(default_config_data)["components"][1]["model_data"] = "uncompressed"
+    (fleet,) = cfg.parse(default_config_data).component_endpoints
+    assert fleet.copies_layout
+    assert [c.serve.model_data for c in fleet.components] == ["archive", "uncompressed"]
+
+
+def test_when_a_component_is_uncompressed_from_a_tarball_in_s3_then_the_fix_is_the_prefix(default_config_data):
+    from component_fixtures import component_endpoint
+
+    resnet = component_endpoint(default_config_data)["components"][1]
+    resnet.update(model_data="uncompressed")
+    resnet["model"]["source"] = {"kind": "s3", "uri": "s3://team-models/resnet.tar.gz"}
+    with pytest.raises(cfg.ConfigError, match=r"component_endpoints\[0\] \(gpu-fleet\)\.components\[1\] \(resnet\)\."
+                                              r"model.source.uri: .*model_data: uncompressed reads an S3 prefix"):
         cfg.parse(default_config_data)

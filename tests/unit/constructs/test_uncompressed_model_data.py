@@ -203,3 +203,32 @@ def test_when_the_stack_is_synthesized_then_cdk_nag_acknowledges_only_the_copyin
     acknowledge_endpoint_findings(endpoint)
     add_nag_packs(app)
     app.synth()  # raises on any finding left unacknowledged
+
+
+def test_when_a_component_is_uncompressed_then_its_model_reads_the_prefix_and_the_stack_passes_cdk_nag(
+        default_config_data, layout, archives):
+    """Through servekit.yaml: a component endpoint whose resnet component is uncompressed; its copy goes to the
+    shared data bucket, its Model reads the prefix, and every cdk-nag finding is acknowledged (the synth raises)."""
+    from component_fixtures import component_endpoint
+
+    from servekit import config as cfg
+    from servekit import naming
+    from servekit.constructs.nag import add_nag_packs
+    from servekit.stacks import add_serving_stacks
+
+    component_endpoint(default_config_data)["components"][1]["model_data"] = "uncompressed"
+    default_config_data["endpoints"] = []
+    config = cfg.parse(default_config_data)
+    model_data = {key: ModelData.from_directory(layout, identity=IDENTITY) if ep.copies_layout
+                  else ModelData.from_asset(archives["torchserve_pip"]) for key, ep in naming.artifact_endpoints(config)}
+    app = cdk.App()
+    stacks = add_serving_stacks(app, config, model_data)
+    add_nag_packs(app)
+    assembly = app.synth()
+    template = assembly.get_stack_by_name(stacks["gpu-fleet"].stack_name).template
+    models = {k: v["Properties"]["PrimaryContainer"] for k, v in template["Resources"].items()
+              if v["Type"] == "AWS::SageMaker::Model"}
+    assert sorted("ModelDataSource" in c for c in models.values()) == [False, True]
+    assert [v["Type"] for v in template["Resources"].values()].count("Custom::CDKBucketDeployment") == 1
+    shared = assembly.get_stack_by_name("servekit-dev-shared").template
+    assert any("DataBucket" in k and v["Type"] == "AWS::S3::Bucket" for k, v in shared["Resources"].items())
