@@ -32,6 +32,12 @@ def bucket_and_key(stack):
     return s3.Bucket(stack, "Data", encryption=s3.BucketEncryption.KMS, encryption_key=key), key
 
 
+def served_from_layout(stack, layout, bucket_and_key) -> TorchServeEndpoint:  # noqa: ANN001
+    bucket, key = bucket_and_key
+    return TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge", data_bucket=bucket, kms_key=key,
+                              model_data=ModelData.from_directory(layout, identity=IDENTITY))
+
+
 def model_of(template: Template) -> dict:
     (model,) = template.find_resources("AWS::SageMaker::Model").values()
     return model
@@ -44,10 +50,7 @@ def execution_statements(template: Template) -> list[dict]:
 
 def test_when_a_layout_folder_is_the_model_data_then_the_model_reads_an_uncompressed_prefix(stack, layout,
                                                                                           bucket_and_key):
-    bucket, key = bucket_and_key
-    TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge",
-                       model_data=ModelData.from_directory(layout, identity=IDENTITY),
-                       data_bucket=bucket, kms_key=key)
+    served_from_layout(stack, layout, bucket_and_key)
     template = Template.from_stack(stack)
     model = model_of(template)
     container = model["Properties"]["PrimaryContainer"]
@@ -65,10 +68,7 @@ def test_when_a_layout_folder_is_the_model_data_then_the_model_reads_an_uncompre
 
 
 def test_when_a_layout_is_copied_then_the_role_lists_and_reads_only_its_prefix(stack, layout, bucket_and_key):
-    bucket, key = bucket_and_key
-    TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge",
-                       model_data=ModelData.from_directory(layout, identity=IDENTITY),
-                       data_bucket=bucket, kms_key=key)
+    served_from_layout(stack, layout, bucket_and_key)
     template = Template.from_stack(stack)
     (copy,) = template.find_resources("Custom::CDKBucketDeployment").values()
     prefix = copy["Properties"]["DestinationBucketKeyPrefix"]
@@ -98,10 +98,7 @@ def test_when_the_same_build_is_a_tarball_or_a_layout_then_both_carry_one_hash(l
 
 
 def test_when_a_layout_is_copied_then_the_copying_function_may_use_the_buckets_key(stack, layout, bucket_and_key):
-    bucket, key = bucket_and_key
-    TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge",
-                       model_data=ModelData.from_directory(layout, identity=IDENTITY),
-                       data_bucket=bucket, kms_key=key)
+    served_from_layout(stack, layout, bucket_and_key)
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
         Match.object_like({"Action": ["kms:Encrypt", "kms:GenerateDataKey"]})])}})
@@ -127,10 +124,7 @@ def test_when_a_layout_path_is_a_file_then_model_data_refuses_it(tmp_path):
 
 def test_when_the_layout_installs_packages_at_start_then_network_isolation_is_off(stack, layout, bucket_and_key):
     (layout / "code" / "requirements.txt").write_text("transformers==4.57.6\n")
-    bucket, key = bucket_and_key
-    TorchServeEndpoint(stack, "Qa", instance_type="ml.m5.xlarge",
-                       model_data=ModelData.from_directory(layout, identity=IDENTITY),
-                       data_bucket=bucket, kms_key=key)
+    served_from_layout(stack, layout, bucket_and_key)
     assert model_of(Template.from_stack(stack))["Properties"]["EnableNetworkIsolation"] is False
 
 
