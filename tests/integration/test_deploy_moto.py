@@ -19,6 +19,11 @@ What moto does not check, so neither does this test (cfn-lint, cdk-nag and the u
   SageMaker backend implements Model, EndpointConfig and Endpoint only), so no component endpoint is deployed
   here; their templates are checked by cfn-lint and cdk-nag (tests/unit/constructs/test_components.py) and their
   models, one by one, in the real servers of the local tests.
+- Uncompressed model data copied by servekit (`model_data: uncompressed` with a source servekit builds): the copy
+  into the data bucket is CDK's BucketDeployment, a custom resource backed by a Lambda function, which moto's
+  CloudFormation cannot run, so the default (which uses model.tar.gz) is what deploys here; the templates of
+  that case are checked by the CDK CLI, cdk-nag, cfn-lint and checkov (test_synth_uncompressed.py), its role by
+  the IAM evaluator (test_execution_roles.py), and the layout folder by the real Triton and TorchServe.
 - Replacement through references: moto's UpdateStack updates only resources whose own template text changed, so
   the update here replaces the Model but leaves the EndpointConfig and Endpoint as they were (on AWS the new Model
   name replaces the EndpointConfig and starts a new fleet; `servekit diff` reports that chain, from real synths, in
