@@ -33,7 +33,8 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Artifact:
     """A local model.tar.gz, or with model_data: uncompressed the layout's folder. `identity`: sha256 (hex) of the
-    build's inputs, the CDK asset hash; `size_bytes`: the archive's, or the sum of the folder's files."""
+    build's inputs, given to CDK as the custom asset hash (CDK hashes it once more into the asset's key, the same for
+    both packagings); `size_bytes`: the archive's, or the sum of the folder's files."""
 
     path: Path
     identity: str
