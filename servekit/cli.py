@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,16 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from servekit import config as cfg
-from servekit import images, naming, servers
+from servekit import images, naming, project, servers
 
-ROOT = Path(__file__).resolve().parent.parent
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem per line, never wrapped
-
-# jsii (aws-cdk-lib's runtime) prints a banner per process on Node 20, which is past its end of life
-# but is the Node this project's machines have; the synth output is unaffected.
-JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "20"}
 
 
 def _load(path: str) -> cfg.ServekitConfig:
@@ -69,17 +63,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # --- synth ------------------------------------------------------------------------------------
 def cmd_synth(args: argparse.Namespace) -> int:
-    _load(args.config)  # fail here, before the CDK CLI starts, with the same one-line-per-problem output
-    cdk = ROOT / "node_modules" / ".bin" / "cdk"
-    if not cdk.exists():
-        errors.print(f"servekit: the CDK CLI is not installed at {cdk}; run `make synth` (it installs it)", markup=False)
-        return 2
-    command = [str(cdk), "synth", "--quiet", "--output", args.output, "-c", f"config={args.config}"]
-    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **JSII_ENV})
+    """Run servekit.app in the project's folder, without the CDK CLI, with the context the CLI would give it:
+    the cloud assembly it writes is what `cdk deploy --app cdk.out` and `cdk diff --app cdk.out` take."""
+    _load(args.config)  # fail here, before the app starts, with the same one-line-per-problem output
+    here = project.of(args.config)
+    output = Path(args.output).resolve() if args.output else here.assembly_dir
+    # -O: jsii's generated Python skips its typeguard checks of every call (the Node kernel still checks).
+    command = [sys.executable, "-O", "-m", "servekit.app"]
+    result = subprocess.run(command, cwd=here.root, env=project.synth_environment(here, output))
     if result.returncode != 0:
-        errors.print(f"servekit: cdk synth failed (exit {result.returncode}); see the lines above", markup=False)
-        return result.returncode
-    print_endpoint_table(Path(args.output))
+        errors.print(f"servekit: synth failed (exit {result.returncode}); see the lines above", markup=False)
+        return result.returncode or 1
+    print_endpoint_table(output)
     return 0
 
 
@@ -187,7 +182,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         *config.endpoints, *(c.serve for ce in config.component_endpoints for c in ce.components)]
     for endpoint in selected:
         try:
-            artifact = model_build.build(endpoint, cache_dir=Path(args.cache_dir), progress=lambda m: errors.print(m, markup=False))
+            artifact = model_build.build(endpoint, cache_dir=Path(args.cache_dir),
+                                         progress=lambda m: errors.print(m, markup=False))
         except model_build.BuildError as err:
             errors.print(f"servekit: {endpoint.name}: {err}", markup=False)
             return 2
@@ -237,10 +233,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     endpoint = _endpoint(config, args.endpoint)
     artifact = _artifact(endpoint, args.cache_dir)
-    workdir = Path(args.workdir or f".servekit/serve/{endpoint.name}").resolve()
+    workdir = Path(args.workdir).resolve() if args.workdir else project.of(args.config).serve_dir(args.endpoint)
     server = local.start(endpoint, artifact, workdir=workdir, port=args.port,
                          progress=lambda m: errors.print(m, markup=False))
-    with server:
+    with server, local.announce(project.of(args.config).serve_dir(args.endpoint), server):
         kind = "EMULATION of" if server.emulated else "real"
         console.print(f"{endpoint.name}: {kind} {endpoint.server} serving {artifact} at {server.url} "
                       f"(/ping, /invocations), ready in {server.startup_seconds:.1f} s", markup=False)
@@ -282,7 +278,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         return 2
     if args.deployed:
         return _invoke_deployed(config, args.endpoint, body, args.content_type, args.accept)
-    request = urllib.request.Request(f"{args.url.rstrip('/')}/invocations", data=body, headers=headers, method="POST")
+    url = _local_url(args)
+    if url is None:
+        return 1
+    request = urllib.request.Request(f"{url}/invocations", data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=args.timeout_seconds) as response:
             sys.stdout.buffer.write(response.read() + b"\n")
@@ -291,9 +290,27 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         errors.print(f"HTTP {err.code}: {err.read().decode(errors='replace')}", markup=False)
         return 1
     except urllib.error.URLError as err:
-        errors.print(f"servekit: nothing answers at {args.url} ({err.reason}); start it with `servekit serve {args.endpoint}`",
+        errors.print(f"servekit: nothing answers at {url} ({err.reason}); start it with `servekit serve {args.endpoint}`",
                      markup=False)
         return 1
+
+
+def _local_url(args: argparse.Namespace) -> str | None:
+    """--url, else --port on this machine, else the `servekit serve` of this endpoint running in the project; None
+    (and one line saying how to start one) when there is none."""
+    from servekit import local
+
+    if args.url:
+        return args.url.rstrip("/")
+    if args.port:
+        return f"http://127.0.0.1:{args.port}"
+    folder = project.of(args.config).serve_dir(args.endpoint)
+    url = local.running_url(folder)
+    if url is None:
+        errors.print(f"servekit: no `servekit serve {args.endpoint}` runs in the project {folder.parents[2]}; start "
+                     f"it there (`servekit serve {args.endpoint}`) in another terminal, or pass --port or --url",
+                     markup=False)
+    return url
 
 
 def _invoke_deployed(config: cfg.ServekitConfig, endpoint: str, body: bytes, content_type: str, accept: str) -> int:
@@ -355,23 +372,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return verify.run_command(args, config, console=console, errors=errors)
 
 
+def _project_defaults(args: argparse.Namespace) -> None:
+    """Every command works from any folder: the config is found (servekit.project.find_config) and made absolute,
+    and what a command keeps goes into that project's folder unless an option says otherwise."""
+    if "config" in args:
+        args.config = str(project.find_config(args.config))
+    if getattr(args, "cache_dir", "") is None:
+        args.cache_dir = str(project.of(args.config).cache_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servekit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    config_help = "servekit.yaml; default: the one in the current folder or the nearest folder above it"
     p = sub.add_parser("validate", help="check servekit.yaml; one line per problem")
-    p.add_argument("config", nargs="?", default="servekit.yaml")
+    p.add_argument("config", nargs="?", help=config_help)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("synth", help="build the artifacts and synthesize CloudFormation (runs the CDK CLI)")
-    p.add_argument("config", nargs="?", default="servekit.yaml")
-    p.add_argument("--output", default="cdk.out")
+    p = sub.add_parser("synth", help="build the artifacts and synthesize CloudFormation into the project's cdk.out "
+                       "(no CDK CLI needed)")
+    p.add_argument("config", nargs="?", help=config_help)
+    p.add_argument("--output", help="the cloud assembly folder; default: cdk.out beside servekit.yaml")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("build", help="build model.tar.gz artifacts (cached by identity)")
     p.add_argument("endpoint", nargs="?", help="one endpoint; default: all")
-    p.add_argument("--config", default="servekit.yaml")
-    p.add_argument("--cache-dir", default=".servekit/cache")
+    p.add_argument("--config", help=config_help)
+    p.add_argument("--cache-dir", help="default: .servekit/cache beside servekit.yaml")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("check-artifact", help="report layout problems in a model.tar.gz")
@@ -383,10 +411,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("serve", help="run an endpoint's artifact in its model server on this machine")
     p.add_argument("endpoint")
-    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--config", help=config_help)
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--workdir", help="where the artifact is unpacked and logs go; default .servekit/serve/<endpoint>")
-    p.add_argument("--cache-dir", default=".servekit/cache")
+    p.add_argument("--workdir", help="where the artifact is unpacked and logs go; default .servekit/serve/<endpoint> "
+                   "beside servekit.yaml")
+    p.add_argument("--cache-dir", help="default: .servekit/cache beside servekit.yaml")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("invoke", help="send one request to a served (or, with --deployed, a deployed) endpoint")
@@ -394,9 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="request body file, or - for stdin")
     p.add_argument("--content-type", default="application/json")
     p.add_argument("--accept", default="application/json")
-    p.add_argument("--url", default="http://127.0.0.1:8080")
+    p.add_argument("--url", help="a server at this URL; default: the `servekit serve` of this endpoint running in "
+                   "the project")
+    p.add_argument("--port", type=int, help="a server on this port of 127.0.0.1")
     p.add_argument("--deployed", action="store_true", help="call the SageMaker endpoint with your AWS credentials")
-    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--config", help=config_help)
     p.add_argument("--timeout-seconds", type=float, default=60.0)
     p.set_defaults(func=cmd_invoke)
 
@@ -420,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_verify)
 
     args = parser.parse_args(argv)
+    _project_defaults(args)
     from servekit.local.process import termination_as_interrupt
 
     try:

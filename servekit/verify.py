@@ -266,13 +266,15 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("endpoint", help="an endpoint's name, or <component endpoint>/<component>")
     parser.add_argument("--deployed", action="store_true",
                         help="check the deployed endpoint (CloudFormation + SageMaker, your AWS credentials)")
-    parser.add_argument("--config", default="servekit.yaml")
+    parser.add_argument("--config", help="servekit.yaml; default: the one in the current folder or the nearest above "
+                        "it")
     parser.add_argument("--env", help="a pipeline environment of the config (its name, account and region); "
                         "default: the config's app")
     parser.add_argument("--data", help="request body; default examples/<endpoint>.json")
     parser.add_argument("--content-type", default="application/json")
     parser.add_argument("--accept", default="application/json")
-    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the local server (without --deployed)")
+    parser.add_argument("--url", help="the local server (without --deployed); default: the `servekit serve` of this "
+                        "endpoint running in the project, else http://127.0.0.1:8080")
     parser.add_argument("--role-arn", help="assume this role first (a pipeline verifying another account)")
     parser.add_argument("--timeout-seconds", type=float, default=3600.0,
                         help="how long the endpoint may take to settle (deployed), or to answer (local)")
@@ -337,6 +339,10 @@ def run_command(args: Any, config: Any, *, console: Any, errors: Any) -> int:
             return 1
         where = f"{name} in {region}"
     else:
+        from servekit import local, project
+
+        args.url = args.url or local.running_url(project.of(args.config).serve_dir(args.endpoint)) or \
+            "http://127.0.0.1:8080"
         result = verify_local(endpoint_name=args.endpoint, url=args.url, payload=payload, content_type=args.content_type,
                               accept=args.accept, timeout_seconds=min(args.timeout_seconds, 300.0))
         where = f"{args.endpoint} at {args.url}"

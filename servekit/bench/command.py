@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from servekit import codecs, naming, servers
+from servekit import codecs, local, naming, project, servers
 from servekit.bench.common import (
     HARD_LIMITS,
     BenchError,
@@ -56,7 +56,7 @@ from servekit.bench.target import (
 def add_arguments(p: Any) -> None:
     """The `servekit bench` options (servekit/cli.py adds the subcommand)."""
     p.add_argument("endpoint")
-    p.add_argument("--config", default="servekit.yaml")
+    p.add_argument("--config", help="servekit.yaml; default: the one in the current folder or the nearest above it")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--concurrency", default=None, help="closed loop: requests in flight per step, e.g. 1,4,16 "
                       "(default 1,4,16)")
@@ -83,7 +83,7 @@ def add_arguments(p: Any) -> None:
                    "fits this budget")
     p.add_argument("--output-dir", help="where bench.json, bench.csv and bench.png go "
                    "(default .servekit/bench/<endpoint>-<time>)")
-    p.add_argument("--cache-dir", default=".servekit/cache")
+    p.add_argument("--cache-dir", help="default: .servekit/cache beside servekit.yaml")
     p.add_argument("--workdir", help="where local servers run (default .servekit/bench/<endpoint>-<time>/server)")
     p.add_argument("--max-total-seconds", type=float, default=3600.0, help="stop the whole run after this long "
                    "(default 3600)")
@@ -148,9 +148,15 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
         errors.print(f"servekit bench: {err}", markup=False)
         return 2
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = Path(args.output_dir or f".servekit/bench/{endpoint.name}-{stamp}").resolve()
+    here = project.of(args.config)
+    out_dir = Path(args.output_dir).resolve() if args.output_dir else \
+        here.root / ".servekit" / "bench" / f"{args.endpoint.replace('/', '--')}-{stamp}"
     workdir = Path(args.workdir or out_dir / "server").resolve()
     say = lambda m: errors.print(m, markup=False)  # noqa: E731
+    running = None if (args.url or args.deployed or sweep) else local.running_url(here.serve_dir(args.endpoint))
+    if running:  # the project's `servekit serve` of this endpoint: bench it rather than start a second server
+        say(f"benching the `servekit serve {args.endpoint}` running at {running}")
+        args.url = running
 
     variants = [("", endpoint)] if sweep is None else [
         (sweep.label(i), with_setting(endpoint, sweep.path, v)) for i, v in enumerate(sweep.values)]

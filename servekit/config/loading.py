@@ -61,9 +61,11 @@ def load(path: str | Path) -> ServekitConfig:
 def local_path_problems(config: ServekitConfig) -> list[str]:
     """Every local source path and handler file must exist before anything is built: one line for each that
     does not (paths are resolved against the config file's folder)."""
+    places = [(f"endpoints[{i}] ({ep.name})", ep) for i, ep in enumerate(config.endpoints)]
+    places += [(f"component_endpoints[{i}].components[{j}] ({c.name})", c.serve)
+               for i, ce in enumerate(config.component_endpoints) for j, c in enumerate(ce.components)]
     out = []
-    for i, ep in enumerate(config.endpoints):
-        where = f"endpoints[{i}] ({ep.name})"
+    for where, ep in places:
         owners = [("", ep)] + [(f".{variant_field(ep, v.name)}", v) for v in
                                [*ep.variants, *([ep.shadow_variant] if ep.shadow_variant else [])]]
         for at, owner in owners:
@@ -71,27 +73,37 @@ def local_path_problems(config: ServekitConfig) -> list[str]:
             if getattr(owner, "model", None) is not None:
                 models.append(("model", owner.model))
             for field, model in models:
-                path = getattr(model.source, "path", None)
-                if path is not None:
-                    folder = model.source.kind in FOLDER_SOURCES
-                    if not (path.is_dir() if folder else path.is_file()):
-                        what = "folder" if folder else "file"
-                        out.append(f"{where}{at}.{field}.source.path: {str(path)!r} is not an existing {what}; give "
-                                   f"the path of the {model.source.kind} {what} (relative to servekit.yaml)")
-                handler = getattr(model, "handler", "")
-                if handler.endswith(".py") and not Path(handler).is_file():
-                    out.append(f"{where}{at}.{field}.handler: {handler!r} is not an existing file; give the path "
-                               "of your inference.py (relative to servekit.yaml)")
+                out += _missing(f"{where}{at}.{field}", model)
+    return out
+
+
+def _missing(field: str, model: Any) -> list[str]:
+    out = []
+    path = getattr(model.source, "path", None)
+    if path is not None:
+        folder = model.source.kind in FOLDER_SOURCES
+        if not (path.is_dir() if folder else path.is_file()):
+            what = "folder" if folder else "file"
+            out.append(f"{field}.source.path: {str(path)!r} is not an existing {what}; give "
+                       f"the path of the {model.source.kind} {what} (relative to servekit.yaml)")
+    handler = getattr(model, "handler", "")
+    if handler.endswith(".py") and not Path(handler).is_file():
+        out.append(f"{field}.handler: {handler!r} is not an existing file; give the path "
+                   "of your inference.py (relative to servekit.yaml)")
     return out
 
 
 def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
-    """Make every local source path absolute, relative to the config file, so builds don't depend on cwd."""
+    """Make every local source path absolute, relative to the config file, so builds don't depend on cwd (the
+    endpoints', their variants' and the inference components')."""
 
     def fix(source: Any) -> Any:
+        update: dict[str, Any] = {}
         if hasattr(source, "path") and not source.path.is_absolute():
-            return source.model_copy(update={"path": (base / source.path).resolve()})
-        return source
+            update["path"] = (base / source.path).resolve()
+        if hasattr(source, "import_root"):  # a state_dict's model class is imported from beside servekit.yaml
+            update["import_root"] = (base / (source.import_root or ".")).resolve()
+        return source.model_copy(update=update) if update else source
 
     def fix_models(owner: Any) -> Any:
         """An endpoint or a variant, with its model sources (and own handler file) made absolute."""
@@ -106,9 +118,13 @@ def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
             update["handler"] = str((base / handler).resolve())  # the user's own inference.py
         return owner.model_copy(update={"model": owner.model.model_copy(update=update)})
 
-    endpoints = []
-    for ep in config.endpoints:
+    def fix_endpoint(ep: Any) -> Any:
         shadow = fix_models(ep.shadow_variant) if ep.shadow_variant is not None else None
-        endpoints.append(fix_models(ep).model_copy(
-            update={"variants": [fix_models(v) for v in ep.variants], "shadow_variant": shadow}))
-    return config.model_copy(update={"endpoints": endpoints})
+        return fix_models(ep).model_copy(
+            update={"variants": [fix_models(v) for v in ep.variants], "shadow_variant": shadow})
+
+    fleets = [ce.model_copy(update={"components": [c.model_copy(update={"serve": fix_endpoint(c.serve)})
+                                                   for c in ce.components]})
+              for ce in config.component_endpoints]
+    return config.model_copy(update={"endpoints": [fix_endpoint(ep) for ep in config.endpoints],
+                                     "component_endpoints": fleets})

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from servekit.local.endpoint import LocalEndpoint
+from servekit.local.registry import announce, running_url
 
-__all__ = ["LocalEndpoint", "start"]
+__all__ = ["LocalEndpoint", "announce", "running_url", "start"]
 
 
 def start(

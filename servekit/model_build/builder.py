@@ -239,14 +239,16 @@ def identity_of(endpoint: Any, *, cache_dir: Path) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Worker
 # ---------------------------------------------------------------------------------------------
-def run_worker(task: dict[str, Any], say: Progress) -> dict[str, Any]:
-    """Run one framework step in a fresh interpreter; its `progress:` lines go to `say`."""
+def run_worker(task: dict[str, Any], say: Progress, *, python_path: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """Run one framework step in a fresh interpreter; its `progress:` lines go to `say`. `python_path`: folders
+    put first on its import path (a state_dict's import_root, where the user's model class lives)."""
     env = dict(os.environ)
     env.update(PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                KERAS_BACKEND="tensorflow", TOKENIZERS_PARALLELISM="false", TF_ENABLE_ONEDNN_OPTS="0")
     if task["task"] != "tensorrt":
         env["CUDA_VISIBLE_DEVICES"] = ""  # CPU kernels: same bytes on every machine, no GPU needed
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*python_path, str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", ""))
+                                        if p)
     proc = subprocess.Popen(
         [sys.executable, "-m", "servekit.model_build.worker", json.dumps(task)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -309,5 +311,6 @@ def torchscript_file(source: Any, work: Path, say: Progress) -> Path:
     else:
         run_worker({"task": "state_dict", "path": str(source.path), "model_class": source.model_class,
                     "init_kwargs": source.init_kwargs, "shape": source.example_input_shape,
-                    "out": str(out / "model.pt")}, say)
+                    "out": str(out / "model.pt")}, say,
+                   python_path=[str(source.import_root)] if source.import_root else [])
     return out / "model.pt"

@@ -20,7 +20,12 @@ HANDLER_FILES = {
     "tfs": "tfs/handlers/tfs_inference.py",
     "question-answering": "torchserve/handlers/torchserve_question_answering.py",
     "vision": "torchserve/handlers/torchserve_vision.py",
+    "tensor": "torchserve/handlers/torchserve_tensor.py",
+    # A user's own inference.py runs inside this wrapper (its errors as JSON, input_fn's as 400s); the user's
+    # file goes beside it as code/user_inference.py.
+    "custom": "torchserve/handlers/torchserve_custom.py",
 }
+USER_HANDLER = "code/user_inference.py"
 
 # Modules a handler imports from beside it in code/ (the toolkit puts code/ on the Python path): copied
 # from HANDLERS_DIR as code/<file name>. The TFS handler stays one file: its container loads inference.py
@@ -29,6 +34,8 @@ SUPPORT_FILES = {
     "tfs": [],
     "question-answering": ["torchserve/handlers/servekit_torchserve.py"],
     "vision": ["torchserve/handlers/servekit_torchserve.py"],
+    "tensor": ["torchserve/handlers/servekit_torchserve.py"],
+    "custom": ["torchserve/handlers/servekit_torchserve.py"],
 }
 
 # Pinned packages each handler imports beyond what its DLC ships. The question-answering handler uses
@@ -37,11 +44,16 @@ REQUIREMENTS = {
     "tfs": [],
     "question-answering": ["transformers==4.57.6"],
     "vision": [],
+    "tensor": [],
+    "custom": [],
 }
 
-# handler: auto -> by source kind (and example name).
-AUTO_BY_KIND = {"huggingface": "question-answering", "torchscript": "vision", "state_dict": "vision"}
+# handler: auto -> by source kind (and example name). A TorchScript or state_dict source is AUTO_BY_RUNNING: the
+# build runs the model and chooses between these (servekit.servers.torchserve.build, choose_handler).
+AUTO_BY_KIND = {"huggingface": "question-answering"}
 AUTO_BY_EXAMPLE = {"distilbert-qa": "question-answering", "resnet": "vision"}
+AUTO_BY_RUNNING = ("vision", "tensor")
+TORCH_KINDS = ("torchscript", "state_dict")
 
 
 class HandlerError(ValueError):
@@ -49,7 +61,8 @@ class HandlerError(ValueError):
 
 
 def torchserve_handler(model: config.TorchServeModel) -> str:
-    """`question-answering`, `vision`, or the absolute path of the user's own inference.py."""
+    """`question-answering`, `vision`, `tensor`, `auto` (a torch source: the build runs the model to choose), or the
+    absolute path of the user's own inference.py."""
     value = model.handler
     if value == "auto":
         source = model.source
@@ -57,13 +70,16 @@ def torchserve_handler(model: config.TorchServeModel) -> str:
             return AUTO_BY_EXAMPLE[source.name]
         if source.kind in AUTO_BY_KIND:
             return AUTO_BY_KIND[source.kind]
+        if source.kind in TORCH_KINDS:
+            return "auto"
         raise HandlerError(f"model.handler: auto cannot choose for source kind {source.kind!r}; name the handler")
-    if value in HANDLER_FILES and value != "tfs":
+    if value in HANDLER_FILES and value not in ("tfs", "custom"):
         return value
     path = Path(value).expanduser().resolve()
     if path.suffix != ".py":
         raise HandlerError(
-            f"model.handler: {value!r} is neither auto, question-answering, vision nor a path to a .py file; use one"
+            f"model.handler: {value!r} is neither auto, vision, tensor, question-answering nor a path to a .py file; "
+            "use one"
         )
     if not path.is_file():
         raise HandlerError(f"model.handler: {value!r} does not exist ({path}); give the path of your inference.py")

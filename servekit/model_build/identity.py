@@ -76,10 +76,11 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data).encode()).hexdigest()
 
 
-def module_file(spec: str) -> Path | None:
-    """The source file of `module` in `module:Class`, found without importing it (or its packages)."""
+def module_file(spec: str, root: Path | None = None) -> Path | None:
+    """The source file of `module` in `module:Class`, found without importing it (or its packages): in `root` (the
+    source's import_root) first, then where the build worker's Python looks."""
     parts = spec.split(":")[0].split(".")
-    search: list[str] = [str(Path.cwd()), *sys.path]
+    search: list[str] = [*([str(root)] if root else []), str(Path.cwd()), *sys.path]
     found = None
     for i in range(len(parts)):
         found = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
@@ -116,8 +117,14 @@ def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...
         fp["model_class"] = source.model_class
         fp["init_kwargs"] = source.init_kwargs
         fp["example_input_shape"] = source.example_input_shape
-        module = module_file(source.model_class)
-        fp["module_file"] = hasher.file(module) if module else None
+        module = module_file(source.model_class, source.import_root)
+        if module is None:
+            name = source.model_class.split(":")[0]
+            raise handlers.HandlerError(
+                f"model.source.model_class: module {name!r} is not in {source.import_root or Path.cwd()} nor "
+                f"installed; put {name.replace('.', '/')}.py beside servekit.yaml, or set source.import_root to the "
+                "folder that holds it")
+        fp["module_file"] = hasher.file(module)
         fp["code"] = code_digest("torch_io.py", "worker.py")
         tools.add("torch")
     elif isinstance(source, config.S3Source):

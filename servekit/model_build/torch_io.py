@@ -225,3 +225,61 @@ def compile_tensorrt(torchscript_path: Path, inputs: list[dict], max_batch_size:
         module, "forward", inputs=trt_inputs, ir="ts", enabled_precisions={dtype_of[p] for p in precisions},
     )
     out.write_bytes(engine)
+
+
+def forward_arguments(module: Any) -> list[dict[str, str]]:
+    """forward()'s arguments after self: name and TorchScript type ("Tensor", "int", "float", ...)."""
+    return [{"name": a.name, "type": str(a.type)} for a in module.forward.schema.arguments[1:]]
+
+
+def non_tensor_arguments(arguments: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [a for a in arguments if a["type"] not in ("Tensor", "Optional[Tensor]")]
+
+
+def describe_torchscript(path: Path, shapes: list[list[int]], dtypes: list[str]) -> dict:
+    """What a TorchScript file takes and gives: forward()'s arguments with their types, and, when every argument is a
+    tensor, the outputs of one pass on seeded random tensors of `shapes` (batch first) and whether a second pass on the
+    same tensors answers the same (a model that keeps state between calls does not)."""
+    import torch
+
+    module = torch.jit.load(str(path), map_location="cpu").eval()
+    arguments = forward_arguments(module)
+    facts: dict[str, Any] = {"arguments": arguments}
+    if non_tensor_arguments(arguments) or len(shapes) != len(arguments):
+        return facts
+    generator = torch.Generator().manual_seed(0)
+    tensors = []
+    for shape, dtype in zip(shapes, dtypes, strict=True):
+        kind = getattr(torch, TRITON_TO_TORCH_DTYPE.get(dtype, "float32"))
+        tensors.append(torch.rand(shape, generator=generator).to(kind) if kind.is_floating_point
+                       else torch.zeros(shape, dtype=kind))
+    try:
+        with torch.no_grad():
+            first = module(*tensors)
+            second = module(*tensors)
+    except Exception as err:  # noqa: BLE001 - reported with the shapes that failed
+        facts["error"] = str(err).strip().splitlines()[-1][:300]
+        return facts
+    facts["outputs"] = outputs_of(first)
+    facts["stateful"] = not same_outputs(first, second)
+    return facts
+
+
+def outputs_of(result: Any) -> list[dict[str, Any]]:
+    """Each tensor forward() returned (a tensor, or a tuple/list of them), with its Triton type and shape; a value
+    that is not a tensor is listed with its Python type."""
+    import torch
+
+    values = list(result) if isinstance(result, tuple | list) else [result]
+    return [{"dtype": TORCH_DTYPE_TO_TRITON.get(str(v.dtype), str(v.dtype)), "shape": list(v.shape)}
+            if isinstance(v, torch.Tensor) else {"python_type": type(v).__name__} for v in values]
+
+
+def same_outputs(first: Any, second: Any) -> bool:
+    import torch
+
+    a = list(first) if isinstance(first, tuple | list) else [first]
+    b = list(second) if isinstance(second, tuple | list) else [second]
+    return len(a) == len(b) and all(
+        torch.equal(x, y) if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) else x == y
+        for x, y in zip(a, b, strict=True))

@@ -49,6 +49,10 @@ class StateDictSource(Strict):
     model_class: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="`module:Class`, importable.")
     init_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the class.")
     example_input_shape: list[int] = Field(min_length=1, description="Shape of one traced input, batch first.")
+    import_root: Path | None = Field(
+        None, description="The folder put first on the Python path to import model_class (relative to "
+        "servekit.yaml). Default: the folder of servekit.yaml, so a model class in a file beside it is found "
+        "whatever the current folder.")
 
 
 class HuggingFaceSource(Strict):

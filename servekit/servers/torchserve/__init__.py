@@ -30,6 +30,11 @@ class TorchServe(Server):
         return [*super().doc_sections(), ("endpoints[].model (torchserve)", schema.TorchServeModel),
                 ("endpoints[].tuning (torchserve)", schema.TorchServeTuning)]
 
+    def variant(self, ep: Any, name: str, model_data: Any, **common: Any) -> Any:
+        # model.environment: only when set, so an endpoint without it keeps its template byte for byte
+        extra = {"environment": dict(ep.model.environment)} if ep.model.environment else {}
+        return super().variant(ep, name, model_data, **common, **extra)
+
     def start_install_reason(self, requirements: list[str], has_lib: bool) -> str | None:
         # The PyTorch toolkit installs code/requirements.txt whenever it exists; it has no code/lib convention
         # (sagemaker_inference/model_server.py; docs/operations.md).

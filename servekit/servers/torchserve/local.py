@@ -104,7 +104,7 @@ def environment(endpoint: TorchServeEndpointSpec, workdir: Path, *, port: int) -
     bin_dir = str(Path(sys.executable).parent)
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env = dict(endpoint.tuning.to_environment("inference.py"))
+    env = {**endpoint.tuning.to_environment("inference.py"), **endpoint.model.environment}
     env.update({
         "SAGEMAKER_BASE_DIR": str(workdir),
         "SAGEMAKER_BIND_TO_PORT": str(port),

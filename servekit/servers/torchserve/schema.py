@@ -76,13 +76,38 @@ class TorchServeTuning(Strict):
         return env
 
 
+# What servekit writes into a TorchServe container's environment itself (TorchServeTuning.to_environment with every
+# option on, and multi-model mode): model.environment may not set these; each has its key in tuning.
+def servekit_environment_keys() -> frozenset[str]:
+    full = TorchServeTuning(omp_num_threads=1, batched_forward=True)
+    return frozenset(full.to_environment("inference.py")) | {"SAGEMAKER_MULTI_MODEL"}
+
+
+# Handlers servekit ships (model_build/handlers.py maps them to files).
+HANDLER_NAMES = ("auto", "vision", "tensor", "question-answering")
+
+
 class TorchServeModel(Strict):
     source: ModelSource
     handler: str = Field(
         "auto",
-        description="`question-answering`, `vision`, `auto` (chosen from the source) or a path to your own "
-        "inference.py, copied into the archive as code/inference.py.",
+        description="`vision` (one image in, top-k classes out), `tensor` (tensors in, every output out, named), "
+        "`question-answering`, `auto` (servekit runs the model at build and chooses: vision only for a model with "
+        "one [batch, classes] output, tensor otherwise; question-answering for a Hugging Face folder) or the path "
+        "of your own inference.py (docs/bring-your-own-model.md: its contract, and the error handling servekit puts "
+        "around it).",
     )
+    input_shape: list[int] | None = Field(
+        None, min_length=1, description="The shape of one request's input tensor, batch first (e.g. [1, 3, 224, "
+        "224]): servekit runs a TorchScript model on it at build to choose the handler and check the outputs. "
+        "Unset: a state_dict's example_input_shape; for a TorchScript file, a [1, 3, 224, 224] image is tried.")
+    output_names: list[str] | None = Field(
+        None, min_length=1, description="The tensor handler's names of forward()'s outputs, in order (e.g. [boxes, "
+        "landmarks, scores]); checked against the model at build. Unset: output__0, output__1, ...")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="More variables of the container's environment, such as the handlers' "
+        "settings (SERVEKIT_TOP_K, SERVEKIT_INPUT_SHAPE, SERVEKIT_MAX_BATCH, SERVEKIT_MAX_REQUEST_BYTES) or your "
+        "own handler's. The variables servekit sets from tuning, and SAGEMAKER_*, are refused with the key to use.")
     requirements: list[str] = Field(
         default_factory=list, description="Extra pinned lines for code/requirements.txt (pip installs them at start)."
     )
@@ -96,6 +121,18 @@ class TorchServeModel(Strict):
         for line in self.requirements:
             if not re.match(r"^[A-Za-z0-9_.\-\[\],]+==[\w.+!-]+$", line):
                 raise ValueError(f"requirements line {line!r} is not pinned; write it as name==version")
+        owned = servekit_environment_keys()
+        for key in self.environment:
+            if key in owned:
+                raise ValueError(f"environment.{key}: servekit sets it from tuning (or the handler choice); set the "
+                                 "matching tuning key instead (docs/torchserve.md lists which)")
+            if key.startswith("SAGEMAKER_"):
+                raise ValueError(f"environment.{key}: SAGEMAKER_* variables belong to SageMaker and its toolkit; "
+                                 "servekit sets the ones it supports from tuning")
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ValueError(f"environment: {key!r} is not a variable name; use letters, digits and _")
+        if self.output_names is not None and len(set(self.output_names)) != len(self.output_names):
+            raise ValueError(f"output_names {self.output_names} repeat a name; give each output its own")
         return self
 
 
