@@ -1,4 +1,4 @@
-"""`servekit ...`: validate, synth, build, check-artifact, serve, invoke, bench, diff, verify.
+"""`servekit ...`: init, schema, validate, synth, build, check-artifact, serve, invoke, bench, diff, verify.
 
 Each command prints what a person needs and exits non-zero on failure, with one line per problem and
 no traceback for anything the user can fix.
@@ -47,6 +47,31 @@ def _endpoint(config: cfg.ServekitConfig, name: str):
                       + [f"{ce.name}/{c.name}" for ce in config.component_endpoints for c in ce.components])
     errors.print(f"servekit: no endpoint {name!r} in the config; use one of: {names}", markup=False)
     raise SystemExit(2)
+
+
+# --- init and schema --------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    from servekit import describe, init
+
+    shapes = [[int(d) for d in shape.replace("x", ",").split(",") if d.strip()] for shape in args.input_shape or []]
+    try:
+        written = init.run(Path(args.folder), model=Path(args.model) if args.model else None, add=args.add,
+                           input_shapes=shapes, say=lambda m: errors.print(m, markup=False))
+    except (init.InitError, describe.DescribeError) as err:
+        errors.print(f"servekit init: {err}", markup=False)
+        return 2
+    for path in written:
+        console.print(f"wrote {path}", markup=False)
+    console.print("next: `servekit validate`, then `servekit build`, `servekit serve ENDPOINT`, `servekit synth`",
+                  markup=False)
+    return 0
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from servekit.config.json_schema import json_schema_text
+
+    sys.stdout.write(json_schema_text())
+    return 0
 
 
 # --- validate ---------------------------------------------------------------------------------
@@ -386,6 +411,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     config_help = "servekit.yaml; default: the one in the current folder or the nearest folder above it"
+    p = sub.add_parser("init", help="make a folder a servekit project (servekit.yaml, cdk.json, .gitignore, the "
+                       "JSON Schema); --model writes the endpoint a model file describes")
+    p.add_argument("folder", nargs="?", default=".")
+    p.add_argument("--model", help="a .onnx, TorchScript .pt, .keras/.h5 file or a SavedModel folder")
+    p.add_argument("--input-shape", action="append", help="TorchScript: the shape of each forward() tensor, batch "
+                   "first, e.g. 1,3,224,224 (once per tensor)")
+    p.add_argument("--add", action="store_true", help="add the model's endpoint to an existing servekit.yaml")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("schema", help="print servekit.yaml's JSON Schema (for editors)")
+    p.set_defaults(func=cmd_schema)
+
     p = sub.add_parser("validate", help="check servekit.yaml; one line per problem")
     p.add_argument("config", nargs="?", help=config_help)
     p.set_defaults(func=cmd_validate)

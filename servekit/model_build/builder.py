@@ -239,9 +239,11 @@ def identity_of(endpoint: Any, *, cache_dir: Path) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Worker
 # ---------------------------------------------------------------------------------------------
-def run_worker(task: dict[str, Any], say: Progress, *, python_path: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def run_worker(task: dict[str, Any], say: Progress, *, python_path: list[str] = (),  # type: ignore[assignment]
+               module: str = "servekit.model_build.worker") -> dict[str, Any]:
     """Run one framework step in a fresh interpreter; its `progress:` lines go to `say`. `python_path`: folders
-    put first on its import path (a state_dict's import_root, where the user's model class lives)."""
+    put first on its import path (a state_dict's import_root, where the user's model class lives); `module`: the
+    worker (servekit.model_build.user_worker for the steps on a user's model)."""
     env = dict(os.environ)
     env.update(PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                KERAS_BACKEND="tensorflow", TOKENIZERS_PARALLELISM="false", TF_ENABLE_ONEDNN_OPTS="0")
@@ -250,7 +252,7 @@ def run_worker(task: dict[str, Any], say: Progress, *, python_path: list[str] = 
     env["PYTHONPATH"] = os.pathsep.join(p for p in (*python_path, str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", ""))
                                         if p)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "servekit.model_build.worker", json.dumps(task)],
+        [sys.executable, "-m", module, json.dumps(task)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -294,6 +296,9 @@ def check_path(source: Any, field: str, *, is_dir: bool) -> None:
         raise BuildError(f"{field}.path: {path} is not a directory; point it at the {source.kind} folder")
     if not is_dir and not path.is_file():
         raise BuildError(f"{field}.path: {path} is not a file; point it at the {source.kind} file")
+
+
+USER_WORKER = "servekit.model_build.user_worker"
 
 
 def plan_identity(data: dict[str, Any]) -> str:

@@ -92,6 +92,13 @@ def module_file(spec: str, root: Path | None = None) -> Path | None:
     return Path(found.origin)
 
 
+def keras_modules(path: Path) -> list[str]:
+    """The custom-class modules a .keras file names (read from its config.json, no TensorFlow import)."""
+    from servekit.model_build.user_worker import custom_modules
+
+    return custom_modules(path)
+
+
 def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...] = ()) -> dict[str, Any]:
     """What identifies a source's bytes: kind, content digests and non-path options (never the path).
 
@@ -108,7 +115,10 @@ def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...
         fp["tree"] = hasher.tree(source.path)
     elif isinstance(source, config.KerasSource):
         fp["file"] = hasher.file(source.path)
-        fp["code"] = code_digest("examples.py", "worker.py")
+        fp["code"] = code_digest("examples.py", "worker.py", "user_worker.py")
+        # The custom classes' code is part of the model: hash the files of the modules it names
+        fp["modules"] = {name: hasher.file(module) for name in keras_modules(source.path)
+                         if (module := module_file(name, source.import_root)) is not None}
         tools.add("tensorflow")
     elif isinstance(source, config.TorchScriptSource | config.OnnxSource | config.ArchiveSource):
         fp["file"] = hasher.file(source.path)

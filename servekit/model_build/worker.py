@@ -97,13 +97,6 @@ def _inspect_torchscript(task: dict[str, Any]) -> dict[str, Any]:
     return torch_io.inspect_torchscript(Path(task["path"]), task["inputs"], task["max_batch_size"])
 
 
-def _describe_torchscript(task: dict[str, Any]) -> dict[str, Any]:
-    from servekit.model_build import torch_io
-
-    progress(f"running the TorchScript model twice on random tensors of shapes {task['shapes']}")
-    return torch_io.describe_torchscript(Path(task["path"]), task["shapes"], task["dtypes"])
-
-
 def _onnx(task: dict[str, Any]) -> dict[str, Any]:
     from servekit.model_build import torch_io
 
@@ -145,7 +138,6 @@ TASKS = {
     "check_saved_model": _check_saved_model,
     "state_dict": _state_dict,
     "inspect_torchscript": _inspect_torchscript,
-    "describe_torchscript": _describe_torchscript,
     "onnx": _onnx,
     "tensorrt": _tensorrt,
     "verify_huggingface": _verify_huggingface,

@@ -28,10 +28,15 @@ class SavedModelSource(Strict):
 
 
 class KerasSource(Strict):
-    """A Keras model file (.keras or .h5), exported to a SavedModel at build time."""
+    """A Keras model file (.keras or .h5), exported to a SavedModel at build time: serving_default answers with every
+    output by name (one input and one output: `input` -> `probabilities`). The modules of its custom classes, which a
+    .keras file names, are imported first from import_root."""
 
     kind: Literal["keras"]
     path: Path
+    import_root: Path | None = Field(
+        None, description="The folder put first on the Python path to import the model's custom classes (relative "
+        "to servekit.yaml). Default: the folder of servekit.yaml.")
 
 
 class TorchScriptSource(Strict):

@@ -64,6 +64,7 @@ def saved_model_folder(source: Any, out: Path, say: builder.Progress) -> Path:
         builder.run_worker({"task": "example", "name": source.name, "out": str(out)}, say)
         return out
     if isinstance(source, sources.KerasSource):
-        builder.run_worker({"task": "keras", "path": str(source.path), "out": str(out)}, say)
+        builder.run_worker({"task": "keras", "path": str(source.path), "out": str(out),
+                            "import_root": str(source.import_root or "")}, say, module=builder.USER_WORKER)
         return out
     return source.path

@@ -56,7 +56,7 @@ def plan(ep: TorchServeEndpointSpec, hasher: FileHasher) -> builder.Plan:
     data.update({k: v for k, v in (("input_shape", model.input_shape), ("output_names", model.output_names)) if v})
     runs_model = not qa_source and key in ("auto", "vision", "tensor")
     if runs_model:
-        data["checked_by_running"] = identity.code_digest("torch_io.py", "worker.py")
+        data["checked_by_running"] = identity.code_digest("user_worker.py")
 
     def materialize(work: Path, say: builder.Progress) -> dict[str, Content]:
         entries: dict[str, Content] = {}
@@ -108,13 +108,13 @@ def probe_shape(model: Any, key: str) -> list[int] | None:
 def _run(path: Path, model: Any, key: str, say: builder.Progress) -> dict[str, Any]:
     shape = probe_shape(model, key)
     facts = builder.run_worker({"task": "describe_torchscript", "path": str(path), "shapes": [shape] if shape else [],
-                                "dtypes": ["TYPE_FP32"]}, say)
+                                "dtypes": ["TYPE_FP32"]}, say, module=builder.USER_WORKER)
     facts["shape"] = shape
     return facts
 
 
 def choose_handler(key: str, model: Any, facts: dict[str, Any], say: builder.Progress) -> tuple[str, dict | None]:
-    """The handler for what the model did at build (servekit.model_build.torch_io.describe_torchscript), and the
+    """The handler for what the model did at build (servekit.model_build.user_worker.describe_torchscript), and the
     tensor handler's signature; a model no handler can serve rightly is refused with the fix."""
     arguments = facts["arguments"]
     others = [a for a in arguments if a["type"] not in ("Tensor", "Optional[Tensor]")]

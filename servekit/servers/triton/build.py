@@ -10,6 +10,7 @@ from typing import Any
 from servekit.model_build import builder, identity, manifest
 from servekit.model_build.archive import Content, FileHasher
 from servekit.servers.triton import model_config as triton_config
+from servekit.servers.triton import onnx_scalars
 from servekit.servers.triton.schema import TritonEndpointSpec
 
 
@@ -50,6 +51,8 @@ def _identity(model: Any, hasher: FileHasher) -> dict[str, Any]:
         "model": model.model_dump(mode="json", exclude={"source", "more_versions", *_unset_since_format_3(model)}),
         "source": identity.source_fingerprint(model.source, hasher, needs=_needs(model, model.source)),
     }
+    if onnx_scalars.wrap_candidates(model):  # the build may add a Reshape to the graph: its code is an input
+        data["onnx_scalars"] = identity.digest((Path(onnx_scalars.__file__).read_bytes().decode(),))
     if model.more_versions:  # only when set: an artifact built before them keeps its identity
         data["more_versions"] = [{"version": v.version, "source": identity.source_fingerprint(
             v.source, hasher, needs=_needs(model, v.source))} for v in model.more_versions]
@@ -94,11 +97,19 @@ def _model_file(ep: TritonEndpointSpec, model: Any, source: Any, work: Path,
                 say: builder.Progress) -> tuple[Path, dict[str, Any]]:
     """One version's model file in the model's format, checked against the config (the model file is the truth),
     and its manifest record."""
-    tensors = {"inputs": [t.model_dump() for t in model.inputs], "outputs": [t.model_dump() for t in model.outputs]}
+    # The exports and runs below feed the model itself: the shapes it takes (reshape when set, else dims).
+    tensors = {label: [{**t.model_dump(), "dims": t.model_dims} for t in getattr(model, label)]
+               for label in ("inputs", "outputs")}
     plan_record: dict[str, Any] = {}
     if model.format == "onnx":
         if source.kind == "onnx":
             model_file = source.path
+            scalars = onnx_scalars.scalar_inputs(model_file, onnx_scalars.wrap_candidates(model))
+            if scalars:
+                say(f"{model.name}: the ONNX model takes {', '.join(scalars)} as a scalar, which Triton cannot pass "
+                    "to a model that does not batch: adding a Reshape from [1] in front of the graph")
+                model_file = work / "model.onnx"
+                onnx_scalars.wrap(source.path, scalars, model_file)
         else:
             model_file = work / "model.onnx"
             builder.run_worker({"task": "onnx", "path": str(builder.torchscript_file(source, work, say)), **tensors,

@@ -50,6 +50,9 @@ def _add_tensors(mc: Any, inputs: Any, outputs: Any) -> None:
             entry.name = t.name
             entry.data_type = pb.DataType.Value(t.data_type)
             entry.dims.extend(t.dims)
+            if getattr(t, "reshape", None) is not None:
+                entry.reshape.SetInParent()  # an empty shape (a scalar) is still a reshape
+                entry.reshape.shape.extend(t.reshape)
 
 
 def to_proto(model: config.TritonModel) -> Any:
@@ -265,9 +268,11 @@ def torchscript_problems(model: config.TritonModel, facts: dict[str, Any]) -> li
                                "whose first dimension is not the batch; set max_batch_size: 0 or fix the model")
                     continue
                 shape = shape[1:]
-            if len(shape) != len(t.dims) or any(c != -1 and c != s for c, s in zip(t.dims, shape, strict=False)):
-                out.append(f"model.outputs[{i}].dims: {t.dims} but the model returns {shape}"
-                           f"{' (batch excluded)' if batching else ''}; set dims: {shape}")
+            dims, key = t.model_dims, "dims" if t.reshape is None else "reshape"
+            if len(shape) != len(dims) or any(c != -1 and c != s for c, s in zip(dims, shape, strict=False)):
+                out.append(f"model.outputs[{i}].{key}: {dims} but the model returns {shape}"
+                           f"{' (batch excluded)' if batching else ''}; set {key}: {shape}"
+                           + (" (with dims [1] and reshape [] for a scalar)" if not shape and key == "dims" else ""))
         if out:
             break
     if batching and len(facts["runs"]) == 2 and "error" in facts["runs"][1] and "error" not in facts["runs"][0]:
@@ -306,21 +311,30 @@ def onnx_problems(model: config.TritonModel, path: Path) -> list[str]:
             if dtype != t.data_type:
                 out.append(f"{field}.data_type: {t.data_type} but the ONNX model has {dtype}; set it to {dtype}")
             shape = _onnx_shape(v)
+            dims, key = t.model_dims, "dims" if t.reshape is None else "reshape"
+            scalar = ""
+            if key == "dims" and len(shape) == (1 if batching else 0):  # a scalar (per batch row)
+                scalar = " (a scalar: dims [1] and reshape [])" if batching or label == "outputs" else \
+                    " (a scalar input of a model that does not batch: dims [1], which servekit feeds to the graph " \
+                    "through a Reshape it adds; Triton refuses reshape [] there)"
             if batching:
-                if len(shape) != len(t.dims) + 1:
-                    out.append(f"{field}.dims: {t.dims} (plus the batch dimension) but the ONNX model has rank "
-                               f"{len(shape)} ({shape}); dims exclude the batch dimension when max_batch_size > 0")
+                if len(shape) != len(dims) + 1:
+                    out.append(f"{field}.{key}: {dims} (plus the batch dimension) but the ONNX model has rank "
+                               f"{len(shape)} ({shape}); {key} exclude the batch dimension when max_batch_size > 0"
+                               f"{scalar}")
                     continue
                 if shape[0] is not None and shape[0] != 0:
                     out.append(f"{field}: the ONNX model fixes the batch dimension at {shape[0]}; export it with a "
                                "dynamic batch axis or set max_batch_size: 0")
                 shape = shape[1:]
-            elif len(shape) != len(t.dims):
-                out.append(f"{field}.dims: {t.dims} but the ONNX model has {shape}; set dims to match")
+            elif label == "inputs" and shape == [] and t.dims == [1] and t.reshape is None:
+                continue  # a scalar input of a model that does not batch: the build feeds it through a Reshape
+            elif len(shape) != len(dims):
+                out.append(f"{field}.{key}: {dims} but the ONNX model has {shape}; set {key} to match{scalar}")
                 continue
-            for j, (c, s) in enumerate(zip(t.dims, shape, strict=True)):
+            for j, (c, s) in enumerate(zip(dims, shape, strict=True)):
                 if s not in (None, 0) and c != s:
-                    out.append(f"{field}.dims[{j}]: {c} but the ONNX model fixes it at {s}; set it to {s}")
+                    out.append(f"{field}.{key}[{j}]: {c} but the ONNX model fixes it at {s}; set it to {s}")
         extra = sorted(set(known) - {t.name for t in tensors})
         if extra and label == "inputs":
             out.append(f"model.inputs: the ONNX model also takes {extra}; add them to model.inputs")

@@ -4,10 +4,11 @@ SAGEMAKER_TRITON_* tuning. TritonTuning.to_environment() is the one place where 
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from servekit.options import Strict
 from servekit.spec.endpoint import EndpointBase, VariantBase, bool_env
@@ -23,6 +24,34 @@ class TritonTensor(Strict):
     name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
     data_type: str = Field(description="Triton data type, e.g. TYPE_FP32.")
     dims: list[int] = Field(min_length=1, description="Without the batch dimension when max_batch_size > 0; -1 = any.")
+    reshape: list[int] | None = Field(
+        None, description="The model's own shape of the tensor (batch excluded) where it differs from dims, the shape "
+        "requests and answers carry: Triton reshapes between them (config.pbtxt reshape). [] with dims [1] serves a "
+        "scalar per batch row, which dims alone cannot say. Unset: the model takes dims as they are.")
+
+    @property
+    def model_dims(self) -> list[int]:
+        """The shape the model itself takes or returns (batch excluded): reshape when set, else dims."""
+        return list(self.dims if self.reshape is None else self.reshape)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_reshape(self, handler: Any) -> Any:
+        # An unset reshape is left out of dumps, so artifact identities made before it existed stay as they were.
+        data = handler(self)
+        if self.reshape is None and isinstance(data, dict):
+            data.pop("reshape", None)
+        return data
+
+    @model_validator(mode="after")
+    def _reshape_fits(self) -> TritonTensor:
+        if self.reshape is None:
+            return self
+        if any(d == 0 or d < -1 for d in self.reshape):
+            raise ValueError(f"reshape {self.reshape} must be positive sizes or -1 (variable)")
+        if -1 not in self.dims and -1 not in self.reshape and math.prod(self.dims) != math.prod(self.reshape):
+            raise ValueError(f"reshape {self.reshape} holds {math.prod(self.reshape)} values but dims {self.dims} hold "
+                             f"{math.prod(self.dims)}; Triton only reshapes, so both must hold the same number")
+        return self
 
     @field_validator("data_type")
     @classmethod
@@ -113,6 +142,11 @@ class TritonModel(Strict):
         allowed = {"example", "torchscript", "state_dict", "onnx", "archive", "s3"}
         if self.source.kind not in allowed:
             raise ValueError(f"source.kind {self.source.kind!r} cannot serve on Triton; use one of {sorted(allowed)}")
+        empty = [t.name for t in self.inputs if t.reshape == []]
+        if empty and self.max_batch_size == 0:
+            raise ValueError(f"inputs {empty}: reshape [] on a model that does not batch is refused by Triton at load "
+                             "(\"scalar tensors are not supported\"); set dims [1] without reshape (an ONNX model's "
+                             "scalar input is then fed through a Reshape servekit adds to the graph) or batch the model")
         if self.dynamic_batching is not None:
             if self.max_batch_size == 0:
                 raise ValueError("dynamic_batching needs max_batch_size > 0; set max_batch_size or drop dynamic_batching")

@@ -198,14 +198,18 @@ def test_requirement_conflicting_with_the_handler_pin_fails(endpoints, tmp_path)
         build(ep, cache_dir=tmp_path)
 
 
-def test_own_handler_file_is_copied_as_code_inference_py(endpoints, extracted, tmp_path):
+def test_when_the_handler_is_the_users_file_then_it_runs_inside_servekits_wrapper(endpoints, extracted, tmp_path,
+                                                                                 handlers_dir):
     own = tmp_path / "my_inference.py"
     own.write_text("def model_fn(model_dir):\n    return None\n")
     src = config.TorchScriptSource(kind="torchscript", path=extracted["triton"] / "resnet" / "1" / "model.pt")
     ep = _with(endpoints["torchserve"], source=src, handler=str(own), requirements=["pillow==11.0.0"])
     artifact = build(ep, cache_dir=tmp_path / "cache")
     with tarfile.open(artifact.path) as tar:
-        assert tar.extractfile("code/inference.py").read() == own.read_bytes()
+        assert tar.extractfile("code/user_inference.py").read() == own.read_bytes()
+        wrapper = handlers_dir / "torchserve" / "handlers" / "torchserve_custom.py"
+        assert tar.extractfile("code/inference.py").read() == wrapper.read_bytes()
+        assert tar.extractfile("code/servekit_torchserve.py").read()  # the wrapper's error handling
         assert tar.extractfile("code/requirements.txt").read() == b"pillow==11.0.0\n"
 
 

@@ -11,9 +11,9 @@ output__0, output__1, ...).
 
 Request (Content-Type):
 - application/x-npy: one tensor (numpy .npy bytes, never unpickled), for a model with one input;
-- application/json: KServe v2, `{"inputs": [{"name": "input__0", "shape": [1, 4], "datatype": "FP32",
-  "data": [...]}, ...]}` (one entry per forward() argument, by name or in order); or one tensor as a nested list,
-  bare or under "inputs" / "instances" (float32).
+- application/json: KServe v2, `{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [...]}, ...]}`
+  (one entry per forward() argument, named as servekit-handler.json lists them, or all unnamed in forward()'s
+  order); or one tensor as a nested list, bare or under "inputs" / "instances" (float32).
 Response (Accept):
 - application/json: `{"outputs": [{"name": ..., "shape": [...], "datatype": "FP32", "data": [...flat...]}, ...]}`,
   every output of forward() in order (KServe v2's response shape);
@@ -184,13 +184,15 @@ def _parse_json(payload, names: list[str]) -> list[np.ndarray]:
 
 def _v2_inputs(entries: list[dict], names: list[str]) -> list[np.ndarray]:
     by_name = {e.get("name"): e for e in entries}
-    if all(name in by_name for name in names):
-        ordered = [by_name[name] for name in names]
-    elif len(entries) == len(names) and not set(by_name) & set(names):
-        ordered = entries  # unnamed (or otherwise named) entries, in forward()'s order
+    if all("name" not in e for e in entries) and len(entries) == len(names):
+        ordered = entries  # unnamed entries, in forward()'s order
     else:
+        unknown = sorted(str(n) for n in set(by_name) - set(names))
         missing = [n for n in names if n not in by_name]
-        raise bad_request(f"inputs {missing} are missing; the model takes {', '.join(names)}")
+        if unknown or missing:
+            raise bad_request(f"inputs {missing} are missing" + (f" and {unknown} unknown" if unknown else "")
+                              + f"; the model takes {', '.join(names)}")
+        ordered = [by_name[name] for name in names]
     arrays = []
     for name, entry in zip(names, ordered, strict=True):
         datatype = str(entry.get("datatype", "FP32")).upper()

@@ -1,0 +1,56 @@
+"""A 0-d (scalar) input of an ONNX model that does not batch, fed as a one-element tensor.
+
+Triton cannot give a model that does not batch a scalar input: its config needs at least one dim, and `reshape: []`
+on such an input is refused at load (tritonserver 2.44, seen here: "model input cannot have empty reshape for
+non-batching model as scalar tensors are not supported"; triton-inference-server/core src/model_config_utils.cc,
+ValidateModelInput). Streaming models take their sample rate or state size that way. servekit serves them with the
+input declared `dims: [1]` and a Reshape node added in front of the graph, which turns the one-element tensor back
+into the scalar the model was made for: the rest of the graph is unchanged, so the model computes what it did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def wrap_candidates(model: Any) -> list[str]:
+    """Inputs that may be 0-d in the graph, told from the config alone (no ONNX read, so a cached synth stays
+    cheap): a model that does not batch, an input declared dims [1] without reshape."""
+    if model.format != "onnx" or model.source.kind != "onnx" or model.max_batch_size != 0:
+        return []
+    return [t.name for t in model.inputs if t.dims == [1] and t.reshape is None]
+
+
+def scalar_inputs(path: Path, names: list[str]) -> list[str]:
+    """Those of `names` that the ONNX graph takes as 0-d tensors."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [v.name for v in graph.input if v.name in names and v.type.tensor_type.HasField("shape")
+            and len(v.type.tensor_type.shape.dim) == 0]
+
+
+def wrap(path: Path, names: list[str], out: Path) -> None:
+    """Write `path` to `out` with each 0-d input in `names` taken as shape [1] and reshaped to a scalar first."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    import numpy as np
+
+    for value in graph.input:
+        if value.name not in names:
+            continue
+        inner = f"{value.name}__servekit_scalar"
+        for node in graph.node:
+            node.input[:] = [inner if i == value.name else i for i in node.input]
+        shape_name = f"{value.name}__servekit_scalar_shape"
+        graph.initializer.append(numpy_helper.from_array(np.zeros([0], dtype=np.int64), shape_name))
+        graph.node.insert(0, helper.make_node("Reshape", [value.name, shape_name], [inner],
+                                              name=f"{value.name}__servekit_to_scalar"))
+        value.type.tensor_type.shape.dim.add().dim_value = 1
+    assert TensorProto  # the types stay as they were: only the shape of each input changes
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
