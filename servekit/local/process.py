@@ -181,8 +181,11 @@ def termination_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM (`kill`, a supervisor) and SIGHUP (a closed terminal) act as Ctrl-C: they raise
     KeyboardInterrupt, so `with server:` blocks and the atexit hook stop every server this process started.
     Python's default for both signals ends the process at once, without either, leaving TorchServe's Java
-    frontend and workers or tritonserver running (and holding their ports). The previous handlers come back
-    after the block; outside the main thread, where no handler can be set, nothing changes."""
+    frontend and workers or tritonserver running (and holding their ports). SIGINT gets the same handler, set
+    here rather than inherited: a process started as a background job (`cmd &`, a CI runner) inherits SIGINT as
+    ignored, and Python keeps an ignored disposition, so Ctrl-C-by-signal would never reach it (uvicorn and gunicorn
+    install their own handlers for the same reason). The previous handlers come back after the block; outside the
+    main thread, where no handler can be set, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -190,7 +193,7 @@ def termination_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:

@@ -131,10 +131,15 @@ def test_when_validate_is_given_the_default_then_it_lists_the_endpoints():
     assert "image-classifier (tfs), question-answering (torchserve), resnet (triton)" in result.stdout
 
 
-def test_when_the_cdk_cli_is_missing_then_synth_says_how_to_install_it(tmp_path, monkeypatch):
-    from servekit import cli
-
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
-    shutil.copy(ROOT / "servekit.yaml", tmp_path / "servekit.yaml")
-    code = cli.main(["synth", str(tmp_path / "servekit.yaml"), "--output", str(tmp_path / "o")])
-    assert code == 2
+def test_when_servekit_synth_runs_without_the_cdk_cli_then_it_writes_what_cdk_synth_writes(assembly, tmp_path):
+    """servekit synth runs servekit.app itself with the context the CDK CLI would give it (servekit.project): every
+    template and asset manifest equals, byte for byte, what the real CDK CLI synthesizes from cdk.json."""
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = run([str(cdk), "synth", "--quiet", "-o", str(tmp_path / "cli.out")], env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = sorted(p.name for p in assembly.glob("*.json") if p.name.endswith((".template.json", ".assets.json")))
+    assert names == sorted(p.name for p in (tmp_path / "cli.out").glob("*.json")
+                           if p.name.endswith((".template.json", ".assets.json")))
+    for name in names:
+        assert (assembly / name).read_bytes() == (tmp_path / "cli.out" / name).read_bytes(), name

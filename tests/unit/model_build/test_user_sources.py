@@ -74,3 +74,74 @@ def test_when_a_keras_file_is_given_then_tfs_gets_a_savedmodel_that_predicts_the
     x = np.random.default_rng(0).random((2, 6), dtype=np.float32)
     (result,) = serve(**{next(iter(serve.structured_input_signature[1])): tf.constant(x)}).values()
     np.testing.assert_allclose(result.numpy(), net.predict(x, verbose=0), atol=1e-5)
+
+
+CUSTOM_LAYER = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Scale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+'''
+
+
+def test_when_a_keras_file_has_three_outputs_and_a_custom_class_then_tfs_answers_each_output_by_name(
+        endpoints, tmp_path, monkeypatch):
+    """The custom class's module is named in the .keras file: the build imports it from beside servekit.yaml (here
+    the source's import_root), whatever the current folder."""
+    import keras
+    import tensorflow as tf
+
+    (tmp_path / "my_layers.py").write_text(CUSTOM_LAYER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_layers
+
+    keras.utils.set_random_seed(3)
+    image = keras.Input(shape=(4, 4, 3), name="image")
+    h = my_layers.Scale(0.5)(keras.layers.Flatten()(image))
+    net = keras.Model(image, [keras.layers.Dense(4, name="boxes")(h), keras.layers.Dense(10, name="landmarks")(h),
+                              keras.layers.Dense(2, activation="softmax", name="probabilities")(h)])
+    net.save(tmp_path / "face.keras")
+    monkeypatch.chdir(tmp_path.parent)  # not the folder of the class
+    source = config.KerasSource(kind="keras", path=tmp_path / "face.keras", import_root=tmp_path)
+    ep = endpoints["tfs"].model_copy(update={"models": [config.TfsModel(name="face", source=source)],
+                                             "default_model": None})
+    artifact = build(ep, cache_dir=tmp_path / "cache")
+    with tarfile.open(artifact.path) as tar:
+        tar.extractall(tmp_path / "out", filter="data")
+    serve = tf.saved_model.load(str(tmp_path / "out" / "face" / "1")).signatures["serving_default"]
+    x = np.random.default_rng(0).random((2, 4, 4, 3), dtype=np.float32)
+    answer = serve(image=tf.constant(x))
+    assert sorted(answer) == ["boxes", "landmarks", "probabilities"]
+    for name, want in zip(("boxes", "landmarks", "probabilities"), net.predict(x, verbose=0), strict=True):
+        np.testing.assert_array_equal(answer[name].numpy(), want)
+
+
+def test_when_a_keras_files_custom_class_cannot_be_imported_then_the_build_names_the_module_and_saved_model(
+        endpoints, tmp_path, monkeypatch):
+    import keras
+    import pytest
+
+    from servekit.model_build import BuildError
+
+    (tmp_path / "gone_layers.py").write_text(CUSTOM_LAYER.replace('package="tests"', 'package="gone"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import gone_layers
+
+    inputs = keras.Input(shape=(3,))
+    keras.Model(inputs, gone_layers.Scale(2.0)(inputs)).save(tmp_path / "scaled.keras")
+    (tmp_path / "gone_layers.py").unlink()
+    source = config.KerasSource(kind="keras", path=tmp_path / "scaled.keras", import_root=tmp_path)
+    ep = endpoints["tfs"].model_copy(update={"models": [config.TfsModel(name="s", source=source)],
+                                             "default_model": None})
+    with pytest.raises(BuildError, match="module 'gone_layers', which cannot be imported.*kind: saved_model"):
+        build(ep, cache_dir=tmp_path / "cache")
