@@ -251,22 +251,37 @@ def _artifact(endpoint, cache_dir: str) -> Path:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """The endpoint's artifact in its model server, behind servekit's SageMaker runtime front on --port: the
+    container's own routes pass through, and InvokeEndpoint answers as SageMaker does (servekit/local/runtime_front.py),
+    so a boto3 client given endpoint_url runs unchanged against it."""
     import time
 
     from servekit import local
+    from servekit.local.runtime_front import RuntimeFront
 
     config = _load(args.config)
     endpoint = _endpoint(config, args.endpoint)
+    fleet = args.endpoint.partition("/")[0]
+    names = {args.endpoint, endpoint.name, fleet, naming.endpoint_name(config.app, fleet)}
+    try:  # bound first: a port in use fails before the model server starts
+        front = RuntimeFront("", names=names, port=args.port)
+    except OSError as err:
+        errors.print(f"servekit: cannot listen on 127.0.0.1:{args.port} ({err.strerror or err}); pass another --port "
+                     "(0 picks a free one)", markup=False)
+        return 2
     artifact = _artifact(endpoint, args.cache_dir)
     workdir = Path(args.workdir).resolve() if args.workdir else project.of(args.config).serve_dir(args.endpoint)
-    server = local.start(endpoint, artifact, workdir=workdir, port=args.port,
-                         progress=lambda m: errors.print(m, markup=False))
-    with server, local.announce(project.of(args.config).serve_dir(args.endpoint), server):
+    server = local.start(endpoint, artifact, workdir=workdir, progress=lambda m: errors.print(m, markup=False))
+    front.backend = server.url
+    with server, front, local.announce(project.of(args.config).serve_dir(args.endpoint), front):
         kind = "EMULATION of" if server.emulated else "real"
-        console.print(f"{endpoint.name}: {kind} {endpoint.server} serving {artifact} at {server.url} "
-                      f"(/ping, /invocations), ready in {server.startup_seconds:.1f} s", markup=False)
+        console.print(f"{endpoint.name}: {kind} {endpoint.server} serving {artifact} at {front.url} "
+                      f"(/ping, /invocations; SageMaker's InvokeEndpoint at /endpoints/"
+                      f"{naming.endpoint_name(config.app, fleet)}/invocations), ready in {server.startup_seconds:.1f} s",
+                      markup=False)
         for line in server.differences:
             console.print(f"  differs from the cloud: {line}", markup=False)
+        console.print(f"  the model server itself answers at {server.url}, behind servekit's front", markup=False)
         console.print(f"log: {server.server.log_path}; Ctrl-C (or SIGTERM) stops it", markup=False)
         try:
             while server.running():
