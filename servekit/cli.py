@@ -100,6 +100,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         errors.print(f"servekit: synth failed (exit {result.returncode}); see the lines above", markup=False)
         return result.returncode or 1
     print_endpoint_table(output)
+    cli = project.cdk_cli(here.root)
+    shown = str(output.relative_to(Path.cwd())) if output.is_relative_to(Path.cwd()) else str(output)
+    console.print(f"deploy: {cli or 'cdk'} deploy --app {shown} --all (with AWS credentials)"
+                  + ("" if cli else f"; the CDK CLI is not installed here: {project.CDK_CLI_HINT}"), markup=False)
     return 0
 
 
@@ -415,7 +419,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _project_defaults(args: argparse.Namespace) -> None:
     """Every command works from any folder: the config is found (servekit.project.find_config) and made absolute,
     and what a command keeps goes into that project's folder unless an option says otherwise."""
-    if "config" in args:
+    if getattr(args, "config_option", None):  # validate and synth take the config either way
+        args.config = args.config_option
+    if "config" in args and args.func is not cmd_diff:  # diff's config is a path in each git ref's tree, kept as given
         args.config = str(project.find_config(args.config))
     if getattr(args, "cache_dir", "") is None:
         args.cache_dir = str(project.of(args.config).cache_dir)
@@ -440,11 +446,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("validate", help="check servekit.yaml; one line per problem")
     p.add_argument("config", nargs="?", help=config_help)
+    p.add_argument("--config", dest="config_option", metavar="CONFIG", help="the same, as the other commands take it")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("synth", help="build the artifacts and synthesize CloudFormation into the project's cdk.out "
                        "(no CDK CLI needed)")
     p.add_argument("config", nargs="?", help=config_help)
+    p.add_argument("--config", dest="config_option", metavar="CONFIG", help="the same, as the other commands take it")
     p.add_argument("--output", help="the cloud assembly folder; default: cdk.out beside servekit.yaml")
     p.set_defaults(func=cmd_synth)
 

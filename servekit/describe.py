@@ -44,7 +44,7 @@ def describe(path: Path, *, input_shapes: list[list[int]], say: Callable[[str], 
         return _onnx(path)
     if suffix in (".keras", ".h5"):
         return _tensorflow(path, "keras", say)
-    if suffix in (".pt", ".pth", ".ts", ".torchscript"):
+    if suffix in (".pt", ".pth", ".ts", ".jit", ".torchscript"):
         return _torchscript(path, input_shapes, say)
     raise DescribeError(f"{path}: servekit reads .onnx, TorchScript (.pt), .keras/.h5 files and SavedModel folders; "
                         "a state_dict needs its class: write a `kind: state_dict` source by hand "

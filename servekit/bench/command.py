@@ -11,6 +11,7 @@ from typing import Any
 
 from servekit import codecs, local, naming, project, servers
 from servekit.bench.common import (
+    EXAMPLES_DIR,
     HARD_LIMITS,
     BenchError,
 )
@@ -157,6 +158,10 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
     if running:  # the project's `servekit serve` of this endpoint: bench it rather than start a second server
         say(f"benching the `servekit serve {args.endpoint}` running at {running}")
         args.url = running
+    example = here.root / "examples" / f"{endpoint.name}.json"
+    if not args.data and example.is_file() and example.parent.resolve() != EXAMPLES_DIR.resolve():
+        say(f"request body: the project's {example}")  # a user project's example, as `servekit verify` reads it
+        args.data = str(example)
 
     variants = [("", endpoint)] if sweep is None else [
         (sweep.label(i), with_setting(endpoint, sweep.path, v)) for i, v in enumerate(sweep.values)]

@@ -22,7 +22,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("old", help="cdk.out folder or git ref (e.g. main, HEAD~1)")
     parser.add_argument("new", nargs="?", default=WORKING_TREE,
                         help="cdk.out folder or git ref; default: the working tree, synthesized")
-    parser.add_argument("--config", default="servekit.yaml", help="the config both sides synthesize (for git refs)")
+    parser.add_argument("--config", default="servekit.yaml", help="the config both sides synthesize (for git refs), "
+                        "relative to the repository's root")
     parser.add_argument("--format", choices=["text", "markdown"], default="text",
                         help="markdown: for a pull-request comment")
 

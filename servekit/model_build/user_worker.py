@@ -162,14 +162,23 @@ def _keras(task: dict[str, Any]) -> dict[str, Any]:
             importlib.import_module(name)
         except ImportError as err:
             raise RuntimeError(
-                f"the model's custom classes are in module {name!r}, which cannot be imported ({err}); put {name}.py "
-                "(with its classes decorated @keras.saving.register_keras_serializable) beside servekit.yaml or set "
-                "source.import_root to its folder; or export a SavedModel yourself (model.export(path)) and use "
-                "kind: saved_model") from None
+                f"the model's custom classes are in module {name!r}, which cannot be imported ({err}); install the "
+                f"package that defines it, or put {name.replace('.', '/')}.py (its classes decorated "
+                "@keras.saving.register_keras_serializable) beside servekit.yaml or under source.import_root; or "
+                "export a SavedModel yourself (model.export(path)) and use kind: saved_model") from None
     import keras
 
     worker.progress(f"loading Keras model {path}" + (f" (custom classes from {', '.join(modules)})" if modules else ""))
-    model = keras.models.load_model(str(path), compile=False)
+    try:
+        model = keras.models.load_model(str(path), compile=False)
+    except (TypeError, ValueError) as err:
+        if "Could not locate" not in str(err) and "Unknown" not in str(err):
+            raise
+        raise RuntimeError(
+            f"Keras cannot rebuild a custom class of {path.name} ({str(err).splitlines()[0][:300]}): decorate it with "
+            "@keras.saving.register_keras_serializable() in a module beside servekit.yaml (a .keras file names its "
+            "module, which servekit imports first; an .h5 file does not: save as .keras), or export a SavedModel "
+            "yourself (model.export(path)) and use kind: saved_model") from None
     worker.progress(f"exporting it as a SavedModel: serving_default with {len(model.outputs)} output(s)")
     export_keras(model, Path(task["out"]))
     worker.normalize_saved_model(Path(task["out"]))

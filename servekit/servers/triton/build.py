@@ -120,6 +120,8 @@ def _model_file(ep: TritonEndpointSpec, model: Any, source: Any, work: Path,
         facts = builder.run_worker({"task": "inspect_torchscript", "path": str(model_file), "inputs": tensors["inputs"],
                                     "max_batch_size": model.max_batch_size}, say)
         problems = triton_config.torchscript_problems(model, facts)
+        if not problems:
+            warn_if_stateful(model, model_file, tensors["inputs"], say)
     else:
         if importlib.util.find_spec("torch_tensorrt") is None:
             raise builder.BuildError(
@@ -152,6 +154,22 @@ def _model_file(ep: TritonEndpointSpec, model: Any, source: Any, work: Path,
 # Model keys added after identity format 3 enter the identity only when set: an artifact built before them keeps
 # its identity (and its template its asset hash) until the user sets one.
 _ADDED_SINCE_FORMAT_3 = ("warmup", "response_cache", "version_policy_specific")
+
+
+def warn_if_stateful(model: Any, model_file: Path, inputs: list[dict[str, Any]], say: builder.Progress) -> None:
+    """Run the model twice on the same random tensors (servekit.model_build.user_worker): a model that answers them
+    differently keeps state between calls, which Triton keeps per model instance, not per client."""
+    from servekit.model_build.torch_io import PROBE_SIZE
+
+    shapes = [([1] if model.max_batch_size > 0 else []) + [PROBE_SIZE if d == -1 else d for d in t["dims"]]
+              for t in inputs]
+    facts = builder.run_worker({"task": "describe_torchscript", "path": str(model_file), "shapes": shapes,
+                                "dtypes": [t["data_type"] for t in inputs]}, say, module=builder.USER_WORKER)
+    if facts.get("stateful"):
+        say(f"warning: {model.name}: forward() answered the same input differently on a second call: the model keeps "
+            "state between calls, shared by every client of a model instance; a model fed a stream one chunk at a "
+            "time needs Triton's sequence batching (sequence_batching in config.pbtxt, which servekit does not write "
+            "yet) so each stream keeps its own state")
 
 
 def _unset_since_format_3(model: Any) -> set[str]:
