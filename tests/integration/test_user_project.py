@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_wheel_install import ENV, ROOT, wheel  # noqa: F401 - wheel: the same fixture (this checkout's wheel)
+from test_wheel_install import run as run_in
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-       "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "20", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": ""}
 
 FACE = '''
 import torch
@@ -82,21 +81,11 @@ FACE_ENDPOINT = """
 
 
 def run(args: list, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(map(str, args))}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
+    return run_in([str(a) for a in args], cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    wheels = tmp_path_factory.mktemp("wheel")
-    had_build_dir = (ROOT / "build").exists()
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ROOT, "-w", wheels], wheels)
-    if not had_build_dir:  # setuptools builds in the tree: leave the checkout as it was
-        import shutil
-
-        shutil.rmtree(ROOT / "build", ignore_errors=True)
-    (wheel,) = wheels.glob("servekit-*.whl")
+def venv(wheel, tmp_path_factory) -> Path:  # noqa: F811 - the imported fixture
     venv = tmp_path_factory.mktemp("venv") / "v"
     run([sys.executable, "-m", "venv", venv], venv.parent)
     pins = venv.parent / "pins.txt"  # constraints.txt leaves torch to requirements.txt (the CPU build on disk)
