@@ -98,8 +98,15 @@ def _component_semantics(i: int, ce: ComponentEndpoint, app: AppConfig) -> list[
     for j, component in enumerate(ce.components):
         ep = component.serve
         variant = ResolvedVariant(ep.variant_name, "production", 1.0, ep)
-        problems += [f"{where}.components[{j}] ({component.name}).{p}" for p in _variant_semantics(ep, variant,
-                                                                                                   app.region)]
+        at = f"{where}.components[{j}] ({component.name})"
+        problems += [f"{at}.{p}" for p in _variant_semantics(ep, variant, app.region)]
+        component_name = naming.inference_component_name(full_name, component.name)
+        if len(component_name) > 63:
+            problems.append(f"{at}.name: the InferenceComponentName would be {component_name!r} "
+                            f"({len(component_name)} characters), over SageMaker's 63; shorten the component, the "
+                            "endpoint, app.name or app.env_name")
+        problems += [f"{at}.{line}" for severity, line in _component_server_problems(component, ce)
+                     if severity == "error"]
     if not problems:
         problems += [f"{where}.{p}" for p in ce.fit() if p.severity == "error"]
     return problems
@@ -209,7 +216,17 @@ def advisories(config: ServekitConfig) -> list[str]:
                 out.append(f"{at}.inference_ami_version: servekit sets {verdict.ami}: {verdict.picked_because}")
     for i, ce in enumerate(config.component_endpoints):
         out += [f"component_endpoints[{i}] ({ce.name}).{p}" for p in ce.fit() if p.severity == "warning"]
+        out += [f"component_endpoints[{i}] ({ce.name}).components[{j}] ({c.name}).{line}"
+                for j, c in enumerate(ce.components) for severity, line in _component_server_problems(c, ce)
+                if severity == "warning"]
     return out
+
+
+def _component_server_problems(component: Any, ce: ComponentEndpoint) -> list[tuple[str, str]]:
+    """The component's server's own rules for a copy on this fleet (servekit.servers.base.Server.component_problems)."""
+    facts = images.instance_facts(ce.instance_type)
+    return servers.get(component.serve.server).component_problems(component.serve, component.compute.accelerators,
+                                                                   facts.gpus if facts else 0)
 
 
 def _gpu_only_settings(ep: Any, where: str) -> list[str]:

@@ -94,6 +94,11 @@ class Server:
         """What else in `ep` needs a GPU that `where` (an instance without one) lacks."""
         return []
 
+    def component_problems(self, ep: Any, accelerators: int, fleet_gpus: int) -> list[tuple[str, str]]:
+        """What a copy of `ep` as an inference component reserving `accelerators` GPUs cannot do on a fleet whose
+        instances have `fleet_gpus`: (severity "error" or "warning", "field: value; fix") each."""
+        return []
+
     def multi_model_problem(self, facts: InstanceFacts) -> str | None:
         """Why this server cannot run a SageMaker multi-model endpoint on this instance, or None."""
         return None

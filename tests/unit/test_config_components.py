@@ -105,3 +105,31 @@ def test_when_a_component_endpoint_name_is_taken_then_it_is_refused(default_conf
     component_endpoint(default_config_data, name=name)
     with pytest.raises(cfg.ConfigError, match=message):
         cfg.parse(default_config_data)
+
+
+def test_when_a_triton_component_asks_for_kind_gpu_without_accelerators_then_validate_refuses(default_config_data):
+    """Its copies get no GPU (NumberOfAcceleratorDevicesRequired unset: none allocated), so Triton's KIND_GPU instance
+    has nothing to be created on."""
+    fleet = component_endpoint(default_config_data)
+    fleet["components"][1]["compute"].pop("accelerators")  # the default's resnet: instance_group KIND_GPU
+    with pytest.raises(cfg.ConfigError, match=r"components\[1\] \(resnet\)\.model resnet: instance_group\.kind "
+                                              r"KIND_GPU, but compute\.accelerators is 0.*reserve compute\.accelerators"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_triton_component_is_kind_auto_on_a_gpu_fleet_without_accelerators_then_validate_warns(
+        default_config_data):
+    fleet = component_endpoint(default_config_data)
+    fleet["components"][1]["compute"].pop("accelerators")
+    fleet["components"][1]["model"]["instance_group"]["kind"] = "KIND_AUTO"
+    warnings = cfg.advisories(cfg.parse(default_config_data))
+    assert any("(resnet).model resnet: instance_group.kind KIND_AUTO with compute.accelerators 0 runs on the CPU"
+               in line for line in warnings), warnings
+
+
+def test_when_an_inference_component_name_runs_past_63_characters_then_validate_refuses(default_config_data):
+    fleet = component_endpoint(default_config_data, name="gpu-fleet-two")
+    fleet["components"][0]["name"] = "q" * 40  # the longest name a component may have: 27 + 40 characters in all
+    with pytest.raises(cfg.ConfigError, match=r"components\[0\] \(q+\)\.name: the InferenceComponentName would be "
+                                              r"'servekit-dev-gpu-fleet-two-q+' \(67 characters\), over SageMaker's 63"):
+        cfg.parse(default_config_data)

@@ -68,6 +68,26 @@ class Triton(Server):
             out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {variant_rules.GPU_FIX}")
         return out
 
+    def component_problems(self, ep: Any, accelerators: int, fleet_gpus: int) -> list[tuple[str, str]]:
+        # A copy gets only the accelerators its compute reserves (InferenceComponentComputeResourceRequirements,
+        # NumberOfAcceleratorDevicesRequired: "the number of accelerators to allocate"; unset: none), so a KIND_GPU
+        # instance group has no GPU to be created on, and KIND_AUTO falls back to the CPU.
+        if accelerators > 0:
+            return []
+        out = []
+        models = [ep.model, *(ep.ensemble.members if ep.ensemble is not None else ())]
+        for model in models:
+            kind = model.instance_group.kind
+            if kind == "KIND_GPU":
+                out.append(("error", f"model {model.name}: instance_group.kind KIND_GPU, but compute.accelerators is 0, "
+                                     "so its copies get no GPU; reserve compute.accelerators: 1 or more, or use "
+                                     "KIND_CPU"))
+            elif kind == "KIND_AUTO" and fleet_gpus:
+                out.append(("warning", f"model {model.name}: instance_group.kind KIND_AUTO with compute.accelerators 0 "
+                                       "runs on the CPU of a GPU fleet (its copies get no GPU); reserve "
+                                       "compute.accelerators: 1, or say KIND_CPU"))
+        return out
+
     def multi_model_problem(self, facts: Any) -> str | None:
         from servekit import images
 

@@ -142,6 +142,12 @@ class TritonModel(Strict):
         allowed = {"example", "torchscript", "state_dict", "onnx", "archive", "s3"}
         if self.source.kind not in allowed:
             raise ValueError(f"source.kind {self.source.kind!r} cannot serve on Triton; use one of {sorted(allowed)}")
+        for label, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [t.name for t in tensors]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{label}: {repeated} named twice; a request addresses a tensor by its name, so give "
+                                 "each its own")
         empty = [t.name for t in self.inputs if t.reshape == []]
         if empty and self.max_batch_size == 0:
             raise ValueError(f"inputs {empty}: reshape [] on a model that does not batch is refused by Triton at load "
@@ -346,6 +352,11 @@ class TritonEndpointSpec(EndpointBase):
         return self
 
 
+def _same_shape(a: list[int], b: list[int]) -> bool:
+    """Shapes as Triton's ensemble check compares them: the same rank, each dim equal or either variable (-1)."""
+    return len(a) == len(b) and all(x == y or -1 in (x, y) for x, y in zip(a, b, strict=True))
+
+
 def ensemble_problems(ensemble: Ensemble, members: list[TritonModel]) -> list[str]:
     """What Triton refuses at load in an ensemble, one line each with the fix: unknown members, unmapped or unknown
     member tensors, tensors read before any step writes them, outputs nothing writes, and type mismatches."""
@@ -354,6 +365,11 @@ def ensemble_problems(ensemble: Ensemble, members: list[TritonModel]) -> list[st
     if ensemble.name in by_name or len(by_name) < len(members):
         out.append(f"ensemble: model names {[m.name for m in members]} and ensemble {ensemble.name!r} must all differ")
     types = {t.name: t.data_type for t in ensemble.inputs}  # ensemble tensor -> its data type, as it is written
+    # ensemble tensor -> (its shape as the ensemble sees it, who wrote it). The ensemble batches as its least member
+    # does (render_ensemble: the smallest max_batch_size), so with a member that does not batch, a batching member's
+    # tensors carry their batch dimension (-1) in the ensemble's shapes.
+    batching = min(m.max_batch_size for m in members) > 0
+    shapes: dict[str, tuple[list[int], str]] = {t.name: (list(t.dims), "the ensemble's inputs") for t in ensemble.inputs}
     used = set()
     for i, step in enumerate(ensemble.steps):
         at = f"ensemble.steps[{i}] ({step.model})"
@@ -364,6 +380,8 @@ def ensemble_problems(ensemble: Ensemble, members: list[TritonModel]) -> list[st
         used.add(step.model)
         inputs = {t.name: t.data_type for t in member.inputs}
         outputs = {t.name: t.data_type for t in member.outputs}
+        seen = {t.name: ([-1] if member.max_batch_size > 0 and not batching else []) + list(t.dims)
+                for t in [*member.inputs, *member.outputs]}
         for name in sorted(set(step.input_map) - set(inputs)):
             out.append(f"{at}.input_map: {step.model} has no input {name!r}; its inputs are {sorted(inputs)}")
         for name in sorted(set(inputs) - set(step.input_map)):
@@ -374,16 +392,24 @@ def ensemble_problems(ensemble: Ensemble, members: list[TritonModel]) -> list[st
             elif name in inputs and types[tensor] != inputs[name]:
                 out.append(f"{at}.input_map: {tensor!r} is {types[tensor]} but {step.model}'s {name!r} is "
                            f"{inputs[name]}; make the types agree")
+            elif name in inputs and not _same_shape(shapes[tensor][0], seen[name]):
+                out.append(f"{at}.input_map: {tensor!r} has shape {shapes[tensor][0]} (from {shapes[tensor][1]}) but "
+                           f"{step.model}'s {name!r} takes {seen[name]}; Triton refuses an ensemble tensor with two "
+                           "shapes (\"inconsistent shape\"): make the dims agree (-1 matches any size)")
         for name, tensor in step.output_map.items():
             if name not in outputs:
                 out.append(f"{at}.output_map: {step.model} has no output {name!r}; its outputs are {sorted(outputs)}")
                 continue
             types[tensor] = outputs[name]
+            shapes[tensor] = (seen[name], f"{step.model}'s {name!r}")
     for t in ensemble.outputs:
         if t.name not in types or t.name in {i.name for i in ensemble.inputs}:
             out.append(f"ensemble.outputs: {t.name!r} is written by no step; map a member output to it")
         elif types[t.name] != t.data_type:
             out.append(f"ensemble.outputs: {t.name!r} is {t.data_type} but the step writing it gives {types[t.name]}")
+        elif not _same_shape(shapes[t.name][0], list(t.dims)):
+            out.append(f"ensemble.outputs: {t.name!r} has dims {t.dims} but {shapes[t.name][1]} gives "
+                       f"{shapes[t.name][0]}; make the dims agree (-1 matches any size)")
     unused = sorted(set(by_name) - used)
     if unused:
         out.append(f"ensemble: members {unused} are in no step; add a step or remove them")

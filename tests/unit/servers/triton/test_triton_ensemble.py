@@ -56,7 +56,25 @@ def test_when_an_ensemble_is_declared_then_it_is_the_served_model_and_its_config
     ({"name": "prep"}, r"model names \['resnet', 'prep'\] and ensemble 'prep' must all differ"),
     ({"steps": [{"model": "resnet", "input_map": {"input__0": "IMAGE"}, "output_map": {"output__0": "SCORES"}}]},
      r"members \['prep'\] are in no step"),
+    # tritonserver 2.44 refuses these at load ("ensemble tensor ...: inconsistent shape"); validate says it first
+    ({"members": [{**PREP, "outputs": [{"name": "pixels", "data_type": "TYPE_FP32", "dims": [3, 112, 112]}]}]},
+     r"steps\[1\] \(resnet\)\.input_map: 'normalized' has shape \[3, 112, 112\] \(from prep's 'pixels'\) but "
+     r"resnet's 'input__0' takes \[3, 224, 224\]; Triton refuses an ensemble tensor with two shapes"),
+    ({"outputs": [{"name": "SCORES", "data_type": "TYPE_FP32", "dims": [12]}]},
+     r"ensemble\.outputs: 'SCORES' has dims \[12\] but resnet's 'output__0' gives \[10\]"),
 ])
 def test_when_an_ensemble_cannot_load_then_each_problem_names_the_step_and_the_fix(endpoints, change, message):
     with pytest.raises(ValueError, match=message):
         with_ensemble(endpoints, ensemble(**change))
+
+
+def test_when_a_variable_dim_meets_a_fixed_one_then_the_shapes_agree(endpoints):
+    prep = {**PREP, "outputs": [{"name": "pixels", "data_type": "TYPE_FP32", "dims": [3, -1, -1]}]}
+    assert with_ensemble(endpoints, ensemble(members=[prep])).served_model_name == "pipeline"
+
+
+def test_when_two_inputs_share_a_name_then_validation_refuses(endpoints):
+    ep = endpoints["triton"]
+    model = {**ep.model.model_dump(), "inputs": [{"name": "x", "data_type": "TYPE_FP32", "dims": [3]}] * 2}
+    with pytest.raises(ValueError, match=r"inputs: \['x'\] named twice; a request addresses a tensor by its name"):
+        type(ep).model_validate({**ep.model_dump(), "model": model})
