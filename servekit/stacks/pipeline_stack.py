@@ -70,15 +70,30 @@ def environment_config(config: cfg.ServekitConfig, environment: cfg.PipelineEnvi
 
 
 def repo_relative(config_path: str | Path, root: str | Path | None = None) -> str:
-    """The config file's path inside the repository, as the pipeline's checkout will see it."""
-    root = Path(root or os.getcwd()).resolve()
+    """The config file's path inside the repository, as the pipeline's checkout will see it. The repository is the
+    git repository that holds the config (the app runs in the project's folder, which may be below its root)."""
     path = Path(config_path)
-    absolute = (path if path.is_absolute() else root / path).resolve()
+    absolute = (path if path.is_absolute() else Path(root or os.getcwd()) / path).resolve()
+    found = Path(root).resolve() if root else _git_root(absolute.parent)
     try:
-        return absolute.relative_to(root).as_posix()
+        if found is None:
+            raise ValueError
+        return absolute.relative_to(found).as_posix()
     except ValueError:
-        raise ValueError(f"the config {config_path} is outside the repository {root}; the pipeline can only "
+        where = found or f"(no git repository holds {absolute.parent})"
+        raise ValueError(f"the config {config_path} is outside the repository {where}; the pipeline can only "
                          "synthesize a file it checks out") from None
+
+
+def _git_root(folder: Path) -> Path | None:
+    import subprocess
+
+    try:
+        result = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return Path(os.getcwd()).resolve()  # no git here: the folder the app runs in
+    return Path(result.stdout.strip()).resolve() if result.returncode == 0 else None
 
 
 class ServingStage(cdk.Stage):

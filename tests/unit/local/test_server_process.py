@@ -55,8 +55,10 @@ PARENT = textwrap.dedent('''
     from pathlib import Path
     from servekit.local.process import ServerProcess
     # The parent this test stands for dies of the signal: under `nohup` (a CI started that way) SIGHUP arrives
-    # ignored, and an ignored disposition survives exec, so the parent would never die of it. Restore the default.
+    # ignored, and as a background job (`make test &`) SIGINT does; an ignored disposition survives exec, so the
+    # parent would never die of them. Restore Python's defaults (SIGINT: KeyboardInterrupt).
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = ServerProcess(name="stubborn", command=[sys.executable, sys.argv[1], sys.argv[2]],
                            log_path=Path(sys.argv[3]), stop_grace_seconds=1.0).start()
     print(server.pid, flush=True)
