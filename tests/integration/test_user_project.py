@@ -113,29 +113,24 @@ def project(venv, tmp_path_factory) -> Path:
     return folder
 
 
-def serve(venv: Path, endpoint: str, cwd: Path):
-    """`servekit serve ENDPOINT --port 0` in the background; returns the process and the URL it recorded."""
-    proc = subprocess.Popen([str(venv / "bin" / "servekit"), "serve", endpoint, "--port", "0"], cwd=cwd, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+def serve(start, venv: Path, endpoint: str, cwd: Path):  # noqa: ANN001
+    """`servekit serve ENDPOINT --port 0` in the background (`start`: the start_group fixture, whose teardown ends
+    the serve and its model server however the test ends); returns the process once it recorded its URL."""
+    proc = start([str(venv / "bin" / "servekit"), "serve", endpoint, "--port", "0"], cwd=cwd, env=ENV,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     record = cwd / ".servekit" / "serve" / endpoint / "server.json"
     deadline = time.monotonic() + 300
     while not record.is_file():
         if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            pytest.fail(f"servekit serve {endpoint} did not start:\n{proc.stdout.read()[-3000:]}")
+            pytest.fail(f"servekit serve {endpoint} did not start (exit {proc.poll()})")
         time.sleep(0.5)
     return proc
 
 
-def stop(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def stop(proc) -> None:  # noqa: ANN001
+    """SIGTERM, as `kill` sends it; servekit serve stops its model server and exits."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
 
 
 def test_when_init_runs_in_a_user_folder_then_the_project_validates_and_points_nowhere_else(venv, project):
@@ -147,7 +142,8 @@ def test_when_init_runs_in_a_user_folder_then_the_project_validates_and_points_n
 
 
 def test_when_the_user_builds_serves_and_invokes_then_each_model_answers_what_it_answers_in_process(venv, project,
-                                                                                                     tmp_path):
+                                                                                                     tmp_path,
+                                                                                                     start_group):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     config = project / "servekit.yaml"
@@ -157,7 +153,7 @@ def test_when_the_user_builds_serves_and_invokes_then_each_model_answers_what_it
     request = tmp_path / "face.json"
     request.write_text(json.dumps({"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32",
                                                "data": x.reshape(-1).tolist()}]}))
-    proc = serve(venv, "face", project)
+    proc = serve(start_group, venv, "face", project)
     try:
         answer = json.loads(run([venv / "bin" / "servekit", "invoke", "face", "--config", config, "--data", request],
                                 elsewhere).stdout)  # no --port: the project's running serve is found
@@ -170,7 +166,7 @@ def test_when_the_user_builds_serves_and_invokes_then_each_model_answers_what_it
 
     request.write_text(json.dumps({"inputs": [{"name": "images", "shape": list(x.shape), "datatype": "FP32",
                                                "data": x.reshape(-1).tolist()}]}))
-    proc = serve(venv, "det", project)
+    proc = serve(start_group, venv, "det", project)
     try:
         answer = json.loads(run([venv / "bin" / "servekit", "invoke", "det", "--data", request], project).stdout)
     finally:
