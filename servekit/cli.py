@@ -274,10 +274,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      "(0 picks a free one)", markup=False)
         return 2
     artifact = _artifact(endpoint, args.cache_dir)
-    workdir = Path(args.workdir).resolve() if args.workdir else project.of(args.config).serve_dir(args.endpoint)
+    serve_dir = project.of(args.config).serve_dir(args.endpoint)
+    workdir = Path(args.workdir).resolve() if args.workdir else serve_dir
     server = local.start(endpoint, artifact, workdir=workdir, progress=lambda m: errors.print(m, markup=False))
     front.backend = server.url
-    with server, front, local.announce(project.of(args.config).serve_dir(args.endpoint), front):
+    with server, front, local.announce(serve_dir, front):
         kind = "EMULATION of" if server.emulated else "real"
         console.print(f"{endpoint.name}: {kind} {endpoint.server} serving {artifact} at {front.url} "
                       f"(/ping, /invocations; SageMaker's InvokeEndpoint at /endpoints/"
