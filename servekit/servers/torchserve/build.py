@@ -77,6 +77,11 @@ def plan(ep: TorchServeEndpointSpec, hasher: FileHasher) -> builder.Plan:
                                                                           builder.producer_torch(source))}
             if runs_model:
                 chosen, signature = choose_handler(key, model, _run(entries["model.pt"], model, key, say), say)
+                if chosen == "tensor" and ep.tuning.batched_forward:
+                    raise builder.BuildError(
+                        "tuning.batched_forward: the tensor handler has no batched handle(data, context); TorchServe "
+                        "would find no entry point. Set batched_forward: false (the toolkit calls it once per "
+                        "request), or serve a one-output classifier with handler: vision")
                 if signature is not None:
                     entries[SIGNATURE] = (json.dumps(signature, sort_keys=True) + "\n").encode()
         if model.labels:

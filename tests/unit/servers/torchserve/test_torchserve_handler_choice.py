@@ -162,3 +162,10 @@ def test_when_the_model_class_is_in_no_folder_the_build_can_see_then_it_says_whe
     with pytest.raises(BuildError, match="module 'elsewhere_models' is not in .*project nor installed; put "
                                          "elsewhere_models.py beside servekit.yaml"):
         build(ep, cache_dir=project / "cache")
+
+
+def test_when_the_tensor_handler_is_chosen_with_batched_forward_then_the_build_refuses(project):
+    ep = endpoint(project, state_dict("ThreeHeads"))
+    ep = ep.model_copy(update={"tuning": ep.tuning.model_copy(update={"batched_forward": True})})
+    with pytest.raises(BuildError, match="tuning.batched_forward: the tensor handler has no batched handle"):
+        build(ep, cache_dir=project / "cache")
