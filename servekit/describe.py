@@ -63,11 +63,10 @@ def _tensors(values: list[tuple[str, str, list[int | None]]], batching: bool, wh
             raise DescribeError(f"{where} tensor {name!r}: servekit's Triton configs take names of letters, digits, "
                                 "_ and . only; rename it in the model (onnx.compose or at export)")
         dims = [-1 if d is None else d for d in (shape[1:] if batching else shape)]
-        # A scalar (per batch row): Triton's dims cannot be empty, so requests carry [1] and Triton reshapes; an
-        # input of a model that does not batch gets dims [1] alone (the build adds a Reshape to the graph).
-        scalar_input = where == "input" and not batching
+        # A scalar (per batch row): Triton's dims cannot be empty, so requests carry [1] and Triton reshapes; a
+        # model that does not batch gets dims [1] alone (the build adds a Reshape to the graph, onnx_scalars.py).
         out.append({"name": name, "data_type": dtype, "dims": dims} if dims else
-                   {"name": name, "data_type": dtype, "dims": [1], **({} if scalar_input else {"reshape": []})})
+                   {"name": name, "data_type": dtype, "dims": [1], **({"reshape": []} if batching else {})})
     return out
 
 

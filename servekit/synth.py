@@ -41,6 +41,9 @@ def build_model_data(
             print(f"servekit: endpoint {key}: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         data[key] = model_data_of(artifact)
+    if model_build.builder.UNCHECKED:
+        print(f"servekit: not load-checked by their real server (install the [local] extra and nvidia-pytriton, "
+              f"requirements-nodeps.txt): {', '.join(model_build.builder.UNCHECKED)}", file=sys.stderr)
     return data
 
 

@@ -95,6 +95,7 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
     if dest.exists():  # both are renamed into place whole
         say(f"{endpoint.name}: cached {dest}")
         _check_producers(endpoint, _cached_manifest(dest), say)
+        _load_check(endpoint, dest, say)
         return Artifact(path=dest, identity=plan.identity, size_bytes=_size(dest))
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".work-", dir=cache_dir) as tmp:
@@ -122,6 +123,7 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
         os.replace(built, dest)
         if not uncompressed:
             record_start_installs(dest, entries)
+    _load_check(endpoint, dest, say)
     size = _size(dest)
     say(f"{endpoint.name}: built {dest} ({size / 1e6:.1f} MB)")
     return Artifact(path=dest, identity=plan.identity, size_bytes=size)
@@ -219,7 +221,38 @@ def _pass_through(endpoint: Any, source: sources.ArchiveSource, cache_dir: Path,
             raise BuildError(f"endpoint {endpoint.name}: archive {path} fails check-artifact", problems)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(path) + "\n")
+    _load_check(endpoint, path, say, marker_dir=cache_dir / digest)
     return Artifact(path=path, identity=digest, size_bytes=path.stat().st_size)
+
+
+# Artifacts this process built or took from the cache that no real server could judge (its server is not installed
+# here): synth names them in one line (servekit.synth.build_model_data).
+UNCHECKED: list[str] = []
+LOAD_MARKER = "loaded-by-the-real-server"
+
+
+def _load_check(endpoint: Any, artifact: Path, say: Progress, *, marker_dir: Path | None = None) -> None:
+    """The endpoint's real server loads the artifact (Server.load_problems), once per identity: a marker beside the
+    cached artifact says it loaded. A refusal fails the build with the server's words against the field."""
+    marker = (marker_dir or artifact.parent) / LOAD_MARKER
+    server = servers.get(endpoint.server)
+    if marker.is_file():
+        return
+    unavailable = server.load_check_unavailable()
+    if unavailable:
+        if endpoint.name not in UNCHECKED:
+            UNCHECKED.append(endpoint.name)
+            say(f"{endpoint.name}: not load-checked by a real {endpoint.server} ({unavailable})")
+        return
+    problems = server.load_problems(endpoint, artifact)
+    if problems is None:  # this server has no load check
+        return
+    if problems:
+        raise BuildError(f"endpoint {endpoint.name}: the real {endpoint.server} refuses to load the artifact", problems)
+    say(f"{endpoint.name}: loaded by the real {endpoint.server} (stand-ins for the model files); checked once per "
+        "identity")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{endpoint.server}\n")
 
 
 def identity_of(endpoint: Any, *, cache_dir: Path) -> str | None:

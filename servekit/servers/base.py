@@ -94,6 +94,16 @@ class Server:
         """What else in `ep` needs a GPU that `where` (an instance without one) lacks."""
         return []
 
+    def load_problems(self, ep: Any, artifact: Path) -> list[str] | None:
+        """The real server's verdict on a built artifact, loaded as the container loads it: [] when it loads, one line
+        per refusal (field, the server's words, the fix), or None when this machine cannot run the server (the
+        build then says the artifact went unchecked). Default: this server has no load check (None, said nowhere)."""
+        return None
+
+    def load_check_unavailable(self) -> str | None:
+        """Why the load check cannot run here (and how to get it), or None when it can or the server has none."""
+        return None
+
     def component_problems(self, ep: Any, accelerators: int, fleet_gpus: int) -> list[tuple[str, str]]:
         """What a copy of `ep` as an inference component reserving `accelerators` GPUs cannot do on a fleet whose
         instances have `fleet_gpus`: (severity "error" or "warning", "field: value; fix") each."""

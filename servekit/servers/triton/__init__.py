@@ -68,6 +68,16 @@ class Triton(Server):
             out.append(f"model.onnx_tensorrt_accelerator: set on {where}, which has no GPU; {variant_rules.GPU_FIX}")
         return out
 
+    def load_problems(self, ep: Any, artifact: Any) -> list[str] | None:
+        from servekit.servers.triton import load_check
+
+        return None if load_check.unavailable() else load_check.problems(ep, artifact)
+
+    def load_check_unavailable(self) -> str | None:
+        from servekit.servers.triton import load_check
+
+        return load_check.unavailable()
+
     def component_problems(self, ep: Any, accelerators: int, fleet_gpus: int) -> list[tuple[str, str]]:
         # A copy gets only the accelerators its compute reserves (InferenceComponentComputeResourceRequirements,
         # NumberOfAcceleratorDevicesRequired: "the number of accelerators to allocate"; unset: none), so a KIND_GPU

@@ -106,8 +106,8 @@ def _model_file(ep: TritonEndpointSpec, model: Any, source: Any, work: Path,
             model_file = source.path
             scalars = onnx_scalars.scalar_inputs(model_file, onnx_scalars.wrap_candidates(model))
             if scalars:
-                say(f"{model.name}: the ONNX model takes {', '.join(scalars)} as a scalar, which Triton cannot pass "
-                    "to a model that does not batch: adding a Reshape from [1] in front of the graph")
+                say(f"{model.name}: the ONNX model has {', '.join(scalars)} as a scalar, which Triton cannot pass "
+                    "to or from a model that does not batch: adding a Reshape between [1] and the scalar")
                 model_file = work / "model.onnx"
                 onnx_scalars.wrap(source.path, scalars, model_file)
         else:

@@ -68,7 +68,11 @@ class TritonPythonModel:
 
         self.torch = torch
         self.output_dtypes = {{t["name"]: getattr(torch, TORCH_TYPES[t["data_type"]]) for t in self.config["output"]}}
+        self.output_dims = {{t["name"]: [1 if d == -1 else d for d in t.get("reshape", {{}}).get("shape", t["dims"])]
+                             for t in self.config["output"]}}
         path = Path(args["model_repository"]) / args["model_version"] / MODEL_FILE
+        if FORMAT == "standin":  # servekit's load check: Triton judges the repository; no weights are loaded
+            return
         if FORMAT == "torchscript":
             self.model = torch.jit.load(str(path), map_location="cpu").eval()
         else:
@@ -80,6 +84,9 @@ class TritonPythonModel:
         # torch tensors in and out. The stub of this Triton build was compiled against numpy 1.x and
         # reads numpy 2 dtypes wrongly (outputs arrive with 0 bytes), so tensors cross the stub by DLPack.
         torch = self.torch
+        if FORMAT == "standin":  # zeros of the declared outputs (model_warmup runs them at load)
+            batch = [tensors[0].shape[0]] if self.batching and tensors else []
+            return [torch.zeros(batch + self.output_dims[n], dtype=self.output_dtypes[n]) for n in self.outputs]
         if FORMAT == "torchscript":
             with torch.inference_mode():
                 result = self.model(*[t.contiguous() for t in tensors])
@@ -212,9 +219,10 @@ def model_directories(root: Path) -> list[Path]:
     return dirs
 
 
-def build_repository(source: Path, repo: Path) -> list[str]:
+def build_repository(source: Path, repo: Path, *, weights: bool = True) -> list[str]:
     """Write a python-backend model repository for every model folder of the untarred artifact.
-    Returns the lines that say what differs from the cloud container."""
+    Returns the lines that say what differs from the cloud container. weights=False: stand-ins that load no model
+    file and answer zeros (servekit.servers.triton.load_check), so Triton judges the repository in seconds."""
     differences: list[str] = []
     for model_dir in model_directories(source):
         config_path = model_dir / "config.pbtxt"
@@ -248,19 +256,23 @@ def build_repository(source: Path, repo: Path) -> list[str]:
         out_dir.mkdir(parents=True)
         (out_dir / "config.pbtxt").write_text(text_format.MessageToString(config))
         formats = set()
+        # A load check needs no runtime for the file: a TensorRT plan's config is judged like the others.
+        known = FORMATS if weights else {**FORMATS, "model.plan": "tensorrt"}
         for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
-            files = [f for f in FORMATS if (version_dir / f).exists()]
+            files = [f for f in known if (version_dir / f).exists()]
             if not files:
                 raise TritonLocalError(
                     f"{model_dir.name}/{version_dir.name}/ holds none of {sorted(FORMATS)}; the local Triton runs "
                     "TorchScript and ONNX models only (a TensorRT plan needs a GPU)"
                 )
             model_file = files[0]
-            formats.add(FORMATS[model_file])
+            formats.add(known[model_file])
             target = out_dir / version_dir.name
             target.mkdir()
-            _link(version_dir / model_file, target / model_file)
-            (target / "model.py").write_text(MODEL_PY.format(model_file=model_file, fmt=FORMATS[model_file]))
+            if weights:
+                _link(version_dir / model_file, target / model_file)
+            fmt = known[model_file] if weights else "standin"
+            (target / "model.py").write_text(MODEL_PY.format(model_file=model_file, fmt=fmt))
         if not formats:
             raise TritonLocalError(f"{model_dir.name}/ has no version folder (<model>/<version>/model.pt)")
         runner = " and ".join(sorted("torch.jit" if f == "torchscript" else "onnxruntime" for f in formats))

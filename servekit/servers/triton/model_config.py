@@ -314,9 +314,9 @@ def onnx_problems(model: config.TritonModel, path: Path) -> list[str]:
             dims, key = t.model_dims, "dims" if t.reshape is None else "reshape"
             scalar = ""
             if key == "dims" and len(shape) == (1 if batching else 0):  # a scalar (per batch row)
-                scalar = " (a scalar: dims [1] and reshape [])" if batching or label == "outputs" else \
-                    " (a scalar input of a model that does not batch: dims [1], which servekit feeds to the graph " \
-                    "through a Reshape it adds; Triton refuses reshape [] there)"
+                scalar = " (a scalar: dims [1] and reshape [])" if batching else \
+                    " (a scalar of a model that does not batch: dims [1], which servekit carries through a Reshape " \
+                    "it adds to the graph; Triton refuses reshape [] there)"
             if batching:
                 if len(shape) != len(dims) + 1:
                     out.append(f"{field}.{key}: {dims} (plus the batch dimension) but the ONNX model has rank "
@@ -327,8 +327,8 @@ def onnx_problems(model: config.TritonModel, path: Path) -> list[str]:
                     out.append(f"{field}: the ONNX model fixes the batch dimension at {shape[0]}; export it with a "
                                "dynamic batch axis or set max_batch_size: 0")
                 shape = shape[1:]
-            elif label == "inputs" and shape == [] and t.dims == [1] and t.reshape is None:
-                continue  # a scalar input of a model that does not batch: the build feeds it through a Reshape
+            elif shape == [] and t.dims == [1] and t.reshape is None:
+                continue  # a scalar of a model that does not batch: the build adds a Reshape (onnx_scalars.py)
             elif len(shape) != len(dims):
                 out.append(f"{field}.{key}: {dims} but the ONNX model has {shape}; set {key} to match{scalar}")
                 continue

@@ -1,4 +1,4 @@
-"""A 0-d (scalar) input of an ONNX model that does not batch, fed as a one-element tensor.
+"""A 0-d (scalar) input or output of an ONNX model that does not batch, carried as a one-element tensor.
 
 Triton cannot give a model that does not batch a scalar input: its config needs at least one dim, and `reshape: []`
 on such an input is refused at load (tritonserver 2.44, seen here: "model input cannot have empty reshape for
@@ -15,20 +15,20 @@ from typing import Any
 
 
 def wrap_candidates(model: Any) -> list[str]:
-    """Inputs that may be 0-d in the graph, told from the config alone (no ONNX read, so a cached synth stays
-    cheap): a model that does not batch, an input declared dims [1] without reshape."""
+    """Tensors that may be 0-d in the graph, told from the config alone (no ONNX read, so a cached synth stays
+    cheap): a model that does not batch, an input or output declared dims [1] without reshape."""
     if model.format != "onnx" or model.source.kind != "onnx" or model.max_batch_size != 0:
         return []
-    return [t.name for t in model.inputs if t.dims == [1] and t.reshape is None]
+    return [t.name for t in (*model.inputs, *model.outputs) if t.dims == [1] and t.reshape is None]
 
 
 def scalar_inputs(path: Path, names: list[str]) -> list[str]:
-    """Those of `names` that the ONNX graph takes as 0-d tensors."""
+    """Those of `names` that the ONNX graph takes or gives as 0-d tensors."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    return [v.name for v in graph.input if v.name in names and v.type.tensor_type.HasField("shape")
-            and len(v.type.tensor_type.shape.dim) == 0]
+    return [v.name for v in (*graph.input, *graph.output) if v.name in names
+            and v.type.tensor_type.HasField("shape") and len(v.type.tensor_type.shape.dim) == 0]
 
 
 def wrap(path: Path, names: list[str], out: Path) -> None:
@@ -51,6 +51,18 @@ def wrap(path: Path, names: list[str], out: Path) -> None:
         graph.node.insert(0, helper.make_node("Reshape", [value.name, shape_name], [inner],
                                               name=f"{value.name}__servekit_to_scalar"))
         value.type.tensor_type.shape.dim.add().dim_value = 1
-    assert TensorProto  # the types stay as they were: only the shape of each input changes
+    for value in graph.output:
+        if value.name not in names:
+            continue
+        inner = f"{value.name}__servekit_scalar"
+        for node in graph.node:
+            node.output[:] = [inner if o == value.name else o for o in node.output]
+            node.input[:] = [inner if i == value.name else i for i in node.input]  # later nodes reading it
+        shape_name = f"{value.name}__servekit_one_shape"
+        graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), shape_name))
+        graph.node.append(helper.make_node("Reshape", [inner, shape_name], [value.name],
+                                           name=f"{value.name}__servekit_to_one"))
+        value.type.tensor_type.shape.dim.add().dim_value = 1
+    assert TensorProto  # the types stay as they were: only the shape of each tensor changes
     onnx.checker.check_model(model)
     onnx.save(model, str(out))

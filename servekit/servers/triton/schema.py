@@ -148,11 +148,11 @@ class TritonModel(Strict):
             if repeated:
                 raise ValueError(f"{label}: {repeated} named twice; a request addresses a tensor by its name, so give "
                                  "each its own")
-        empty = [t.name for t in self.inputs if t.reshape == []]
+        empty = [t.name for t in (*self.inputs, *self.outputs) if t.reshape == []]
         if empty and self.max_batch_size == 0:
-            raise ValueError(f"inputs {empty}: reshape [] on a model that does not batch is refused by Triton at load "
+            raise ValueError(f"{empty}: reshape [] on a model that does not batch is refused by Triton at load "
                              "(\"scalar tensors are not supported\"); set dims [1] without reshape (an ONNX model's "
-                             "scalar input is then fed through a Reshape servekit adds to the graph) or batch the model")
+                             "scalar is then carried through a Reshape servekit adds to the graph) or batch the model")
         if self.dynamic_batching is not None:
             if self.max_batch_size == 0:
                 raise ValueError("dynamic_batching needs max_batch_size > 0; set max_batch_size or drop dynamic_batching")
