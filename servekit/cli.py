@@ -236,6 +236,65 @@ def cmd_check_artifact(args: argparse.Namespace) -> int:
             errors.print(f"  - {problem}", markup=False)
         return 1
     console.print(f"{args.path}: a valid {args.server} artifact", markup=False)
+    return _load_artifact(args) if args.load else 0
+
+
+def _load_artifact(args: argparse.Namespace) -> int:
+    """check-artifact --load: the artifact in its real server on this machine (TorchServe through the toolkit, the
+    real tritonserver, the TFS emulation), with the settings of --endpoint, and one request made from the model's
+    signature (bench's payload for that endpoint) or --data; exit 0 when it answers 200."""
+    import tempfile
+
+    from servekit import local
+
+    if not args.endpoint:
+        errors.print("servekit: --load needs --endpoint NAME: the endpoint of servekit.yaml whose server settings "
+                     "load the artifact (and whose example request it is sent)", markup=False)
+        return 2
+    config = _load(args.config)
+    endpoint = _endpoint(config, args.endpoint)
+    if endpoint.server != args.server:
+        errors.print(f"servekit: --endpoint {args.endpoint} is a {endpoint.server} endpoint, not {args.server}",
+                     markup=False)
+        return 2
+    artifact = Path(args.path).resolve()
+    try:
+        body, content_type = ((Path(args.data).read_bytes(), args.content_type) if args.data else
+                              (lambda p: (p.body, p.content_type))(servers.get(endpoint.server).payloads(endpoint,
+                                                                                                          artifact)[0]))
+    except Exception as err:  # noqa: BLE001 - a payload that cannot be made: one line, with the way out
+        errors.print(f"servekit: no request for {args.endpoint} ({err}); pass --data FILE", markup=False)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="servekit-load-") as tmp:
+        try:
+            server = local.start(endpoint, artifact, workdir=Path(tmp) / "serve",
+                                 progress=lambda m: errors.print(m, markup=False))
+        except Exception as err:  # noqa: BLE001 - the server refused the artifact: its words, one line
+            errors.print(f"{args.path}: {endpoint.server} did not load it: {' '.join(str(err).split())[-1500:]}",
+                         markup=False)
+            return 1
+        return _one_request(args, endpoint, server, body, content_type)
+
+
+def _one_request(args: argparse.Namespace, endpoint, server, body: bytes, content_type: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    with server:
+        request = urllib.request.Request(server.invocations_url, data=body, method="POST",
+                                         headers={"Content-Type": content_type, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                status, text = answer.status, answer.read()[:200].decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            status, text = err.code, err.read()[:500].decode(errors="replace")
+        kind = "the emulation of" if server.emulated else "the real"
+        if status != 200:
+            errors.print(f"{args.path}: {kind} {endpoint.server} loaded it but answered {status} to a {content_type} "
+                         f"request: {text}", markup=False)
+            return 1
+    console.print(f"{args.path}: loaded by {kind} {endpoint.server}; it answered 200 to a {content_type} request "
+                  f"({len(body)} bytes): {text[:120]}", markup=False)
     return 0
 
 
@@ -468,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server", required=True, choices=servers.names())
     p.add_argument("--default-model-name", help="TFS: the model SAGEMAKER_TFS_DEFAULT_MODEL_NAME names")
     p.add_argument("--instance-type", help="checks GPU-only settings (e.g. Triton KIND_GPU) against it")
+    p.add_argument("--load", action="store_true", help="then load it in its server on this machine (the real "
+                   "TorchServe or tritonserver, the TFS emulation) and send it one request")
+    p.add_argument("--endpoint", help="with --load: the endpoint whose settings load it and whose request is sent")
+    p.add_argument("--config", help=config_help)
+    p.add_argument("--data", help="with --load: the request body instead of one made from the model's signature")
+    p.add_argument("--content-type", default="application/json", help="with --data")
     p.set_defaults(func=cmd_check_artifact)
 
     p = sub.add_parser("serve", help="run an endpoint's artifact in its model server on this machine")
