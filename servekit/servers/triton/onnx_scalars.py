@@ -32,37 +32,28 @@ def scalar_inputs(path: Path, names: list[str]) -> list[str]:
 
 
 def wrap(path: Path, names: list[str], out: Path) -> None:
-    """Write `path` to `out` with each 0-d input in `names` taken as shape [1] and reshaped to a scalar first."""
+    """Write `path` to `out` with each 0-d input or output in `names` carried as shape [1]: an input is reshaped to
+    the scalar in front of the graph, an output to one element after it."""
+    import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
-    import numpy as np
-
-    for value in graph.input:
-        if value.name not in names:
-            continue
-        inner = f"{value.name}__servekit_scalar"
-        for node in graph.node:
-            node.input[:] = [inner if i == value.name else i for i in node.input]
-        shape_name = f"{value.name}__servekit_scalar_shape"
-        graph.initializer.append(numpy_helper.from_array(np.zeros([0], dtype=np.int64), shape_name))
-        graph.node.insert(0, helper.make_node("Reshape", [value.name, shape_name], [inner],
-                                              name=f"{value.name}__servekit_to_scalar"))
-        value.type.tensor_type.shape.dim.add().dim_value = 1
-    for value in graph.output:
-        if value.name not in names:
-            continue
-        inner = f"{value.name}__servekit_scalar"
-        for node in graph.node:
-            node.output[:] = [inner if o == value.name else o for o in node.output]
-            node.input[:] = [inner if i == value.name else i for i in node.input]  # later nodes reading it
-        shape_name = f"{value.name}__servekit_one_shape"
-        graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), shape_name))
-        graph.node.append(helper.make_node("Reshape", [inner, shape_name], [value.name],
-                                           name=f"{value.name}__servekit_to_one"))
-        value.type.tensor_type.shape.dim.add().dim_value = 1
-    assert TensorProto  # the types stay as they were: only the shape of each tensor changes
+    for values, is_input in ((graph.input, True), (graph.output, False)):
+        for value in (v for v in values if v.name in names):
+            inner = f"{value.name}__servekit_scalar"  # the graph's own scalar, renamed
+            for node in graph.node:  # every reader (and, for an output, its writer) now uses the inner name
+                node.input[:] = [inner if i == value.name else i for i in node.input]
+                node.output[:] = [inner if o == value.name else o for o in node.output]
+            shape = f"{value.name}__servekit_shape"
+            graph.initializer.append(numpy_helper.from_array(np.array([] if is_input else [1], dtype=np.int64), shape))
+            reshape = helper.make_node("Reshape", [value.name, shape] if is_input else [inner, shape],
+                                       [inner] if is_input else [value.name], name=f"{value.name}__servekit_reshape")
+            if is_input:
+                graph.node.insert(0, reshape)
+            else:
+                graph.node.append(reshape)
+            value.type.tensor_type.shape.dim.add().dim_value = 1  # only the shape changes, never the type
     onnx.checker.check_model(model)
     onnx.save(model, str(out))

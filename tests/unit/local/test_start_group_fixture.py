@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import psutil
+from test_server_process import alive
 
 pytest_plugins = ["pytester"]
 CONFTEST = (Path(__file__).resolve().parents[2] / "conftest.py").read_text()
@@ -47,17 +47,6 @@ def test_when_a_test_fails_with_a_server_running_then_the_fixture_leaves_nothing
     result.assert_outcomes(failed=1)
     pids = [int(p) for p in pids_file.read_text().split()]
     deadline = time.monotonic() + 60  # generous: the fixture already waited for the leader
-
-    def alive() -> list[int]:
-        found = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    found.append(pid)
-            except psutil.NoSuchProcess:
-                pass
-        return found
-
-    while alive() and time.monotonic() < deadline:
+    while alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert alive() == [], "a process of the failed test's server outlived it"
+    assert alive(pids) == [], "a process of the failed test's server outlived it"

@@ -116,3 +116,27 @@ def test_when_reshape_holds_another_number_of_values_than_dims_then_validation_r
 def test_an_unset_reshape_leaves_the_dump_as_it_was_so_identities_stay():
     assert config.TritonTensor(name="x", data_type="TYPE_FP32", dims=[4]).model_dump() == {
         "name": "x", "data_type": "TYPE_FP32", "dims": [4]}
+
+
+def test_when_a_non_batching_model_gives_a_scalar_then_dims_1_pass_and_the_wrapped_graph_answers_the_same(tmp_path):
+    """Triton refuses reshape [] on a non-batching model's output too (tritonserver 2.44's load check found it)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)], "sum",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+        initializer=[numpy_helper.from_array(np.array([0], dtype=np.int64), "axes")])
+    path = save(graph, tmp_path / "sum.onnx")
+    model = config.TritonModel.model_validate({
+        "name": "sum", "source": {"kind": "onnx", "path": str(path)}, "format": "onnx", "max_batch_size": 0,
+        "inputs": [{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}],
+        "outputs": [{"name": "y", "data_type": "TYPE_FP32", "dims": [1]}]})
+    assert triton_config.onnx_problems(model, path) == []
+    assert onnx_scalars.scalar_inputs(path, onnx_scalars.wrap_candidates(model)) == ["y"]
+    onnx_scalars.wrap(path, ["y"], tmp_path / "model.onnx")
+    x = np.array([1.5, 2, 3, 4], dtype=np.float32)
+    (wrapped,) = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})
+    (original,) = ort.InferenceSession(str(path)).run(None, {"x": x})
+    assert wrapped.shape == (1,) and original.shape == () and wrapped[0] == original
