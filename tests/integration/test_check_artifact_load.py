@@ -4,13 +4,12 @@ default's three artifacts answer 200, and an archive whose handler fails at load
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
+from archives import write_archive
 
 from servekit import config
 from servekit.model_build import build
@@ -39,12 +38,7 @@ def test_when_the_defaults_artifacts_are_loaded_then_each_real_server_answers_20
 def test_when_a_torchserve_handler_fails_at_load_then_the_check_fails_naming_it(tmp_path):
     files = {"model.pt": b"not a model", "code/inference.py": b"def model_fn(model_dir):\n    raise RuntimeError("
              b"'cannot load the weights')\n", "code/requirements.txt": b"# none\n"}
-    archive = tmp_path / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    archive = write_archive(tmp_path / "model.tar.gz", files)
     result = check(archive, "torchserve", "question-answering", "--data", str(ROOT / "examples" /
                                                                              "question-answering.json"))
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]

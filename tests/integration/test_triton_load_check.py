@@ -5,12 +5,11 @@ it comes from."""
 
 from __future__ import annotations
 
-import io
-import tarfile
 import textwrap
 import time
 
 import pytest
+from archives import write_archive
 
 from servekit import config
 from servekit.model_build import BuildError, build
@@ -37,14 +36,9 @@ ensemble_scheduling {{ step {{ model_name: "a" model_version: -1 input_map {{ ke
 def archive(path, ensemble_batch: int):  # noqa: ANN001
     """A hand-made repository: an ensemble over one member (its model file a stand-in: Triton is judging the
     configs here, not the weights)."""
-    files = {"a/config.pbtxt": MEMBER.format().encode(), "a/1/model.onnx": b"onnx",
-             "pipe/config.pbtxt": ENSEMBLE.format(batch=ensemble_batch).encode(), "pipe/1/.keep": b""}
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return write_archive(path, {"a/config.pbtxt": MEMBER.format().encode(), "a/1/model.onnx": b"onnx",
+                                "pipe/config.pbtxt": ENSEMBLE.format(batch=ensemble_batch).encode(),
+                                "pipe/1/.keep": b""})
 
 
 def endpoint(folder, name: str):  # noqa: ANN001

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
-
 import aws_cdk as cdk
 import pytest
+from archives import write_archive
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
 
-
-def write_archive(path, files: dict[str, bytes]):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 @pytest.fixture(scope="session")
