@@ -53,10 +53,13 @@ synth: setup
 validate: setup
 	$(BIN)/servekit validate $(CONFIG)
 
+# lint-imports: the layers contract of pyproject.toml over every import statement (docs/architecture.md).
 test: setup $(CHECKOV_STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: setup
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: setup

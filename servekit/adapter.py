@@ -22,7 +22,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from servekit import servers
 from servekit.constructs import ModelData, ServingEndpoint
 from servekit.constructs.components import ComponentProps, InferenceComponentEndpoint
 from servekit.constructs.variant import Variant
@@ -93,7 +92,7 @@ def _variant(resolved: Any, model_data: ModelData) -> Variant:
         container=ep.container, hosting=ep.hosting, where=f"{ep.name}/{resolved.name}",
         inference_ami_version=ep.inference_ami_version,
     )
-    return servers.get(ep.server).variant(ep, resolved.name, model_data, **common)
+    return ep.plugin.variant(ep, resolved.name, model_data, **common)
 
 
 def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from servekit import config as cfg
-from servekit import images, naming, project, servers
+from servekit import images, naming, project, registry
 
 # Wide enough for the endpoint table when stdout is a pipe or CI log (rich would default to 80 columns).
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -188,7 +188,7 @@ def _volume_key(config: dict, variant: dict) -> str:
 
 
 def summarize_tuning(server: str, env: dict[str, str]) -> str:
-    columns = servers.get(server).tuning_columns if server in servers.SERVERS else ()
+    columns = registry.get(server).tuning_columns if server in registry.names() else ()
     return " ".join(f"{label}={env[key]}" for key, label in columns if key in env)
 
 
@@ -228,7 +228,7 @@ def cmd_check_artifact(args: argparse.Namespace) -> int:
     from servekit import model_build
 
     problems = model_build.check_artifact(
-        Path(args.path), args.server, default_model_name=args.default_model_name, instance_type=args.instance_type
+        Path(args.path), registry.get(args.server), default_model_name=args.default_model_name, instance_type=args.instance_type
     )
     if problems:
         errors.print(f"{args.path}: {len(problems)} problem(s) for {args.server}", markup=False)
@@ -260,7 +260,7 @@ def _load_artifact(args: argparse.Namespace) -> int:
     artifact = Path(args.path).resolve()
     try:
         body, content_type = ((Path(args.data).read_bytes(), args.content_type) if args.data else
-                              (lambda p: (p.body, p.content_type))(servers.get(endpoint.server).payloads(endpoint,
+                              (lambda p: (p.body, p.content_type))(endpoint.plugin.payloads(endpoint,
                                                                                                           artifact)[0]))
     except Exception as err:  # noqa: BLE001 - a payload that cannot be made: one line, with the way out
         errors.print(f"servekit: no request for {args.endpoint} ({err}); pass --data FILE", markup=False)
@@ -376,7 +376,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except cfg.ConfigError:
             config = None
         endpoint = next((e for e in config.endpoints if e.name == args.endpoint), None) if config else None
-    problem = endpoint and codecs.request_problem(endpoint.server, body, args.content_type)
+    problem = endpoint and codecs.request_problem(endpoint.plugin, body, args.content_type)
     if problem:
         errors.print(f"servekit: not sending this request to {args.endpoint} ({endpoint.server}): {problem}", markup=False)
         return 2
@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("check-artifact", help="report layout problems in a model.tar.gz")
     p.add_argument("path")
-    p.add_argument("--server", required=True, choices=servers.names())
+    p.add_argument("--server", required=True, choices=registry.names())
     p.add_argument("--default-model-name", help="TFS: the model SAGEMAKER_TFS_DEFAULT_MODEL_NAME names")
     p.add_argument("--instance-type", help="checks GPU-only settings (e.g. Triton KIND_GPU) against it")
     p.add_argument("--load", action="store_true", help="then load it in its server on this machine (the real "

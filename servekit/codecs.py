@@ -1,9 +1,9 @@
 """Request and response bodies for the three servers: Triton's KServe v2 JSON and binary+json forms, x-npy,
 and plain JSON (TorchServe, TFS).
 
-Triton's tensor names, shapes and datatypes come from the endpoint's config.pbtxt (`TritonSignature`), so a
-wrong name, dtype or shape is refused here with a message that says what config.pbtxt expects, before the
-request leaves the machine. Datatype maps and BYTES serialization are tritonclient's own
+Given the model's signature (a Triton endpoint's config.pbtxt: servekit.servers.triton.signature), a wrong name,
+dtype or shape is refused here with a message that says what the signature expects, before the request leaves
+the machine. Datatype maps and BYTES serialization are tritonclient's own
 (`tritonclient.utils`, present with the `tritonclient[grpc]` install; `tritonclient.http`'s request helpers
 need gevent, which servekit does not install, so the few lines of KServe framing live here).
 
@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor, triton_to_np_dtype
 
 JSON = "application/json"
@@ -47,126 +42,6 @@ class InferenceError(RuntimeError):
         super().__init__(message if status is None else f"HTTP {status}: {message}")
 
 
-# ---------------------------------------------------------------------------------------------
-# The model's signature, from config.pbtxt
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output of a Triton model. `dims` excludes the batch dimension when batching."""
-
-    name: str
-    datatype: str  # KServe name: FP32, INT64, BYTES, ...
-    dims: tuple[int, ...]
-
-    @property
-    def numpy_dtype(self) -> np.dtype:
-        return np.dtype(triton_to_np_dtype(self.datatype))
-
-
-@dataclass(frozen=True)
-class TritonSignature:
-    model_name: str
-    max_batch_size: int
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-
-    @classmethod
-    def from_config(cls, config: model_config_pb2.ModelConfig) -> TritonSignature:
-        def specs(tensors: Any) -> tuple[TensorSpec, ...]:
-            return tuple(TensorSpec(t.name, _kserve_type(t.data_type), tuple(t.dims)) for t in tensors)
-
-        return cls(config.name, config.max_batch_size, specs(config.input), specs(config.output))
-
-    @classmethod
-    def from_pbtxt(cls, text: str, source: str = "config.pbtxt") -> TritonSignature:
-        try:
-            config = text_format.Parse(text, model_config_pb2.ModelConfig())
-        except text_format.ParseError as err:
-            raise CodecError(f"{source}: not a valid Triton model config: {err}") from None
-        return cls.from_config(config)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TritonSignature:
-        path = Path(path)
-        return cls.from_pbtxt(path.read_text(), str(path))
-
-    @classmethod
-    def from_artifact(cls, artifact_path: str | Path, model_name: str | None = None) -> TritonSignature:
-        """Read `<model>/config.pbtxt` from a Triton model.tar.gz or uncompressed layout (the one the endpoint serves)."""
-        from servekit.model_build.archive import artifact_files
-
-        configs = {name.split("/")[-2]: read() for name, read in artifact_files(Path(artifact_path))
-                   if re.fullmatch(r"[^/]+/config\.pbtxt", name)}
-        if not configs:
-            raise CodecError(f"{artifact_path}: no <model>/config.pbtxt in the archive")
-        if model_name is None:
-            if len(configs) > 1:
-                raise CodecError(f"{artifact_path}: several models {sorted(configs)}; name the one to call")
-            model_name = next(iter(configs))
-        if model_name not in configs:
-            raise CodecError(f"{artifact_path}: no {model_name}/config.pbtxt (found {sorted(configs)})")
-        return cls.from_pbtxt(configs[model_name].decode(), f"{artifact_path}:{model_name}/config.pbtxt")
-
-    def input(self, name: str) -> TensorSpec:
-        for spec in self.inputs:
-            if spec.name == name:
-                return spec
-        raise CodecError(
-            f"input {name!r} is not in {self.model_name}'s config.pbtxt; its inputs are "
-            f"{[s.name for s in self.inputs]} (names are case-sensitive)"
-        )
-
-    def full_shape(self, spec: TensorSpec, batch: int | None) -> tuple[int, ...]:
-        return ((batch,) if self.max_batch_size > 0 else ()) + spec.dims
-
-    def check(self, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Check names, dtypes and shapes against config.pbtxt; returns the arrays (dtype kept: no silent cast)."""
-        missing = [s.name for s in self.inputs if s.name not in tensors]
-        if missing:
-            raise CodecError(f"missing input(s) {missing} for {self.model_name}; config.pbtxt lists "
-                             f"{[s.name for s in self.inputs]}")
-        out = {}
-        for name, value in tensors.items():
-            spec = self.input(name)
-            array = np.asarray(value)
-            if spec.datatype == "BYTES":
-                if array.dtype.kind not in "OSU":
-                    raise CodecError(f"input {name!r}: config.pbtxt says TYPE_STRING, got {array.dtype}")
-            elif array.dtype != spec.numpy_dtype:
-                raise CodecError(
-                    f"input {name!r}: dtype {array.dtype} but config.pbtxt says {_config_type(spec.datatype)} "
-                    f"({spec.numpy_dtype}); convert with .astype(np.{spec.numpy_dtype})"
-                )
-            _check_shape(self, spec, array.shape)
-            out[name] = array
-        return out
-
-
-def _check_shape(sig: TritonSignature, spec: TensorSpec, shape: tuple[int, ...]) -> None:
-    expected = ("batch",) + spec.dims if sig.max_batch_size > 0 else spec.dims
-    body = shape[1:] if sig.max_batch_size > 0 else shape
-    ok = len(shape) == len(expected) and all(d == -1 or d == s for d, s in zip(spec.dims, body, strict=False))
-    if ok and sig.max_batch_size > 0 and not 1 <= shape[0] <= sig.max_batch_size:
-        raise CodecError(
-            f"input {spec.name!r}: batch of {shape[0]} but config.pbtxt allows 1..{sig.max_batch_size} "
-            "(max_batch_size); split the request"
-        )
-    if not ok:
-        shown = "[" + ", ".join(str(d) for d in expected) + "]"
-        raise CodecError(
-            f"input {spec.name!r}: shape {list(shape)} but config.pbtxt expects {shown} (-1 = any size)"
-        )
-
-
-def _kserve_type(config_type: int) -> str:
-    name = model_config_pb2.DataType.Name(config_type).removeprefix("TYPE_")
-    return "BYTES" if name == "STRING" else name
-
-
-def _config_type(datatype: str) -> str:
-    return "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}"
-
-
 def _datatype_of(array: np.ndarray) -> str:
     from tritonclient.utils import np_to_triton_dtype
 
@@ -179,7 +54,9 @@ def _datatype_of(array: np.ndarray) -> str:
 # ---------------------------------------------------------------------------------------------
 # KServe v2: JSON and binary+json
 # ---------------------------------------------------------------------------------------------
-def _prepare(inputs: Mapping[str, Any], signature: TritonSignature | None) -> list[tuple[str, str, np.ndarray]]:
+def _prepare(inputs: Mapping[str, Any], signature: Any | None) -> list[tuple[str, str, np.ndarray]]:
+    # `signature`: the model's, when known (servekit.servers.triton.signature.TritonSignature): it checks names,
+    # dtypes and shapes and gives each input's KServe datatype.
     if not inputs:
         raise CodecError("no input tensors to send")
     arrays = {n: np.asarray(v) for n, v in inputs.items()}
@@ -215,7 +92,7 @@ def _outputs_json(outputs: Sequence[str] | None, binary: bool) -> list[dict[str,
 
 
 def encode_kserve_json(
-    inputs: Mapping[str, Any], *, signature: TritonSignature | None = None, outputs: Sequence[str] | None = None
+    inputs: Mapping[str, Any], *, signature: Any | None = None, outputs: Sequence[str] | None = None
 ) -> tuple[bytes, str]:
     """`{"inputs": [{"name", "shape", "datatype", "data"}]}` with application/json; the answer comes as JSON."""
     request: dict[str, Any] = {
@@ -232,7 +109,7 @@ def encode_kserve_json(
 def encode_kserve_binary(
     inputs: Mapping[str, Any],
     *,
-    signature: TritonSignature | None = None,
+    signature: Any | None = None,
     outputs: Sequence[str] | None = None,
     binary_outputs: bool = True,
 ) -> tuple[bytes, str]:
@@ -273,7 +150,7 @@ def header_size(content_type: str | None) -> int | None:
     return size
 
 
-def _split(body: bytes, content_type: str | None) -> tuple[dict[str, Any], memoryview]:
+def split_kserve(body: bytes, content_type: str | None) -> tuple[dict[str, Any], memoryview]:
     size = header_size(content_type)
     if size is not None and size > len(body):
         raise CodecError(f"json-header-size {size} exceeds the body's {len(body)} bytes")
@@ -324,7 +201,7 @@ def _tensors(entries: list[dict[str, Any]], rest: memoryview | bytes, what: str)
 
 def decode_kserve_response(body: bytes, content_type: str | None) -> dict[str, np.ndarray]:
     """Outputs of a Triton answer (JSON or binary+json), by name; an {"error": ...} body raises InferenceError."""
-    parsed, rest = _split(body, content_type)
+    parsed, rest = split_kserve(body, content_type)
     if "error" in parsed:
         raise InferenceError(str(parsed["error"]))
     return _tensors(parsed.get("outputs") or [], rest, "output")
@@ -332,7 +209,7 @@ def decode_kserve_response(body: bytes, content_type: str | None) -> dict[str, n
 
 def decode_kserve_request(body: bytes, content_type: str | None) -> dict[str, np.ndarray]:
     """Inputs of a KServe request (the inverse of the two encoders)."""
-    parsed, rest = _split(body, content_type)
+    parsed, rest = split_kserve(body, content_type)
     return _tensors(parsed.get("inputs") or [], rest, "input")
 
 
@@ -400,13 +277,12 @@ def decode_response(body: bytes, content_type: str | None) -> Any:
 # ---------------------------------------------------------------------------------------------
 # InvokeEndpoint's limit on a real-time request body (botocore's sagemaker-runtime model: Body max 6291456).
 MAX_INVOKE_BYTES = 6 * 1024 * 1024
-# What servekit's TFS handler (servekit/handlers/tfs_inference.py, the code/inference.py of every built TFS artifact) reads.
-TFS_HANDLER_CONTENT_TYPES = (JSON, JSONLINES, CSV, NPY)
 
 
-def request_problem(server: str, body: bytes, content_type: str | None) -> str | None:
-    """Why a raw request body should not be sent as it is to a `server` ("tfs", "torchserve", "triton")
-    endpoint, or None. It checks only what the server would not answer with a 4xx itself:
+def request_problem(server: Any, body: bytes, content_type: str | None) -> str | None:
+    """Why a raw request body should not be sent as it is to an endpoint of `server` (the endpoint's
+    servekit.servers.base.Server, handed in by the caller), or None. It checks only what the server would not
+    answer with a 4xx itself (each server's own rules are its `request_problem`, in its package):
 
     - any server: a body over 6 MB (InvokeEndpoint refuses it in the cloud; a local Triton answers it);
     - Triton (2.44 here): an empty body, and a binary+json body whose json-header-size is 0 or not a number,
@@ -419,62 +295,8 @@ def request_problem(server: str, body: bytes, content_type: str | None) -> str |
     if len(body) > MAX_INVOKE_BYTES:
         return (f"the body is {len(body)} bytes, over the {MAX_INVOKE_BYTES} bytes (6 MB) that SageMaker's "
                 "InvokeEndpoint accepts; send fewer items per request (or a binary form: x-npy, Triton binary+json)")
-    from servekit import servers
-
-    return servers.get(server).request_problem(body, content_type)
+    return server.request_problem(body, content_type)
 
 
-def _media_type(content_type: str | None) -> str:
+def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def triton_request_problem(body: bytes, content_type: str | None) -> str | None:
-    if not body.strip():
-        return ("empty body: Triton takes it as a raw input of zero bytes and answers 200 from memory it never "
-                "received; send KServe "
-                "JSON or binary+json (servekit.codecs.encode_kserve_json / encode_kserve_binary)")
-    try:
-        size = header_size(content_type)
-    except CodecError as err:
-        return f"{err}: tritonserver 2.44 reads it as 0 and answers 200 from the raw body (see json-header-size=0)"
-    if size == 0:
-        return ("json-header-size=0: Triton then reads the whole body as the raw bytes of the model's only input "
-                "(its raw binary request path) and answers 200 from bytes that are no tensor; give the size of the "
-                "JSON header (servekit.codecs.encode_kserve_binary)")
-    binary = size is not None
-    if not binary and _media_type(content_type) != JSON:
-        return (f"Content-Type {content_type or '(none)'!r}: Triton's /invocations reads every non-binary body as "
-                f"KServe JSON and answers 500; send {JSON} or {BINARY_PREFIX}<N>")
-    try:
-        parsed, _ = _split(body, content_type)
-    except CodecError as err:
-        return f"not a KServe request ({err}); Triton would answer 500"
-    inputs = parsed.get("inputs")
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, dict) for i in inputs):
-        return ('no "inputs" list of tensors ({"inputs": [{"name", "shape", "datatype", "data"}]}); '
-                "Triton would answer 500")
-    return None
-
-
-def tfs_request_problem(body: bytes, content_type: str | None) -> str | None:
-    media_type = _media_type(content_type) or JSON
-    why = "the TFS container answers handler errors with 500"
-    if media_type not in TFS_HANDLER_CONTENT_TYPES:
-        return f"Content-Type {content_type!r} is not one of {', '.join(TFS_HANDLER_CONTENT_TYPES)} ({why})"
-    if not body.strip():
-        return f"empty body ({why})"
-    try:
-        if media_type == NPY:
-            decode_npy(body)
-        elif media_type == JSON:
-            decode_json(body)
-        elif media_type == JSONLINES:
-            for number, line in enumerate(body.splitlines(), 1):
-                if line.strip():
-                    try:
-                        decode_json(line)
-                    except CodecError as err:
-                        raise CodecError(f"line {number}: {err}") from None
-    except CodecError as err:
-        return f"{err} ({why})"
-    return None

@@ -15,11 +15,11 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from servekit import config as cfg
-from servekit import servers
+from servekit import registry
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("app", cfg.AppConfig),
-    *(section for server in servers.all() for section in server.doc_sections()),
+    *(section for server in registry.all() for section in server.doc_sections()),
     ("endpoints[].scaling", cfg.Scaling),
     ("endpoints[].scaling.schedules[]", cfg.ScheduledScaling),
     ("endpoints[].deployment", cfg.Deployment),
@@ -39,9 +39,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("component_endpoints[].components[].compute", cfg.ComponentCompute),
     ("component_endpoints[].components[].copy_scaling", cfg.CopyScaling),
     ("component_endpoints[].components[].rollout", cfg.ComponentRollout),
-    ("endpoints[].variants[] / shadow_variant (tfs)", cfg.TfsVariant),
-    ("endpoints[].variants[] / shadow_variant (torchserve)", cfg.TorchServeVariant),
-    ("endpoints[].variants[] / shadow_variant (triton)", cfg.TritonVariant),
+    *(server.variant_doc_section() for server in registry.all()),
 ]
 SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchScriptSource, cfg.StateDictSource,
            cfg.HuggingFaceSource, cfg.OnnxSource, cfg.ArchiveSource, cfg.S3Source]

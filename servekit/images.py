@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from servekit import servers
-
 
 class ImageError(ValueError):
     """No DLC image for this server, version, region and processor."""
@@ -109,6 +107,12 @@ def instance_facts(instance_type: str) -> InstanceFacts | None:
     return INSTANCE_TYPES.get(instance_type)
 
 
+def variant_facts(instance_type: str | None) -> InstanceFacts | None:
+    """The facts of what a variant runs on: `instance_type` None is serverless inference, which has those of "no
+    GPU" (SERVERLESS); None for a type servekit does not know."""
+    return SERVERLESS if instance_type is None else instance_facts(instance_type)
+
+
 def gpu_multi_model_problem(facts: InstanceFacts) -> str | None:
     """Why a GPU instance cannot hold a multi-model endpoint whatever the server, or None.
 
@@ -153,12 +157,12 @@ def _uri_cache_path() -> Path:
     return Path(os.environ.get(URI_CACHE_ENV, ".servekit/cache")) / URI_CACHE_FILE
 
 
-def _uri_cache_key(server: str, version: str, region: str, instance_type: str | None) -> str:
+def _uri_cache_key(framework: str, version: str, region: str, instance_type: str | None) -> str:
     try:
         sdk = metadata.version("sagemaker-core")
     except metadata.PackageNotFoundError:
         sdk = "?"
-    return f"{server}|{version}|{region}|{instance_type or 'serverless'}|sagemaker-core=={sdk}"
+    return f"{framework}|{version}|{region}|{instance_type or 'serverless'}|sagemaker-core=={sdk}"
 
 
 def _read_uri_cache() -> dict[str, str]:
@@ -182,23 +186,21 @@ def _write_uri_cache(key: str, uri: str) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def image_uri(server: str, version: str, region: str, instance_type: str | None) -> str:
-    """The DLC inference image for `server` (tfs | torchserve | triton), CPU or GPU from `instance_type`;
-    `instance_type` None means serverless, which runs the CPU image. From the cache file under
-    .servekit/cache (SERVEKIT_CACHE_DIR) when it was resolved before, else from sagemaker-core's table."""
-    if server not in servers.SERVERS:
-        raise ImageError(f"unknown server {server!r}; use one of {sorted(servers.SERVERS)}")
-    key = _uri_cache_key(server, version, region, instance_type)
+def image_uri(framework: str, version: str, region: str, instance_type: str | None) -> str:
+    """The DLC inference image of sagemaker-core's `framework` (a server's `image_framework`: tensorflow, pytorch,
+    sagemaker-tritonserver), CPU or GPU from `instance_type`; `instance_type` None means serverless, which runs
+    the CPU image. From the cache file under .servekit/cache (SERVEKIT_CACHE_DIR) when it was resolved before,
+    else from sagemaker-core's table."""
+    key = _uri_cache_key(framework, version, region, instance_type)
     cached = _read_uri_cache().get(key)
     if isinstance(cached, str):
         return cached
-    uri = _resolve(server, version, region, instance_type)
+    uri = _resolve(framework, version, region, instance_type)
     _write_uri_cache(key, uri)
     return uri
 
 
-def _resolve(server: str, version: str, region: str, instance_type: str | None) -> str:
-    framework = servers.get(server).image_framework
+def _resolve(framework: str, version: str, region: str, instance_type: str | None) -> str:
     where: dict[str, object] = {"instance_type": instance_type}
     if instance_type is None:
         from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig

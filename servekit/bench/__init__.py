@@ -72,7 +72,6 @@ from servekit.bench.payloads import (
     image_payloads,
     payloads_for,
     tfs_input,
-    triton_payloads,
     vision_shape,
 )
 from servekit.bench.report import (
@@ -163,7 +162,6 @@ __all__ = [
     "sigv4_signer",
     "split_top_level",
     "tfs_input",
-    "triton_payloads",
     "vision_shape",
     "with_setting",
     "write_csv",

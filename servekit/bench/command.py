@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from servekit import codecs, local, naming, project, servers
+from servekit import codecs, local, naming, project
+from servekit import config as cfg
 from servekit.bench.common import (
     EXAMPLES_DIR,
     HARD_LIMITS,
@@ -144,7 +145,7 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
 
     try:
         plan = plan_from_args(args)
-        sweep = parse_sweep(endpoint, plan.sweep_text) if plan.sweep_text else None
+        sweep = parse_sweep(endpoint, plan.sweep_text, problems_of=cfg.endpoint_problems) if plan.sweep_text else None
     except BenchError as err:
         errors.print(f"servekit bench: {err}", markup=False)
         return 2
@@ -164,8 +165,8 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
         args.data = str(example)
 
     variants = [("", endpoint)] if sweep is None else [
-        (sweep.label(i), with_setting(endpoint, sweep.path, v)) for i, v in enumerate(sweep.values)]
-    note = servers.get(endpoint.server).sweep_note
+        (sweep.label(i), with_setting(endpoint, sweep.path, v, problems_of=cfg.endpoint_problems)) for i, v in enumerate(sweep.values)]
+    note = endpoint.plugin.sweep_note
     if sweep is not None and note:
         say(f"note: {note}")
     total_steps = len(variants) * len(plan.steps)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from servekit import codecs, servers
+from servekit import codecs
 from servekit.bench.common import (
     DEFAULT_IMAGE_SHAPE,
     EXAMPLES_DIR,
@@ -59,29 +59,6 @@ def image_payloads(array: np.ndarray, *, json_key: str | None = None) -> list[Pa
         Payload("json", body, ctype, description=f"{shape} {array.dtype} as nested JSON lists"),
         Payload("x-npy", npy, npy_type, description=f"{shape} {array.dtype} as numpy .npy bytes"),
     ]
-
-
-def triton_payloads(signature: codecs.TritonSignature, *, inputs: dict[str, np.ndarray] | None = None,
-                    batch: int = 1, source: str = "") -> list[Payload]:
-    """KServe JSON and binary+json of the same tensors: `inputs` (e.g. the example file's), or deterministic ones of
-    one request of `batch` items (-1 dims become 16)."""
-    if inputs is None:
-        inputs = {
-            spec.name: image([16 if d == -1 else d for d in signature.full_shape(spec, batch)],
-                             object if spec.datatype == "BYTES" else spec.numpy_dtype)
-            for spec in signature.inputs
-        }
-    shapes = ", ".join(f"{n} {'x'.join(map(str, a.shape))} {signature.input(n).datatype}" for n, a in inputs.items())
-    shapes += f" from {source}" if source else ""
-    payloads = []
-    try:
-        body, ctype = codecs.encode_kserve_json(inputs, signature=signature)
-        payloads.append(Payload("kserve-json", body, ctype, description=f"{shapes}, KServe v2 JSON"))
-    except codecs.CodecError:
-        pass  # FP16/BF16 inputs travel in binary only
-    body, ctype = codecs.encode_kserve_binary(inputs, signature=signature)
-    payloads.append(Payload("binary+json", body, ctype, description=f"{shapes}, Triton binary+json"))
-    return payloads
 
 
 def example_array(body: bytes, key: str | None) -> np.ndarray | None:
@@ -131,7 +108,7 @@ def payloads_for(endpoint: Any, artifact: Path | None) -> list[Payload]:
     """The endpoint's example request in every encoding its server takes (see the module docstring): the example
     file examples/<endpoint>.json when there is one, else a deterministic input of the model's signature. Each
     server's payloads.py says which (servekit/servers/<server>/payloads.py)."""
-    return servers.get(endpoint.server).payloads(endpoint, artifact)
+    return endpoint.plugin.payloads(endpoint, artifact)
 
 
 def vision_shape(endpoint: Any) -> tuple[int, ...]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from servekit import servers
 from servekit.bench.common import (
     HARD_LIMITS,
     BenchError,
@@ -78,7 +77,7 @@ def resolve_key(endpoint: Any, key: str) -> tuple[str, ...]:
     name looked up in `tuning`, then in `model`, then on the endpoint itself."""
     cls = type(endpoint)
     all_paths = set(_paths(cls))
-    alias = servers.get(endpoint.server).sweep_aliases.get(key, "")
+    alias = endpoint.plugin.sweep_aliases.get(key, "")
     if alias is None:
         raise BenchError(f"--sweep {key}: ambiguous on {endpoint.server}; sweep min_workers or max_workers "
                          "(tuning.max_workers), one at a time")
@@ -103,8 +102,9 @@ def resolve_key(endpoint: Any, key: str) -> tuple[str, ...]:
                      + ", ".join(tuning) + " (or a dotted path such as model.max_batch_size)")
 
 
-def parse_sweep(endpoint: Any, text: str) -> Sweep:
-    """`key=v1,v2,...` -> a Sweep whose values are YAML scalars or lists (8, true, [4,8])."""
+def parse_sweep(endpoint: Any, text: str, *, problems_of: Callable[[Any], list[str]] | None = None) -> Sweep:
+    """`key=v1,v2,...` -> a Sweep whose values are YAML scalars or lists (8, true, [4,8]), each checked as
+    with_setting checks it."""
     import yaml
 
     key, sep, values = text.partition("=")
@@ -122,14 +122,17 @@ def parse_sweep(endpoint: Any, text: str) -> Sweep:
             raise BenchError(f"--sweep {key}: value {value!r} is not a YAML scalar or list") from None
     path = resolve_key(endpoint, key)
     for value in parsed:  # fail before any server starts
-        with_setting(endpoint, path, value)
+        with_setting(endpoint, path, value, problems_of=problems_of)
     return Sweep(key=key, path=path, raw_values=tuple(raw), values=tuple(parsed))
 
 
-def with_setting(endpoint: Any, path: Sequence[str], value: Any) -> Any:
+def with_setting(endpoint: Any, path: Sequence[str], value: Any, *,
+                 problems_of: Callable[[Any], list[str]] | None = None) -> Any:
     """A copy of `endpoint` with the field at `path` set to `value` (model_copy down the path, creating a
     missing sub-block such as dynamic_batching with its defaults), validated again as a whole: a value the
-    schema refuses raises BenchError with the schema's message."""
+    schema refuses raises BenchError with the schema's message. `problems_of`: the checks `validate` runs after
+    the schema (servekit.config.endpoint_problems: image versions, GPU-only settings, GPU compatibility), handed
+    in by the caller; without it, the schema's alone."""
     from pydantic import ValidationError
 
     def put(obj: Any, cls: type, rest: Sequence[str]) -> Any:
@@ -146,8 +149,6 @@ def with_setting(endpoint: Any, path: Sequence[str], value: Any) -> Any:
                                  "fields; set it in servekit.yaml first") from None
         return obj.model_copy(update={name: put(child, child_cls, rest[1:])})
 
-    from servekit import config as cfg
-
     changed = put(endpoint, type(endpoint), list(path))
     try:
         checked = type(endpoint).model_validate(changed.model_dump())
@@ -156,8 +157,7 @@ def with_setting(endpoint: Any, path: Sequence[str], value: Any) -> Any:
                  for e in err.errors()]
         raise BenchError(f"--sweep {'.'.join(path)}={value!r} is not a valid {endpoint.server} setting: "
                          + "; ".join(lines)) from None
-    # The checks `validate` runs after the schema (image versions, GPU-only settings, GPU compatibility).
-    problems = cfg.endpoint_problems(checked)
+    problems = problems_of(checked) if problems_of is not None else []
     if problems:
         raise BenchError(f"--sweep {'.'.join(path)}={value!r} is not a valid {endpoint.server} setting: "
                          + "; ".join(problems))

@@ -7,6 +7,7 @@ default is the container's own, so an empty tuning block changes nothing; field 
 This package re-exports those names, so `servekit.config` stays the one import of the schema.
 """
 
+from servekit.config.components import ComponentEndpoint
 from servekit.config.document import (
     AppConfig,
     Endpoint,
@@ -55,7 +56,6 @@ from servekit.servers.triton.schema import (
 )
 from servekit.spec.components import (
     ComponentCompute,
-    ComponentEndpoint,
     ComponentRollout,
     CopyScaling,
     InferenceComponent,

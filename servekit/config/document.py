@@ -1,25 +1,23 @@
-"""The servekit.yaml document: the app block, the endpoints (one schema per server, from the registry in
-servekit.servers) and the optional pipeline; and the checks that run after the schema, where a rule needs
-the image and instance tables, so that each problem is one clear line.
+"""The servekit.yaml document: the app block, the endpoints (one schema per server, from servekit.registry)
+and the optional pipeline; and the checks that run after the schema, where a rule needs the image and
+instance tables, so that each problem is one clear line.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from servekit import images, naming, servers
+from servekit import images, naming
+from servekit.config.components import ComponentEndpoint
+from servekit.config.endpoints import Endpoint
 from servekit.config.pipeline import PipelineConfig
 from servekit.options import Strict
 from servekit.rules import gpu as gpu_rules
 from servekit.rules import model_data as model_data_rules
 from servekit.rules import variants as variant_rules
-from servekit.spec.components import ComponentEndpoint
 from servekit.spec.endpoint import EndpointBase, ResolvedVariant
-
-# One schema per server, told apart by `server:`.
-Endpoint = Annotated[Union[tuple(s.spec for s in servers.all())], Field(discriminator="server")]  # noqa: UP007
 
 
 class AppConfig(Strict):
@@ -163,7 +161,7 @@ def variant_field(ep: EndpointBase, name: str) -> str:
 
 def facts_of(ep: EndpointBase) -> images.InstanceFacts | None:
     """The instance facts a variant runs on: serverless has those of "no GPU" (servekit.images.SERVERLESS)."""
-    return images.SERVERLESS if ep.serverless is not None else images.instance_facts(ep.instance_type or "")
+    return images.variant_facts(None if ep.serverless is not None else ep.instance_type or "")
 
 
 def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: str) -> list[str]:
@@ -174,7 +172,7 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
         return [f"instance_type: {ep.instance_type!r} is not a SageMaker instance type servekit knows; use one like "
                 f"ml.m5.xlarge or ml.g5.xlarge{images.suggest_instance_type(ep.instance_type or '')}"]
     try:
-        images.image_uri(ep.server, ep.image_version, region, ep.instance_type)
+        ep.plugin.image_uri(ep.image_version, region, ep.instance_type)
     except images.ImageError as err:
         out.append(f"image_version: {ep.image_version!r}: {err}")
     out += [str(p) for p in gpu_verdict(ep).problems if p.severity == "error"]
@@ -186,13 +184,13 @@ def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: s
             ep.instance_type, burstable=facts.burstable, gpus=facts.gpus,
             target_gpu_utilization_percent=scaling.target_gpu_utilization_percent)]
     out += [str(p) for p in variant_rules.nvme_volume(ep.instance_type, facts.nvme, ep.container.volume_size_gb)]
-    out += [str(p) for p in model_data_rules.source_problems(ep.model_data, servers.get(ep.server).models(ep),
+    out += [str(p) for p in model_data_rules.source_problems(ep.model_data, ep.plugin.models(ep),
                                                              multi_model=ep.multi_model is not None)]
     if ep.multi_model is not None:
-        problem = servers.get(ep.server).multi_model_problem(facts)
+        problem = ep.plugin.multi_model_problem(facts)
         if problem:
             out.append(f"multi_model: {problem}")
-        out += servers.get(ep.server).multi_model_problems(ep)
+        out += ep.plugin.multi_model_problems(ep)
     return out
 
 
@@ -225,15 +223,15 @@ def advisories(config: ServekitConfig) -> list[str]:
 def _component_server_problems(component: Any, ce: ComponentEndpoint) -> list[tuple[str, str]]:
     """The component's server's own rules for a copy on this fleet (servekit.servers.base.Server.component_problems)."""
     facts = images.instance_facts(ce.instance_type)
-    return servers.get(component.serve.server).component_problems(component.serve, component.compute.accelerators,
+    return component.serve.plugin.component_problems(component.serve, component.compute.accelerators,
                                                                    facts.gpus if facts else 0)
 
 
 def _gpu_only_settings(ep: Any, where: str) -> list[str]:
     out = [str(p) for p in variant_rules.gpu_only(where, False, gpu_only_tuning(ep))]
-    return out + servers.get(ep.server).cpu_problems(ep, where)
+    return out + ep.plugin.cpu_problems(ep, where)
 
 
 def gpu_only_tuning(ep: Any) -> dict[str, object]:
     """The tuning settings of `ep` that only a GPU can use (the constructs check the same ones)."""
-    return servers.get(ep.server).gpu_only_tuning(ep.tuning)
+    return ep.plugin.gpu_only_tuning(ep.tuning)

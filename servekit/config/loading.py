@@ -79,7 +79,7 @@ def local_path_problems(config: ServekitConfig) -> list[str]:
 
 def _missing(field: str, model: Any) -> list[str]:
     out = []
-    path = getattr(model.source, "path", None)
+    path = getattr(getattr(model, "source", None), "path", None)
     if path is not None:
         folder = model.source.kind in FOLDER_SOURCES
         if not (path.is_dir() if folder else path.is_file()):
@@ -105,14 +105,17 @@ def resolve_paths(config: ServekitConfig, base: Path) -> ServekitConfig:
             update["import_root"] = (base / (source.import_root or ".")).resolve()
         return source.model_copy(update=update) if update else source
 
+    def fix_model(model: Any) -> Any:
+        # A server's model may have no `source` (what it serves is written in servekit.yaml itself).
+        return model.model_copy(update={"source": fix(model.source)}) if hasattr(model, "source") else model
+
     def fix_models(owner: Any) -> Any:
         """An endpoint or a variant, with its model sources (and own handler file) made absolute."""
         if getattr(owner, "models", None):
-            return owner.model_copy(update={"models": [m.model_copy(update={"source": fix(m.source)})
-                                                       for m in owner.models]})
+            return owner.model_copy(update={"models": [fix_model(m) for m in owner.models]})
         if getattr(owner, "model", None) is None:
             return owner
-        update: dict[str, Any] = {"source": fix(owner.model.source)}
+        update: dict[str, Any] = {"source": fix(owner.model.source)} if hasattr(owner.model, "source") else {}
         handler = getattr(owner.model, "handler", None)
         if handler and handler.endswith(".py") and not Path(handler).is_absolute():
             update["handler"] = str((base / handler).resolve())  # the user's own inference.py

@@ -11,14 +11,14 @@ A requirements file that holds only comments installs nothing (pip needs no netw
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from servekit import servers
-from servekit.servers.layout import start_installs
+from servekit.model_build.layout import start_installs
 
 
-def start_install_reason(archive: Path, server: str) -> str | None:
+def start_install_reason(archive: Path, server: Any) -> str | None:
     """`archive`: a model.tar.gz or an uncompressed layout's folder. Why the container would need the network at
-    start (one sentence naming the fix), or None. Each server says what its container installs
-    (servekit.servers.<server>.start_install_reason); what the archive holds: servekit.servers.layout."""
+    start (one sentence naming the fix), or None. `server` (the variant's servekit.servers.base.Server) says what
+    its container installs; what the archive holds: servekit.model_build.layout."""
     requirements, has_lib = start_installs(archive)
-    return servers.get(server).start_install_reason(requirements, has_lib)
+    return server.start_install_reason(requirements, has_lib)

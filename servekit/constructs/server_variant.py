@@ -9,12 +9,12 @@ props as the endpoint's own; pass them as `variants=[...]` / `shadow_variant=...
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from constructs import Construct
 from typing_extensions import Unpack
 
-from servekit import images, servers
+from servekit import images
 from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
@@ -32,7 +32,7 @@ class VariantProps(TypedDict, total=False):
     instance_type: e.g. ml.c5.xlarge. Required unless `serverless` is given.
     instance_count: initial instances. Default: 1.
     weight: traffic weight among the production variants. Default: 1.0.
-    image: overrides the DLC. Default: ContainerImage.from_dlc(<server>, image_version).
+    image: overrides the server's image. Default: ContainerImage.for_server(<the server>, image_version).
     serverless: memory and concurrency of a serverless endpoint. Default: none (instances).
     container: start timeouts and volume size. Default: SageMaker's.
     hosting: routing among instances, SSM access, core dumps, a capacity reservation. Default: Hosting() (none).
@@ -62,17 +62,17 @@ class EndpointProps(VariantProps, EndpointOptions, total=False):
 _VARIANT_KEYS = frozenset(VariantProps.__annotations__)
 
 
-def server_variant(server: str, name: str, where: str, *, model_data: ModelData, environment: dict[str, str],
+def server_variant(server: Any, name: str, where: str, *, model_data: ModelData, environment: dict[str, str],
                    image_version: str, **props: Unpack[VariantProps]) -> Variant:
     """The Variant every server's `variant()` ends with: its DLC unless `image` is given, and the GPU verdict;
-    the defaults of VariantProps applied."""
+    the defaults of VariantProps applied. `server`: the servekit.servers.base.Server whose construct calls this."""
     image, instance_type, ami = props.get("image"), props.get("instance_type"), props.get("inference_ami_version")
     return Variant(
-        name=name, server=server, model_data=model_data, environment=environment,
-        image=image or ContainerImage.from_dlc(server, image_version), instance_type=instance_type,
+        name=name, server=server.name, plugin=server, model_data=model_data, environment=environment,
+        image=image or ContainerImage.for_server(server, image_version), instance_type=instance_type,
         instance_count=props.get("instance_count", 1), weight=props.get("weight", 1.0),
         serverless=props.get("serverless"), container=props.get("container") or ContainerOptions(),
-        gpu=gpu_verdict(where, server, image_version, instance_type, ami, image), hosting=props.get("hosting") or Hosting(),
+        gpu=gpu_verdict(where, server.name, image_version, instance_type, ami, image), hosting=props.get("hosting") or Hosting(),
     )
 
 
@@ -102,20 +102,17 @@ def init_endpoint(endpoint: ServingEndpoint, scope: Construct, construct_id: str
     ServingEndpoint.__init__(endpoint, scope, construct_id, production_variants=[primary, *variants], **options)
 
 
-def facts_of(instance_type: str | None) -> images.InstanceFacts | None:
-    return images.SERVERLESS if instance_type is None else images.instance_facts(instance_type)
-
-
-def check_multi_model(where: str, server: str, model_data: ModelData, instance_type: str | None) -> None:
-    facts = facts_of(instance_type)
+def check_multi_model(where: str, server: Any, model_data: ModelData, instance_type: str | None) -> None:
+    """`server`: the servekit.servers.base.Server whose construct calls this."""
+    facts = images.variant_facts(instance_type)
     if model_data.multi_model and facts is not None:
-        problem = servers.get(server).multi_model_problem(facts)
+        problem = server.multi_model_problem(facts)
         if problem:
             raise ValueError(f"{where}: multi-model: {problem}")
 
 
 def check_gpu_only(where: str, instance_type: str | None, settings: dict[str, object]) -> None:
-    facts = facts_of(instance_type)
+    facts = images.variant_facts(instance_type)
     if facts is None:
         return  # an unknown type is reported by Variant with a suggestion
     problems = variant_rules.gpu_only(instance_type or "serverless inference", bool(facts.gpus), settings)

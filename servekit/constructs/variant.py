@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -46,6 +47,8 @@ class Variant:
     :param gpu: servekit.rules.gpu's verdict: the InferenceAmiVersion to set (the user's, or one servekit picked
         because the default driver cannot run the image) and the warnings to annotate. Default: none, the
         instance family's default AMI.
+    :param plugin: the servekit.servers.base.Server that made it (the server constructs' `variant()` set it): it
+        says what the container installs at start. Default: none (that check is skipped).
     """
 
     name: str
@@ -60,6 +63,7 @@ class Variant:
     container: ContainerOptions = field(default_factory=ContainerOptions)
     gpu: GpuVerdict = field(default_factory=GpuVerdict)
     hosting: Hosting = field(default_factory=Hosting)
+    plugin: Any = None
 
     def __post_init__(self) -> None:
         if not VARIANT_NAME.match(self.name):
@@ -76,9 +80,7 @@ class Variant:
 
     @property
     def facts(self) -> images.InstanceFacts:
-        if self.instance_type is None:
-            return images.SERVERLESS
-        return images.instance_facts(self.instance_type)  # type: ignore[return-value]
+        return images.variant_facts(self.instance_type)  # type: ignore[return-value]
 
 
 def add_model(
@@ -133,7 +135,7 @@ def _isolation_off_because(scope: Construct, variant: Variant, wanted: bool | No
     if wanted is False:
         return "the endpoint's configuration turns it off (network.isolation: false)"
     archive = variant.model_data.archive
-    reason = start_install_reason(archive, variant.server) if archive is not None else None
+    reason = start_install_reason(archive, variant.plugin) if archive is not None and variant.plugin else None
     if reason is None:
         return None
     if wanted:

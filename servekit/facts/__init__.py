@@ -7,15 +7,9 @@ rules that use such a fact warn instead of failing). The rules that use them liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from servekit.facts.source import Source
 
-
-@dataclass(frozen=True)
-class Source:
-    """Where a fact comes from. `confirmed`: read on that page or file, not inferred or remembered."""
-
-    where: str
-    confirmed: bool = True
+__all__ = ["Source", "all_tables"]
 
 
 def all_tables() -> dict[str, dict]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 API_REFERENCE = Source("AWS sagemaker/latest/APIReference/API_ProductionVariant.html, InferenceAmiVersion")
 

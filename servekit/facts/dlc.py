@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 # NVIDIA's data-center forward-compatibility branches for CUDA 12.x/13.0 containers: (branch, lowest minor).
 FORWARD_COMPAT_12_13 = ((470, 57), (525, 85), (535, 86), (545, 23))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 DRIVERS_PAGE = Source("AWS sagemaker/latest/dg/inference-gpu-drivers.html, Real-time row")
 CUDA_GPUS = Source("NVIDIA developer.nvidia.com/cuda-gpus")

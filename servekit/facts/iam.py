@@ -35,7 +35,7 @@ Sources:
 
 from __future__ import annotations
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 CREATE_MODEL = Source("AWS sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms", False)
 GUARDRAILS = Source("AWS sagemaker/latest/dg/deployment-guardrails-configuration.html")

@@ -25,7 +25,7 @@ Sources:
 
 from __future__ import annotations
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 S3_MODEL_DATA_SOURCE = Source("AWS sagemaker/latest/APIReference/API_S3ModelDataSource.html")
 BUCKET_DEPLOYMENT = Source("aws-cdk-lib custom-resource-handlers/dist/aws-s3-deployment/"

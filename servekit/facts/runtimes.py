@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servekit.facts import Source
+from servekit.facts.source import Source
 
 
 @dataclass(frozen=True)

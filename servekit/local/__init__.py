@@ -30,7 +30,4 @@ def start(
     progress: Callable[[str], None] = print,
 ) -> LocalEndpoint:
     """Start `endpoint`'s server on `artifact_path` (servekit/servers/<server>/local.py, imported only when used)."""
-    from servekit import servers
-
-    return servers.get(endpoint.server).start_local(endpoint, artifact_path, workdir=workdir, port=port,
-                                                    progress=progress)
+    return endpoint.plugin.start_local(endpoint, artifact_path, workdir=workdir, port=port, progress=progress)

@@ -12,7 +12,7 @@ Contract used by the stacks (servekit/stacks) and the CLI:
         Raises BuildError (`.problems`: one line each) when the source, the config or the built archive
         is wrong. Artifacts are cached as cache_dir/<identity>/model.tar.gz.
 
-    check_artifact(path, server, *, default_model_name=None, instance_type=None) -> list[str]
+    check_artifact(path, server, *, default_model_name=None, instance_type=None) -> list[str]   (server: a Server)
         one line per layout problem that would make the container fail or ignore the handler;
         server is "tfs", "torchserve" or "triton".
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servekit import servers
 from servekit.model_build import handlers, identity, manifest
 from servekit.model_build.archive import Content, FileHasher, write_archive, write_directory
 from servekit.model_build.check import check_artifact
 from servekit.model_build.examples import EXAMPLE_SERVERS
-from servekit.servers.layout import record_start_installs
+from servekit.model_build.layout import record_start_installs
 from servekit.spec import sources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +111,7 @@ def build(endpoint: Any, *, cache_dir: Path, progress: Progress | None = None) -
         built = work / dest.name
         write = write_directory if uncompressed else write_archive
         write(entries, built, progress=lambda m: say(f"{endpoint.name}: {m}"))
-        problems = check_artifact(built, endpoint.server, default_model_name=plan.default_model_name,
+        problems = check_artifact(built, endpoint.plugin, default_model_name=plan.default_model_name,
                                   instance_type=endpoint.instance_type)
         if problems:
             raise BuildError(f"{where}: the built archive fails check-artifact", problems)
@@ -144,7 +143,7 @@ _WARNED: set[str] = set()  # each producer warning once per process
 
 
 def _manifest_name(endpoint: Any) -> str:
-    return servers.get(endpoint.server).manifest_name(endpoint)
+    return endpoint.plugin.manifest_name(endpoint)
 
 
 def _cached_manifest(archive: Path) -> dict[str, Any] | None:
@@ -154,7 +153,7 @@ def _cached_manifest(archive: Path) -> dict[str, Any] | None:
 
 def _check_producers(endpoint: Any, found: dict[str, Any] | None, say: Progress) -> None:
     """servekit.rules.producers against the endpoint's image: errors fail the build, warnings print once."""
-    problems = manifest.problems(found, endpoint.server, endpoint.image_version, endpoint.instance_type)
+    problems = manifest.problems(found, endpoint.plugin, endpoint.image_version, endpoint.instance_type)
     errors = [f"{p}" for p in problems if p.severity == "error"]
     if errors:
         raise BuildError(f"endpoint {endpoint.name}: the {endpoint.server} {endpoint.image_version} image cannot "
@@ -187,14 +186,15 @@ def _os_error(err: Exception) -> str:
 def _only_source(endpoint: Any) -> Any:
     """The source when the endpoint's model is a whole archive (`archive` or `s3`: the schema lets such a source
     be the only model), else None."""
-    models = servers.get(endpoint.server).models(endpoint)
-    if len(models) == 1 and models[0][1].source.kind in ("archive", "s3"):
-        return models[0][1].source
+    models = endpoint.plugin.models(endpoint)
+    source = getattr(models[0][1], "source", None) if len(models) == 1 else None
+    if source is not None and source.kind in ("archive", "s3"):
+        return source
     return None
 
 
 def _default_model_name(endpoint: Any) -> str | None:
-    return servers.get(endpoint.server).default_model_name(endpoint)
+    return endpoint.plugin.default_model_name(endpoint)
 
 
 def _pass_through(endpoint: Any, source: sources.ArchiveSource, cache_dir: Path, hasher: FileHasher,
@@ -215,7 +215,7 @@ def _pass_through(endpoint: Any, source: sources.ArchiveSource, cache_dir: Path,
     _check_producers(endpoint, json.loads(recorded.read_text()), say)
     if not marker.exists():
         say(f"{endpoint.name}: checking {path}")
-        problems = check_artifact(path, endpoint.server, default_model_name=default_name,
+        problems = check_artifact(path, endpoint.plugin, default_model_name=default_name,
                                   instance_type=endpoint.instance_type)
         if problems:
             raise BuildError(f"endpoint {endpoint.name}: archive {path} fails check-artifact", problems)
@@ -235,7 +235,7 @@ def _load_check(endpoint: Any, artifact: Path, say: Progress, *, marker_dir: Pat
     """The endpoint's real server loads the artifact (Server.load_problems), once per identity: a marker beside the
     cached artifact says it loaded. A refusal fails the build with the server's words against the field."""
     marker = (marker_dir or artifact.parent) / LOAD_MARKER
-    server = servers.get(endpoint.server)
+    server = endpoint.plugin
     if marker.is_file():
         return
     unavailable = server.load_check_unavailable()
@@ -312,7 +312,7 @@ def run_worker(task: dict[str, Any], say: Progress, *, python_path: list[str] = 
 # Plans: each server's build.py makes its Plan (identity first, materialize only on a cache miss) from these
 # ---------------------------------------------------------------------------------------------
 def _plan(endpoint: Any, hasher: FileHasher) -> Plan:
-    return servers.get(endpoint.server).plan(endpoint, hasher)
+    return endpoint.plugin.plan(endpoint, hasher)
 
 
 def check_example(source: Any, server: str, field: str) -> None:

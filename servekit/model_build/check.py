@@ -1,7 +1,7 @@
 """check_artifact: the layout problems that make a serving container fail at start or ignore the handler.
 
 Reads any model.tar.gz (built here or brought by a user) as a stream, so a large archive is never held
-in memory (servekit.servers.layout), and returns one line per problem, each naming the fix. What is shared
+in memory (servekit.model_build.layout), and returns one line per problem, each naming the fix. What is shared
 (unsafe paths, an empty archive, a wrapping top folder) is here; each server's layout is its check.py
 (servekit/servers/<server>/check.py; docs/tfs.md, docs/torchserve.md and docs/triton.md).
 """
@@ -11,33 +11,29 @@ from __future__ import annotations
 import tarfile
 import zlib
 from pathlib import Path
+from typing import Any
 
+from servekit.model_build.layout import Listing, read
 from servekit.rules import model_data as model_data_rules
-from servekit.servers.base import Server
-from servekit.servers.layout import Listing, read
 
 
 def check_artifact(
     path: Path,
-    server: str,
+    server: Any,
     *,
     default_model_name: str | None = None,
     instance_type: str | None = None,
 ) -> list[str]:
-    """One line per layout problem of the model.tar.gz at `path` for `server` (a name in servekit.servers), or of
+    """One line per layout problem of the model.tar.gz at `path` for `server` (a servekit.servers.base.Server: the
+    caller resolves a name with servekit.registry), or of
     the folder at `path` (an uncompressed layout: the same checks, and the names an S3 prefix cannot carry).
 
     default_model_name: the model the endpoint will name (SAGEMAKER_TFS_DEFAULT_MODEL_NAME or
     SAGEMAKER_TRITON_DEFAULT_MODEL_NAME); without it, an archive holding several models is a problem.
     instance_type: enables the GPU-only checks (KIND_GPU, TensorRT) of Triton configs.
     """
-    from servekit import servers
-
     path = Path(path)
-    if server not in servers.SERVERS:
-        return [f"server {server!r} is not one of {', '.join(servers.names())}; pass --server "
-                + ", ".join(servers.names()[:-1]) + f" or {servers.names()[-1]}"]
-    kind = servers.get(server)
+    kind = server
     try:
         listing = read(path)
     except FileNotFoundError:
@@ -57,7 +53,7 @@ def check_artifact(
     return problems + kind.layout_problems(listing, default_model_name, instance_type)
 
 
-def _wrapper(listing: Listing, kind: Server) -> str | None:
+def _wrapper(listing: Listing, kind: Any) -> str | None:
     """The name of a single top folder that wraps what should be at the root, or None."""
     tops = listing.tops()
     if len(tops) != 1:

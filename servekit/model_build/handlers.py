@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # config imports this module (lazily) to check requirements: no import at run time
-    from servekit import config
+from typing import Any
 
 HANDLERS_DIR = Path(__file__).resolve().parents[1] / "servers"
 
@@ -60,9 +57,9 @@ class HandlerError(ValueError):
     pass
 
 
-def torchserve_handler(model: config.TorchServeModel) -> str:
-    """`question-answering`, `vision`, `tensor`, `auto` (a torch source: the build runs the model to choose), or the
-    absolute path of the user's own inference.py."""
+def torchserve_handler(model: Any) -> str:
+    """`model` (a TorchServe endpoint's model): `question-answering`, `vision`, `tensor`, `auto` (a torch source: the
+    build runs the model to choose), or the absolute path of the user's own inference.py."""
     value = model.handler
     if value == "auto":
         source = model.source

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from servekit import config
 from servekit.model_build import handlers
 from servekit.model_build.archive import FileHasher
+from servekit.spec import sources
 
 # Bump when the same inputs must give different bytes (layout, archive format, export code paths).
 FORMAT_VERSION = "3"  # 2: servekit-manifest.json in every built archive; 3: gzip in parallel 1 MiB blocks (pgzip.py)
@@ -107,22 +107,22 @@ def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...
     kind = source.kind
     fp: dict[str, Any] = {"kind": kind}
     tools: set[str] = set(needs)
-    if isinstance(source, config.ExampleSource):
+    if isinstance(source, sources.ExampleSource):
         fp["name"] = source.name
         fp["code"] = code_digest("examples.py", "torch_io.py", "worker.py")
         tools.add({"efficientnetv2": "tensorflow", "distilbert-qa": "transformers", "resnet": "torch"}[source.name])
-    elif isinstance(source, config.SavedModelSource | config.HuggingFaceSource):
+    elif isinstance(source, sources.SavedModelSource | sources.HuggingFaceSource):
         fp["tree"] = hasher.tree(source.path)
-    elif isinstance(source, config.KerasSource):
+    elif isinstance(source, sources.KerasSource):
         fp["file"] = hasher.file(source.path)
         fp["code"] = code_digest("examples.py", "worker.py", "user_worker.py")
         # The custom classes' code is part of the model: hash the files of the modules it names
         fp["modules"] = {name: hasher.file(module) for name in keras_modules(source.path)
                          if (module := module_file(name, source.import_root)) is not None}
         tools.add("tensorflow")
-    elif isinstance(source, config.TorchScriptSource | config.OnnxSource | config.ArchiveSource):
+    elif isinstance(source, sources.TorchScriptSource | sources.OnnxSource | sources.ArchiveSource):
         fp["file"] = hasher.file(source.path)
-    elif isinstance(source, config.StateDictSource):
+    elif isinstance(source, sources.StateDictSource):
         fp["file"] = hasher.file(source.path)
         fp["model_class"] = source.model_class
         fp["init_kwargs"] = source.init_kwargs
@@ -137,7 +137,7 @@ def source_fingerprint(source: Any, hasher: FileHasher, *, needs: tuple[str, ...
         fp["module_file"] = hasher.file(module)
         fp["code"] = code_digest("torch_io.py", "worker.py")
         tools.add("torch")
-    elif isinstance(source, config.S3Source):
+    elif isinstance(source, sources.S3Source):
         fp["uri"] = source.uri
     else:  # pragma: no cover - the schema's union is closed
         raise TypeError(f"unknown source {source!r}")

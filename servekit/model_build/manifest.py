@@ -53,18 +53,19 @@ def read_from_archive(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def problems(manifest: dict[str, Any] | None, server: str, image_version: str,
+def problems(manifest: dict[str, Any] | None, server: Any, image_version: str,
              instance_type: str | None) -> list[Problem]:
-    """servekit.rules.producers over every file the manifest lists."""
+    """servekit.rules.producers over every file the manifest lists; `server`: the endpoint's
+    servekit.servers.base.Server."""
     out: list[Problem] = []
     for name, record in sorted(((manifest or {}).get("files") or {}).items()):
         kind = record.get("format")
         if kind == "torchscript":
             out += producers.torchscript(name, record, server, image_version)
         elif kind == "onnx":
-            out += producers.onnx(name, record, image_version)
+            out += producers.onnx(name, record, server, image_version)
         elif kind == "saved_model":
-            out += producers.saved_model(name, record, image_version)
+            out += producers.saved_model(name, record, server, image_version)
         elif kind == "tensorrt_plan":
-            out += producers.tensorrt_plan(name, record, instance_type, image_version)
+            out += producers.tensorrt_plan(name, record, server, instance_type, image_version)
     return out

@@ -8,6 +8,8 @@ naming both versions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from servekit.facts import dlc, gpus, runtimes
 from servekit.rules import Problem
 
@@ -17,72 +19,77 @@ def _minor(version: str) -> tuple[int, int]:
     return (parts + [0, 0])[0], (parts + [0, 0])[1]
 
 
-def target_torch(server: str, image_version: str) -> str | None:
-    """The torch (TorchServe) or libtorch (Triton) inside the image that reads a TorchScript file."""
-    from servekit import servers  # the registry's servers import the rules layer
+def runtime(server: Any, image_version: str, kind: str) -> str | None:
+    """The version of the runtime `kind` (torch, onnxruntime, tensorflow, tensorrt) inside `server`'s image that
+    reads such model files, or None when servekit has no facts on that image or it has no such runtime."""
+    facts = dlc.IMAGES.get((server.name, image_version))
+    return None if facts is None else server.runtime_version(facts, kind)
 
-    facts = dlc.IMAGES.get((server, image_version))
-    return None if facts is None else servers.get(server).target_torch(facts)
+
+def _confirmed(server: Any, image_version: str) -> bool:
+    facts = dlc.IMAGES.get((server.name, image_version))
+    return facts is not None and facts.source.confirmed
 
 
-def torchscript(field: str, record: dict, server: str, image_version: str) -> list[Problem]:
-    torch = target_torch(server, image_version)
+def torchscript(field: str, record: dict, server: Any, image_version: str) -> list[Problem]:
+    torch = runtime(server, image_version, "torch")
     if torch is None:
-        return [Problem(field, record.get("torch"), f"servekit has no facts on the torch inside the {server} "
+        return [Problem(field, record.get("torch"), f"servekit has no facts on the torch inside the {server.name} "
                         f"{image_version} image; whether it loads this TorchScript is not checked", "warning")]
     reader = runtimes.TORCHSCRIPT.get(".".join(map(str, _minor(torch))))
     version = record.get("file_format_version")
     if reader is not None and version is not None and version > reader.max_file_format_version:
         return [Problem(field, f"TorchScript file format {version}",
-                        f"torch {torch} in the {server} {image_version} image reads up to "
+                        f"torch {torch} in the {server.name} {image_version} image reads up to "
                         f"{reader.max_file_format_version}; save it with torch {torch} or pick a newer image_version",
                         "error" if reader.source.confirmed else "warning")]
     producer = record.get("torch")
     if producer and _minor(producer) > _minor(torch):
         return [Problem(field, f"made with torch {producer}",
-                        f"the {server} {image_version} image runs torch {torch}; the file format ({version}) is one "
+                        f"the {server.name} {image_version} image runs torch {torch}; the file format ({version}) is one "
                         "it reads, but operators added after it would fail at load: test it in that image, or trace "
                         f"it with torch {torch}", "warning")]
     return []
 
 
-def onnx(field: str, record: dict, image_version: str) -> list[Problem]:
-    facts = dlc.IMAGES.get(("triton", image_version))
-    ort = facts.runtimes.get("onnxruntime") if facts else None
+def onnx(field: str, record: dict, server: Any, image_version: str) -> list[Problem]:
+    ort = runtime(server, image_version, "onnxruntime")
     known = runtimes.ONNXRUNTIME.get(ort or "")
     if known is None:
         return [Problem(field, f"IR {record.get('ir_version')}, opset {record.get('opset')}",
-                        f"servekit has no facts on the ONNX Runtime of Triton {image_version}; whether it loads this "
+                        f"servekit has no facts on the ONNX Runtime of the {server.name} {image_version} image; whether "
+                        "it loads this "
                         "model is not checked", "warning")]
-    sure = known.source.confirmed and facts.source.confirmed
+    sure = known.source.confirmed and _confirmed(server, image_version)
     out = []
     if record.get("ir_version", 0) > known.max_ir_version:
         out.append(Problem(field, f"ONNX IR version {record['ir_version']}",
-                           f"ONNX Runtime {ort} in Triton {image_version} loads IR up to {known.max_ir_version} "
+                           f"ONNX Runtime {ort} in the {server.name} {image_version} image loads IR up to {known.max_ir_version} "
                            f"(\"Unsupported model IR version\"); export with an older onnx/opset (servekit's own "
                            f"export uses opset 17, IR 8) or pick a newer image_version", "error" if sure else "warning"))
     if record.get("opset", 0) > known.max_opset:
         out.append(Problem(field, f"opset {record['opset']}",
-                           f"ONNX Runtime {ort} in Triton {image_version} implements opsets up to {known.max_opset}; "
+                           f"ONNX Runtime {ort} in the {server.name} {image_version} image implements opsets up to {known.max_opset}; "
                            f"export with opset_version <= {known.max_opset}", "error" if sure else "warning"))
     return out
 
 
-def saved_model(field: str, record: dict, image_version: str) -> list[Problem]:
-    facts = dlc.IMAGES.get(("tfs", image_version))
+def saved_model(field: str, record: dict, server: Any, image_version: str) -> list[Problem]:
+    tensorflow = runtime(server, image_version, "tensorflow")
     producer = record.get("tensorflow")
-    if facts is None or not producer:
-        return [Problem(field, producer, f"servekit has no TensorFlow version for this SavedModel or the tfs "
-                        f"{image_version} image; whether it loads is not checked", "warning")] if producer else []
-    if _minor(producer) > _minor(facts.framework_version):
+    if tensorflow is None or not producer:
+        return [Problem(field, producer, f"servekit has no TensorFlow version for this SavedModel or the "
+                        f"{server.name} {image_version} image; whether it loads is not checked", "warning")
+                ] if producer else []
+    if _minor(producer) > _minor(tensorflow):
         return [Problem(field, f"made with TensorFlow {producer}",
-                        f"the tfs {image_version} image serves TensorFlow {facts.framework_version}; ops added after "
+                        f"the {server.name} {image_version} image serves TensorFlow {tensorflow}; ops added after "
                         f"it fail at load (\"Op type not registered\"): test it in that image, or export it with "
-                        f"TensorFlow {facts.framework_version}", "warning")]
+                        f"TensorFlow {tensorflow}", "warning")]
     return []
 
 
-def tensorrt_plan(field: str, record: dict, instance_type: str | None, image_version: str) -> list[Problem]:
+def tensorrt_plan(field: str, record: dict, server: Any, instance_type: str | None, image_version: str) -> list[Problem]:
     """A plan runs only on the compute capability, and with the TensorRT, it was built with."""
     out = []
     family = gpus.facts_for(instance_type)
@@ -95,14 +102,14 @@ def tensorrt_plan(field: str, record: dict, instance_type: str | None, image_ver
                            f"{instance_type}'s {family.gpu} has {family.compute_capability[0]}."
                            f"{family.compute_capability[1]}, and a TensorRT plan runs only on the GPU kind it was "
                            "built on; build it on that GPU, or use format: onnx with onnx_tensorrt_accelerator"))
-    facts = dlc.IMAGES.get(("triton", image_version))
-    image_trt = facts.runtimes.get("tensorrt") if facts else None
+    image_trt = runtime(server, image_version, "tensorrt")
     if image_trt is None:
-        out.append(Problem(field, f"TensorRT {record['tensorrt']}", f"servekit has no TensorRT version for Triton "
-                           f"{image_version}; whether it deserializes the plan is not checked", "warning"))
+        out.append(Problem(field, f"TensorRT {record['tensorrt']}", f"servekit has no TensorRT version for the "
+                           f"{server.name} {image_version} image; whether it deserializes the plan is not checked",
+                           "warning"))
     elif _minor(record["tensorrt"]) != _minor(image_trt):
         out.append(Problem(field, f"built with TensorRT {record['tensorrt']}",
-                           f"Triton {image_version} runs TensorRT {image_trt}, and plans deserialize only in the "
+                           f"the {server.name} {image_version} image runs TensorRT {image_trt}, and plans deserialize only in the "
                            "TensorRT they were built with; build it with that TensorRT or pick the matching image",
-                           "error" if facts.source.confirmed else "warning"))
+                           "error" if _confirmed(server, image_version) else "warning"))
     return out

@@ -10,6 +10,7 @@ framework), so `servekit validate` imports no CDK and no framework.
 from __future__ import annotations
 
 import importlib
+import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -49,9 +50,22 @@ class Server:
     sweep_note: ClassVar[str | None] = None
     """Said before a local sweep, where the local server ignores what is swept."""
 
+    def __init__(self) -> None:
+        # Every endpoint of this server's schema carries this Server (EndpointBase.plugin): the shared machinery
+        # below the registry gets it from the endpoint it is handed, never by name.
+        if getattr(self.spec, "plugin", None) not in (None, self):
+            raise ValueError(f"{self.spec.__name__} belongs to server {self.spec.plugin.name!r} already")
+        self.spec.plugin = self
+
     def doc_sections(self) -> list[tuple[str, type]]:
         """(heading, schema model) of docs/configuration.md for this server's keys, in order."""
         return [(f"endpoints[] (server: {self.name})", self.spec)]
+
+    def variant_doc_section(self) -> tuple[str, type]:
+        """(heading, schema model) of docs/configuration.md for this server's variants: the item type of its
+        schema's `variants` list."""
+        (variant,) = typing.get_args(self.spec.model_fields["variants"].annotation)
+        return (f"endpoints[].variants[] / shadow_variant ({self.name})", variant)
 
     # --- the model and its artifact ---------------------------------------------------------
     def models(self, ep: Any) -> list[tuple[str, Any]]:
@@ -117,17 +131,29 @@ class Server:
         """What of `ep` a multi-model endpoint of this server ignores or cannot do."""
         return []
 
-    def target_torch(self, image_facts: Any) -> str | None:
-        """The torch (or libtorch) version inside the image, which reads TorchScript files; None: none."""
-        return None
+    def runtime_version(self, image_facts: Any, kind: str) -> str | None:
+        """The version of the runtime `kind` (torch, onnxruntime, tensorflow, tensorrt) inside the image (its
+        servekit.facts.dlc entry) that reads such model files, or None where it has none. Default: the image's
+        `runtimes` table."""
+        return image_facts.runtimes.get(kind)
 
     # --- deploy -------------------------------------------------------------------------------------
+    def image_uri(self, version: str, region: str, instance_type: str | None) -> str:
+        """The container image of this server's `version` in `region`, CPU or GPU from `instance_type` (None:
+        serverless, the CPU image). Default: the AWS Deep Learning Container of `image_framework`, from
+        sagemaker-core's table (servekit.images.image_uri); raises servekit.images.ImageError when there is none."""
+        from servekit import images
+
+        return images.image_uri(self.image_framework, version, region, instance_type)
+
     def construct(self) -> type:
         """The construct class, from its construct.py (imported on first use: it imports aws-cdk)."""
         return getattr(self._module("construct"), self.construct_class)
 
     def variant(self, ep: Any, name: str, model_data: ModelData, **common: Any) -> Variant:
-        """A construct Variant from a validated endpoint as one variant runs it (servekit.adapter)."""
+        """A construct Variant from a validated endpoint as one variant runs it (servekit.adapter). `common`: the
+        keywords every server's `variant()` takes (instance_type, instance_count, weight, image_version, tuning,
+        serverless, container, hosting, where, inference_ami_version); add the server's own."""
         return self.construct().variant(name, model_data=model_data, **common)
 
     # --- serve and bench -----------------------------------------------------------------------------
@@ -145,5 +171,6 @@ class Server:
         return self._module("payloads").payloads(ep, artifact)
 
     def _module(self, part: str) -> Any:
-        """servekit.servers.<name>.<part>, imported on first use (build, check, local, payloads)."""
-        return importlib.import_module(f"servekit.servers.{self.name}.{part}")
+        """<the server's package>.<part>, imported on first use (build, check, local, payloads, construct): the
+        package is the one whose __init__.py defines this Server (servekit.servers.<name>, or a plug-in's)."""
+        return importlib.import_module(f"{type(self).__module__}.{part}")

@@ -5,7 +5,7 @@ its model, tuning and variant types; servekit.config assembles the document.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -74,6 +74,10 @@ _ENDPOINT_LEVEL = {"variants", "shadow_variant", "scaling", "deployment", "data_
 class EndpointBase(Strict):
     """What every endpoint has, whatever its server."""
 
+    plugin: ClassVar[Any] = None
+    """The servekit.servers.base.Server whose schema this is (bound when that Server is made): how the layers
+    below the registry learn an endpoint's server without asking the registry by name."""
+
     name: str = Field(pattern=NAME_PATTERN)
     instance_type: str | None = Field(None, description="e.g. ml.m5.xlarge; required unless serverless.")
     instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (within scaling's range).")
@@ -135,11 +139,9 @@ class EndpointBase(Strict):
     @property
     def copies_layout(self) -> bool:
         """An uncompressed layout that servekit builds, and copies into the data bucket at deploy."""
-        from servekit import servers  # the servers' schemas import this module
-
         return self.model_data == "uncompressed" and any(
             getattr(getattr(m, "source", None), "kind", "s3") != "s3"
-            for r in self.resolved_variants() for _, m in servers.get(r.endpoint.server).models(r.endpoint))
+            for r in self.resolved_variants() for _, m in r.endpoint.plugin.models(r.endpoint))
 
     @model_validator(mode="after")
     def _check_base(self) -> EndpointBase:

@@ -101,7 +101,9 @@ def _describe_one(err: dict[str, Any], field: str, root: type[BaseModel]) -> str
         return f"{field}: required and missing; add it"
     if kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"{field}: {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}; use one of them"
+        plugin = (" (a server of a plug-in package is known once that package is installed: its `servekit.servers` "
+                  "entry point registers it)") if ctx.get("discriminator") == "'server'" else ""
+        return f"{field}: {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}; use one of them{plugin}"
     if kind == "union_tag_not_found":
         return f"{field}: needs its `{err.get('ctx', {}).get('discriminator', 'kind')}` key; add it"
     msg = err["msg"]

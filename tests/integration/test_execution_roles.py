@@ -68,10 +68,10 @@ def synth(data: dict, tarball: Path, layout: Path | None = None) -> tuple[dict[s
 
 def _model_data(endpoint, tarball: Path, layout: Path | None) -> ModelData:
     """An S3 source as synth binds it (model_build returns it without building); the local files otherwise."""
-    from servekit import model_build, servers
+    from servekit import model_build
     from servekit.synth import model_data_of
 
-    if servers.get(endpoint.server).models(endpoint)[0][1].source.kind == "s3":
+    if endpoint.plugin.models(endpoint)[0][1].source.kind == "s3":
         return model_data_of(model_build.build(endpoint, cache_dir=tarball.parent))
     if endpoint.copies_layout:
         return ModelData.from_directory(layout, identity="0" * 64)

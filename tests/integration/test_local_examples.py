@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from servekit import codecs, config
+from servekit import codecs, config, registry
 from servekit.model_build import build
 from servekit.servers.tfs import local as tfs
 from servekit.servers.triton import local as triton
+from servekit.servers.triton.signature import TritonSignature
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -106,7 +107,7 @@ class TestResnetOnTriton:
 
     @pytest.fixture(scope="class")
     def signature(self, built):
-        return codecs.TritonSignature.from_artifact(built["resnet"])
+        return TritonSignature.from_artifact(built["resnet"])
 
     def still_answers(self, served, reference) -> None:
         local, _ = served
@@ -132,7 +133,7 @@ class TestResnetOnTriton:
         local, _ = served
         x = images_nchw(1, seed=3)
         body, ctype = codecs.encode_kserve_json({"input__0": x}, signature=signature)
-        assert codecs.request_problem("triton", body, ctype) is None
+        assert codecs.request_problem(registry.get("triton"), body, ctype) is None
         status, rtype, answer = post(local.invocations_url, body, ctype)
         assert status == 200 and rtype.startswith("application/json"), answer
         out = codecs.decode_response(answer, rtype)["output__0"]
@@ -227,7 +228,7 @@ class TestResnetOnTriton:
             assert words in json.loads(answer)["error"]
         else:  # 200: Triton computed something (for the empty body, from memory it never received)
             assert codecs.decode_response(answer, rtype)["output__0"].shape[1:] == (10,)
-        problem = codecs.request_problem("triton", body, ctype)
+        problem = codecs.request_problem(registry.get("triton"), body, ctype)
         assert problem is not None and refusal in problem
         self.still_answers(served, reference)
 
@@ -279,7 +280,7 @@ class TestPreprocessingEnsembleFeedingTheDefaultResnet:
             expected = resnet(torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0).numpy()
         local = triton.start(ep, artifact.path, workdir=tmp_path / "serve", progress=lambda _: None)
         try:
-            signature = codecs.TritonSignature.from_artifact(artifact.path, "pipeline")
+            signature = TritonSignature.from_artifact(artifact.path, "pipeline")
             status, ctype, body = post(local.invocations_url,
                                        *codecs.encode_kserve_binary({"PIXELS": pixels}, signature=signature))
             assert status == 200, body
@@ -381,7 +382,7 @@ class TestImageClassifierOnTfsEmulation:
             "x-npy": codecs.encode_npy(x),
         }
         for case, (body, ctype) in bodies.items():
-            assert codecs.request_problem("tfs", body, ctype) is None, case
+            assert codecs.request_problem(registry.get("tfs"), body, ctype) is None, case
             status, rtype, answer = post(local.invocations_url, body, ctype)
             assert status == 200 and rtype == "application/json", (case, answer[:300])
             key = "outputs" if case.startswith("json inputs") else "predictions"
@@ -449,7 +450,7 @@ class TestImageClassifierOnTfsEmulation:
         status, rtype, answer = post(local.invocations_url, body, ctype, headers)
         assert status == expected and rtype == "application/json", (status, answer[:300])
         assert json.loads(answer)["error"].startswith(message), answer[:300]
-        assert (codecs.request_problem("tfs", body, ctype) is not None) == refused
+        assert (codecs.request_problem(registry.get("tfs"), body, ctype) is not None) == refused
         self.still_answers(local, reference)
 
     # --- the handler's gRPC path (SAGEMAKER_TFS_HANDLER_PROTOCOL=grpc) --------------------------

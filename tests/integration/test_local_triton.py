@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from servekit import codecs
+from servekit import codecs, registry
 from servekit.config import TritonEndpointSpec
 from servekit.model_build.archive import KEEP_FILE
 from servekit.servers.triton import local as triton
+from servekit.servers.triton.signature import TritonSignature
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +134,7 @@ def test_served_config_is_the_endpoint_config_except_backend_and_kind(served):
 
 def test_kserve_json_answers_like_the_in_process_model(served):
     local, model_file, artifact, _ = served
-    signature = codecs.TritonSignature.from_artifact(artifact)
+    signature = TritonSignature.from_artifact(artifact)
     x = batch(3)
     status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_json({"input__0": x}, signature=signature))
     assert status == 200, body
@@ -144,7 +145,7 @@ def test_kserve_json_answers_like_the_in_process_model(served):
 
 def test_binary_json_answers_in_binary_like_the_in_process_model(served):
     local, model_file, artifact, _ = served
-    signature = codecs.TritonSignature.from_artifact(artifact)
+    signature = TritonSignature.from_artifact(artifact)
     x = batch(2, seed=1)
     status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"input__0": x}, signature=signature))
     assert status == 200, body
@@ -296,7 +297,7 @@ def test_bad_request_gets_the_documented_status_and_the_server_still_answers(ser
         assert rtype.startswith("application/json") and codecs.decode_response(answer, rtype)["output__0"].shape == (1, 10)
     else:  # 200 from a request that is no tensor (or NaN): servekit's client does not send the first kind
         if "NaN" not in case:
-            assert codecs.request_problem("triton", body, ctype) is not None
+            assert codecs.request_problem(registry.get("triton"), body, ctype) is not None
     assert not (tmp_path / "unpickled").exists()
     assert urllib.request.urlopen(local.ping_url, timeout=30).status == 200
     still_answers(local, model_file)
@@ -337,7 +338,7 @@ def test_when_the_model_warms_up_and_caches_responses_then_the_real_tritonserver
         tar.add(tmp_path / "src" / "tiny", arcname="tiny")
     local = triton.start(endpoint, artifact, workdir=tmp_path / "work", progress=lambda _: None)
     try:
-        signature = codecs.TritonSignature.from_artifact(artifact)
+        signature = TritonSignature.from_artifact(artifact)
         x = batch(2, seed=3)
         for _ in range(2):  # the second is the same request: answered from the cache, with the same numbers
             status, ctype, body = post(local.invocations_url,
@@ -385,7 +386,7 @@ def test_when_a_model_has_two_versions_then_the_real_tritonserver_answers_with_t
     artifact = build(endpoint, cache_dir=tmp_path / "cache")
     local = triton.start(endpoint, artifact.path, workdir=tmp_path / "work", progress=lambda _: None)
     try:
-        signature = codecs.TritonSignature.from_artifact(artifact.path)
+        signature = TritonSignature.from_artifact(artifact.path)
         x = batch(2, seed=5)
         status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"input__0": x},
                                                                                        signature=signature))
@@ -485,7 +486,7 @@ def test_when_servekit_builds_an_ensemble_then_the_real_tritonserver_runs_prepro
         assert {"pipe/config.pbtxt", f"pipe/1/{KEEP_FILE}", "prep/1/model.pt", "tiny/1/model.pt"} <= files
     local = triton.start(endpoint, artifact.path, workdir=tmp_path / "work", progress=lambda _: None)
     try:
-        signature = codecs.TritonSignature.from_artifact(artifact.path, "pipe")
+        signature = TritonSignature.from_artifact(artifact.path, "pipe")
         x = batch(2, seed=7)
         status, ctype, body = post(local.invocations_url, *codecs.encode_kserve_binary({"IMAGE": x},
                                                                                        signature=signature))

@@ -17,6 +17,8 @@ from rich.console import Console
 
 from servekit import bench, codecs
 from servekit import config as cfg
+from servekit.servers.triton.payloads import triton_payloads
+from servekit.servers.triton.signature import TritonSignature
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,8 +214,8 @@ output [ { name: "output__0" data_type: TYPE_FP32 dims: [10] } ]
 
 
 def test_when_triton_payloads_are_made_then_both_encodings_carry_the_same_image():
-    signature = codecs.TritonSignature.from_pbtxt(TRITON_CONFIG)
-    kserve, binary = bench.triton_payloads(signature)
+    signature = TritonSignature.from_pbtxt(TRITON_CONFIG)
+    kserve, binary = triton_payloads(signature)
     assert (kserve.name, binary.name) == ("kserve-json", "binary+json")
     a = codecs.decode_kserve_request(kserve.body, kserve.content_type)["input__0"]
     b = codecs.decode_kserve_request(binary.body, binary.content_type)["input__0"]
@@ -223,8 +225,8 @@ def test_when_triton_payloads_are_made_then_both_encodings_carry_the_same_image(
 
 
 def test_when_a_dimension_is_variable_then_the_payload_uses_16():
-    signature = codecs.TritonSignature.from_pbtxt(TRITON_CONFIG.replace("[3, 224, 224]", "[-1, 4]"))
-    (binary,) = [p for p in bench.triton_payloads(signature) if p.name == "binary+json"]
+    signature = TritonSignature.from_pbtxt(TRITON_CONFIG.replace("[3, 224, 224]", "[-1, 4]"))
+    (binary,) = [p for p in triton_payloads(signature) if p.name == "binary+json"]
     assert codecs.decode_kserve_request(binary.body, binary.content_type)["input__0"].shape == (1, 16, 4)
 
 
@@ -237,9 +239,9 @@ def test_when_image_payloads_are_made_then_json_and_npy_hold_the_same_values():
 
 
 def test_when_an_example_request_exists_then_every_encoding_carries_its_tensor():
-    signature = codecs.TritonSignature.from_pbtxt(TRITON_CONFIG)
+    signature = TritonSignature.from_pbtxt(TRITON_CONFIG)
     example = np.arange(3 * 224 * 224, dtype=np.float32).reshape(1, 3, 224, 224) % 10
-    payloads = bench.triton_payloads(signature, inputs={"input__0": example}, source="resnet.json")
+    payloads = triton_payloads(signature, inputs={"input__0": example}, source="resnet.json")
     for payload in payloads:
         assert np.array_equal(codecs.decode_kserve_request(payload.body, payload.content_type)["input__0"], example)
         assert "from resnet.json" in payload.description

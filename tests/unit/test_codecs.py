@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from servekit import codecs
+from servekit.servers.triton.signature import TensorSpec, TritonSignature
 
 CONFIG = """
 name: "tiny"
@@ -22,14 +23,14 @@ dynamic_batching { preferred_batch_size: [4, 8] }
 
 
 @pytest.fixture
-def signature() -> codecs.TritonSignature:
-    return codecs.TritonSignature.from_pbtxt(CONFIG)
+def signature() -> TritonSignature:
+    return TritonSignature.from_pbtxt(CONFIG)
 
 
 def test_signature_reads_names_types_and_dims_from_config_pbtxt(signature):
     assert signature.model_name == "tiny"
     assert signature.max_batch_size == 8
-    assert signature.inputs == (codecs.TensorSpec("input__0", "FP32", (3, -1, 8)),)
+    assert signature.inputs == (TensorSpec("input__0", "FP32", (3, -1, 8)),)
     assert signature.outputs[0].numpy_dtype == np.float32
 
 
@@ -131,12 +132,12 @@ def test_signature_is_read_from_the_artifact(tmp_path):
         info = tarfile.TarInfo("tiny/config.pbtxt")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    assert codecs.TritonSignature.from_artifact(path).inputs[0].name == "input__0"
+    assert TritonSignature.from_artifact(path).inputs[0].name == "input__0"
 
 
 def test_invalid_config_pbtxt_is_a_clear_error():
     with pytest.raises(codecs.CodecError, match="not a valid Triton model config"):
-        codecs.TritonSignature.from_pbtxt("name: 'x'\nmax_batch: 3\n")
+        TritonSignature.from_pbtxt("name: 'x'\nmax_batch: 3\n")
 
 
 def test_npy_round_trip():

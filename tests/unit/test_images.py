@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servekit import images, servers
+from servekit import images, registry
 
 
 @pytest.mark.parametrize(("instance_type", "vcpus", "gpus", "nvme"), [
@@ -25,7 +25,7 @@ def test_when_serverless_then_the_facts_are_those_of_no_gpu_and_no_instance_metr
 
 
 def test_when_the_image_of_a_serverless_endpoint_is_resolved_then_it_is_the_cpu_one():
-    assert images.image_uri("triton", "25.09", "us-east-1", None).endswith("/sagemaker-tritonserver:25.09-py3-cpu")
+    assert images.image_uri("sagemaker-tritonserver", "25.09", "us-east-1", None).endswith("/sagemaker-tritonserver:25.09-py3-cpu")
 
 
 @pytest.mark.parametrize(("server", "instance_type", "problem"), [
@@ -38,7 +38,7 @@ def test_when_the_image_of_a_serverless_endpoint_is_resolved_then_it_is_the_cpu_
     ("triton", "ml.m5.xlarge", None),
 ])
 def test_when_multi_model_is_asked_then_only_what_aws_lists_is_allowed(server, instance_type, problem):
-    found = servers.get(server).multi_model_problem(images.instance_facts(instance_type))
+    found = registry.get(server).multi_model_problem(images.instance_facts(instance_type))
     assert (found is None) if problem is None else (problem in found)
 
 
@@ -46,7 +46,7 @@ def test_when_multi_model_is_asked_then_only_what_aws_lists_is_allowed(server, i
 LOOKUP = """
 import json, sys
 from servekit import images
-uri = images.image_uri("torchserve", "2.6", "eu-west-1", "ml.g5.xlarge")
+uri = images.image_uri("pytorch", "2.6", "eu-west-1", "ml.g5.xlarge")
 print(json.dumps({"uri": uri, "sagemaker_core_imported": "sagemaker.core" in sys.modules}))
 """
 
@@ -75,7 +75,7 @@ def test_when_the_cache_file_is_corrupt_then_the_table_answers_and_the_file_is_r
     (tmp_path / images.URI_CACHE_FILE).write_text("{not json")
     monkeypatch.setenv(images.URI_CACHE_ENV, str(tmp_path))
     images.image_uri.cache_clear()
-    uri = images.image_uri("tfs", "2.19", "us-west-2", "ml.c5.xlarge")
+    uri = images.image_uri("tensorflow", "2.19", "us-west-2", "ml.c5.xlarge")
     assert uri.endswith("/tensorflow-inference:2.19-cpu")
     assert list(json.loads((tmp_path / images.URI_CACHE_FILE).read_text()).values()) == [uri]
 
@@ -92,5 +92,5 @@ def test_when_a_version_does_not_exist_then_the_error_is_not_cached(tmp_path, mo
     monkeypatch.setenv(images.URI_CACHE_ENV, str(tmp_path))
     images.image_uri.cache_clear()
     with pytest.raises(images.ImageError, match=r"no tensorflow inference image version 9.9"):
-        images.image_uri("tfs", "9.9", "us-east-1", "ml.c5.xlarge")
+        images.image_uri("tensorflow", "9.9", "us-east-1", "ml.c5.xlarge")
     assert not (tmp_path / images.URI_CACHE_FILE).exists()

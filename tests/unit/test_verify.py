@@ -263,7 +263,7 @@ def test_the_example_payloads_are_what_the_generator_writes_and_each_server_woul
         assert (ROOT / "examples" / name).read_text() == make(), f"examples/{name} is stale: run examples/generate.py"
     for endpoint in config.load(ROOT / "servekit.yaml").endpoints:
         body = (ROOT / "examples" / f"{endpoint.name}.json").read_bytes()
-        assert codecs.request_problem(endpoint.server, body, "application/json") is None, endpoint.name
+        assert codecs.request_problem(endpoint.plugin, body, "application/json") is None, endpoint.name
     request = json.loads((ROOT / "examples" / "resnet.json").read_text())["inputs"][0]
     assert request["shape"] == [1, 3, 224, 224] and len(request["data"]) == 3 * 224 * 224
     image = json.loads((ROOT / "examples" / "image-classifier.json").read_text())["instances"]

@@ -47,6 +47,11 @@ class Tfs(Server):
         return (f"code/requirements.txt lists {shown_requirements(requirements)}, which TFS pip-installs at start unless "
                 "code/lib/ vendors the packages")
 
+    def runtime_version(self, image_facts: Any, kind: str) -> str | None:
+        if kind == "tensorflow":
+            return image_facts.framework_version  # the TensorFlow image serves SavedModels with its own TensorFlow
+        return super().runtime_version(image_facts, kind)
+
     def gpu_only_tuning(self, tuning: Any) -> dict[str, object]:
         return {"tuning.fractional_gpu_mem_margin": tuning.fractional_gpu_mem_margin}
 
@@ -60,9 +65,9 @@ class Tfs(Server):
                                         default_model_name=ep.default_model_name, **common)
 
     def request_problem(self, body: bytes, content_type: str | None) -> str | None:
-        from servekit import codecs
+        from servekit.servers.tfs import requests
 
-        return codecs.tfs_request_problem(body, content_type)
+        return requests.request_problem(body, content_type)
 
 
 TFS = Tfs()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from servekit.servers.layout import Listing, misplaced_handlers, unpinned
+from servekit.model_build.layout import Listing, misplaced_handlers, unpinned
 
 
 def is_tfs_model(files: set[str], prefix: str) -> bool:

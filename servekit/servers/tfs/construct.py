@@ -20,7 +20,7 @@ from servekit.constructs.server_variant import (
 )
 from servekit.constructs.variant import Variant
 from servekit.servers.tfs import TFS
-from servekit.servers.tfs.schema import TfsTuning
+from servekit.servers.tfs.schema import IMAGE_VERSION, TfsTuning
 
 
 class TfsEndpoint(ServingEndpoint):
@@ -29,7 +29,7 @@ class TfsEndpoint(ServingEndpoint):
     server = "tfs"
 
     def __init__(self, scope: Construct, construct_id: str, *, model_data: ModelData, model_names: Sequence[str],
-                 image_version: str = "2.19", tuning: TfsTuning | None = None, default_model_name: str | None = None,
+                 image_version: str = IMAGE_VERSION, tuning: TfsTuning | None = None, default_model_name: str | None = None,
                  **props: Unpack[EndpointProps]) -> None:
         """
         :param model_names: the SavedModels in the archive (`<name>/<version>/saved_model.pb`).
@@ -48,7 +48,7 @@ class TfsEndpoint(ServingEndpoint):
             default_model_name=default_model_name, **own), props)
 
     @staticmethod
-    def variant(name: str, *, model_data: ModelData, model_names: Sequence[str], image_version: str = "2.19",
+    def variant(name: str, *, model_data: ModelData, model_names: Sequence[str], image_version: str = IMAGE_VERSION,
                 tuning: TfsTuning | None = None, default_model_name: str | None = None, where: str = "",
                 **props: Unpack[VariantProps]) -> Variant:
         """One TFS variant; the parameters are those of the endpoint's own (`where`: the path in errors)."""
@@ -62,5 +62,5 @@ class TfsEndpoint(ServingEndpoint):
             raise ValueError(f"{where}: default_model_name {default!r} is none of {list(model_names)}")
         tuning = tuning or TfsTuning()
         check_gpu_only(where, props.get("instance_type"), TFS.gpu_only_tuning(tuning))
-        return server_variant("tfs", name, where, model_data=model_data, environment=tuning.to_environment(default),
+        return server_variant(TFS, name, where, model_data=model_data, environment=tuning.to_environment(default),
                               image_version=image_version, **props)

@@ -11,6 +11,8 @@ from servekit.options import Strict
 from servekit.spec.endpoint import EndpointBase, VariantBase, bool_env
 from servekit.spec.sources import ModelSource
 
+# The DLC version an endpoint runs unless it sets image_version (the constructs default to it too).
+IMAGE_VERSION = "2.19"
 
 class TfsTuning(Strict):
     """The TFS container's environment (docs/tfs.md lists them with their upstream sources). Defaults are the container's."""
@@ -98,7 +100,7 @@ class TfsVariant(VariantBase):
 
 class TfsEndpointSpec(EndpointBase):
     server: Literal["tfs"]
-    image_version: str = Field("2.19", description="tensorflow-inference DLC version.")
+    image_version: str = Field(IMAGE_VERSION, description="tensorflow-inference DLC version.")
     models: list[TfsModel] = Field(min_length=1, description="Several SavedModels share one archive.")
     default_model: str | None = Field(
         None, description="Model that answers requests without tfs-model-name; default: the first listed."

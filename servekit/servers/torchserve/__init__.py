@@ -75,8 +75,10 @@ class TorchServe(Server):
                        "single-model endpoint")
         return out
 
-    def target_torch(self, image_facts: Any) -> str | None:
-        return image_facts.framework_version  # the PyTorch image's own torch reads the TorchScript file
+    def runtime_version(self, image_facts: Any, kind: str) -> str | None:
+        if kind == "torch":
+            return image_facts.framework_version  # the PyTorch image's own torch reads the TorchScript file
+        return super().runtime_version(image_facts, kind)
 
 
 TORCHSERVE = TorchServe()

@@ -3,7 +3,7 @@ Used by check-artifact and after every build."""
 
 from __future__ import annotations
 
-from servekit.servers.layout import WEIGHT_SUFFIXES, Listing, misplaced_handlers, unpinned
+from servekit.model_build.layout import WEIGHT_SUFFIXES, Listing, misplaced_handlers, unpinned
 
 
 def wraps(listing: Listing, top: str) -> bool:

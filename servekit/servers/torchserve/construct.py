@@ -16,7 +16,8 @@ from servekit.constructs.server_variant import (
     server_variant,
 )
 from servekit.constructs.variant import Variant
-from servekit.servers.torchserve.schema import TorchServeTuning, servekit_environment_keys
+from servekit.servers.torchserve import TORCHSERVE
+from servekit.servers.torchserve.schema import IMAGE_VERSION, TorchServeTuning, servekit_environment_keys
 
 
 class TorchServeEndpoint(ServingEndpoint):
@@ -24,7 +25,7 @@ class TorchServeEndpoint(ServingEndpoint):
 
     server = "torchserve"
 
-    def __init__(self, scope: Construct, construct_id: str, *, model_data: ModelData, image_version: str = "2.6",
+    def __init__(self, scope: Construct, construct_id: str, *, model_data: ModelData, image_version: str = IMAGE_VERSION,
                  tuning: TorchServeTuning | None = None, program: str = "inference.py",
                  environment: dict[str, str] | None = None, **props: Unpack[EndpointProps]) -> None:
         """
@@ -43,12 +44,12 @@ class TorchServeEndpoint(ServingEndpoint):
             environment=environment, **own), props)
 
     @staticmethod
-    def variant(name: str, *, model_data: ModelData, image_version: str = "2.6", tuning: TorchServeTuning | None = None,
+    def variant(name: str, *, model_data: ModelData, image_version: str = IMAGE_VERSION, tuning: TorchServeTuning | None = None,
                 program: str = "inference.py", environment: dict[str, str] | None = None, where: str = "",
                 **props: Unpack[VariantProps]) -> Variant:
         """One TorchServe variant; the parameters are those of the endpoint's own (`where`: the path in errors)."""
         where = where or name
-        check_multi_model(where, "torchserve", model_data, props.get("instance_type"))
+        check_multi_model(where, TORCHSERVE, model_data, props.get("instance_type"))
         tuning = tuning or TorchServeTuning()
         own = tuning.to_environment(program, multi_model=model_data.multi_model)
         taken = sorted(k for k in (environment or {}) if k in servekit_environment_keys() or k.startswith("SAGEMAKER_"))
@@ -56,6 +57,6 @@ class TorchServeEndpoint(ServingEndpoint):
             raise ValueError(f"{where}: environment {taken}: servekit sets these from tuning (SAGEMAKER_* belong to "
                              "SageMaker and its toolkit); set the matching TorchServeTuning field instead")
         return server_variant(
-            "torchserve", name, where, model_data=model_data, environment={**own, **(environment or {})},
+            TORCHSERVE, name, where, model_data=model_data, environment={**own, **(environment or {})},
             image_version=image_version, **props,
         )

@@ -13,6 +13,8 @@ from servekit.options import Strict
 from servekit.spec.endpoint import EndpointBase, VariantBase
 from servekit.spec.sources import ModelSource
 
+# The DLC version an endpoint runs unless it sets image_version (the constructs default to it too).
+IMAGE_VERSION = "2.6"
 
 class TorchServeTuning(Strict):
     """SAGEMAKER_TS_* and friends (docs/torchserve.md lists them with their upstream sources). Defaults are the toolkit's."""
@@ -145,7 +147,7 @@ class TorchServeVariant(VariantBase):
 
 class TorchServeEndpointSpec(EndpointBase):
     server: Literal["torchserve"]
-    image_version: str = Field("2.6", description="pytorch-inference DLC version.")
+    image_version: str = Field(IMAGE_VERSION, description="pytorch-inference DLC version.")
     model: TorchServeModel
     tuning: TorchServeTuning = Field(default_factory=TorchServeTuning)
     variants: list[TorchServeVariant] = Field(default_factory=list, description="More production variants.")

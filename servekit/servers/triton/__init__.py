@@ -103,17 +103,19 @@ class Triton(Server):
 
         return images.gpu_multi_model_problem(facts)
 
-    def target_torch(self, image_facts: Any) -> str | None:
-        return image_facts.runtimes.get("libtorch")  # the pytorch_libtorch backend's libtorch
+    def runtime_version(self, image_facts: Any, kind: str) -> str | None:
+        if kind == "torch":
+            return image_facts.runtimes.get("libtorch")  # the pytorch_libtorch backend's libtorch
+        return super().runtime_version(image_facts, kind)
 
     def variant(self, ep: Any, name: str, model_data: Any, **common: Any) -> Any:
         return self.construct().variant(name, model_data=model_data, model_name=ep.served_model_name,
                                         **common)
 
     def request_problem(self, body: bytes, content_type: str | None) -> str | None:
-        from servekit import codecs
+        from servekit.servers.triton import requests
 
-        return codecs.triton_request_problem(body, content_type)
+        return requests.request_problem(body, content_type)
 
 
 TRITON = Triton()

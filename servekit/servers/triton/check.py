@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from servekit.servers.layout import Listing
+from servekit.model_build.layout import Listing
 from servekit.servers.triton import model_config as triton_config
 
 

@@ -18,7 +18,7 @@ from servekit.constructs.server_variant import (
 )
 from servekit.constructs.variant import Variant
 from servekit.servers.triton import TRITON
-from servekit.servers.triton.schema import TritonTuning
+from servekit.servers.triton.schema import IMAGE_VERSION, TritonTuning
 
 
 class TritonEndpoint(ServingEndpoint):
@@ -27,7 +27,7 @@ class TritonEndpoint(ServingEndpoint):
     server = "triton"
 
     def __init__(self, scope: Construct, construct_id: str, *, model_data: ModelData, model_name: str,
-                 image_version: str = "25.09", tuning: TritonTuning | None = None,
+                 image_version: str = IMAGE_VERSION, tuning: TritonTuning | None = None,
                  **props: Unpack[EndpointProps]) -> None:
         """
         :param model_data: ModelData.from_asset/from_s3_uri, or ModelData.from_s3_prefix for a multi-model
@@ -45,15 +45,15 @@ class TritonEndpoint(ServingEndpoint):
             props)
 
     @staticmethod
-    def variant(name: str, *, model_data: ModelData, model_name: str, image_version: str = "25.09",
+    def variant(name: str, *, model_data: ModelData, model_name: str, image_version: str = IMAGE_VERSION,
                 tuning: TritonTuning | None = None, where: str = "", **props: Unpack[VariantProps]) -> Variant:
         """One Triton variant; the parameters are those of the endpoint's own (`where`: the path in errors)."""
         where = where or name
-        check_multi_model(where, "triton", model_data, props.get("instance_type"))
+        check_multi_model(where, TRITON, model_data, props.get("instance_type"))
         tuning = tuning or TritonTuning()
         check_gpu_only(where, props.get("instance_type"), TRITON.gpu_only_tuning(tuning))
         return server_variant(
-            "triton", name, where, model_data=model_data,
+            TRITON, name, where, model_data=model_data,
             environment=tuning.to_environment(model_name, multi_model=model_data.multi_model),
             image_version=image_version, **props,
         )

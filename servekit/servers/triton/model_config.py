@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from servekit import config, images
+from servekit import images
+from servekit.servers.triton.schema import TritonModel
 
 PLATFORMS = {"torchscript": "pytorch_libtorch", "onnx": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}
 # Default model file name per platform / backend (Triton's own defaults).
@@ -37,7 +38,7 @@ def _pb():  # noqa: ANN202 - imported on use: tritonclient pulls in grpc
     return model_config_pb2
 
 
-def model_file_name(model: config.TritonModel) -> str:
+def model_file_name(model: TritonModel) -> str:
     return MODEL_FILES[PLATFORMS[model.format]]
 
 
@@ -55,7 +56,7 @@ def _add_tensors(mc: Any, inputs: Any, outputs: Any) -> None:
                 entry.reshape.shape.extend(t.reshape)
 
 
-def to_proto(model: config.TritonModel) -> Any:
+def to_proto(model: TritonModel) -> Any:
     pb = _pb()
     mc = pb.ModelConfig()
     mc.name = model.name
@@ -121,7 +122,7 @@ def render_ensemble(ensemble: Any, max_batch_size: int) -> str:
     return text
 
 
-def render(model: config.TritonModel) -> str:
+def render(model: TritonModel) -> str:
     """config.pbtxt text for `model`, proven to parse back into the same ModelConfig."""
     from google.protobuf import text_format
 
@@ -228,7 +229,7 @@ def config_problems(mc: Any, where: str, *, folder: str | None = None, instance_
 _INDEXED = re.compile(r"^.+__(\d+)$")
 
 
-def torchscript_problems(model: config.TritonModel, facts: dict[str, Any]) -> list[str]:
+def torchscript_problems(model: TritonModel, facts: dict[str, Any]) -> list[str]:
     """Compare the config with what the TorchScript file says (see torch_io.inspect_torchscript)."""
     out: list[str] = []
     args = facts["arg_names"]
@@ -286,7 +287,7 @@ def _onnx_shape(value_info: Any) -> list[int | None]:
     return [d.dim_value if d.HasField("dim_value") else None for d in dims]
 
 
-def onnx_problems(model: config.TritonModel, path: Path) -> list[str]:
+def onnx_problems(model: TritonModel, path: Path) -> list[str]:
     """Compare the config with the ONNX graph's inputs and outputs (names, data types, dims)."""
     import onnx
 

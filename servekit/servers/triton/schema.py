@@ -20,6 +20,9 @@ TRITON_TYPES = (
 )
 
 
+# The DLC version an endpoint runs unless it sets image_version (the constructs default to it too).
+IMAGE_VERSION = "25.09"
+
 class TritonTensor(Strict):
     name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
     data_type: str = Field(description="Triton data type, e.g. TYPE_FP32.")
@@ -322,7 +325,7 @@ class TritonVariant(VariantBase):
 
 class TritonEndpointSpec(EndpointBase):
     server: Literal["triton"]
-    image_version: str = Field("25.09", description="sagemaker-tritonserver DLC version.")
+    image_version: str = Field(IMAGE_VERSION, description="sagemaker-tritonserver DLC version.")
     model: TritonModel
     tuning: TritonTuning = Field(default_factory=TritonTuning)
     variants: list[TritonVariant] = Field(default_factory=list, description="More production variants.")

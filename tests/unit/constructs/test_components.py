@@ -17,7 +17,7 @@ from component_fixtures import component_endpoint
 
 from servekit import config as cfg
 from servekit import naming
-from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.constructs.components import ComponentProps, InferenceComponentEndpoint
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
 from servekit import naming
-from servekit.constructs import ModelData, TfsEndpoint
+from servekit.cdk import ModelData, TfsEndpoint
 
 
 def tfs(stack, archives, **kwargs):

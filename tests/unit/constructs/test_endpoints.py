@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Annotations, Match, Template
 
 from servekit import config as cfg
-from servekit.constructs import ContainerImage, ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ContainerImage, ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
 
 US_EAST_1 = cdk.Environment(account="111122223333", region="us-east-1")
 

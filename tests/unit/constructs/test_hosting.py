@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
 from servekit import config as cfg
-from servekit.constructs import ModelData, TorchServeEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
 KEY = "arn:aws:kms:us-east-1:111122223333:key/0123abcd-12ab-34cd-56ef-1234567890ab"

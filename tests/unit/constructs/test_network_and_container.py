@@ -9,7 +9,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from servekit import config as cfg
 from servekit import naming
-from servekit.constructs import ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
 
 
 def model(template: Template) -> dict:

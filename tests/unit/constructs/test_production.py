@@ -11,7 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
-from servekit.constructs import ModelData, TorchServeEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
 

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
-from servekit.constructs import ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ModelData, TfsEndpoint, TorchServeEndpoint, TritonEndpoint
 
 
 def only(template: Template, kind: str) -> dict:

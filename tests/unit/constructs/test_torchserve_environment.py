@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 from pydantic import ValidationError
 
 from servekit import config
-from servekit.constructs import ModelData, TorchServeEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint
 
 SOURCE = {"kind": "torchscript", "path": "/m.pt"}
 

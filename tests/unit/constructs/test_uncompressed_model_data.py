@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.rules import model_data as rules
 
 IDENTITY = "ab" * 32

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Match, Template
 
 from servekit import config as cfg
 from servekit import naming
-from servekit.constructs import ModelData, TfsEndpoint, TorchServeEndpoint
+from servekit.cdk import ModelData, TfsEndpoint, TorchServeEndpoint
 
 
 def ab_endpoint(stack, archives, **kwargs):

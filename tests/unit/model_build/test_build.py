@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from servekit import config
+from servekit import config, registry
 from servekit.model_build import Artifact, BuildError, RemoteArtifact, build, check_artifact, identity_of
 from servekit.model_build.archive import write_archive
 
@@ -36,7 +36,7 @@ def _with(ep, **model_update):  # noqa: ANN001, ANN202
 def test_each_example_artifact_passes_check_artifact(built, endpoints, server):
     ep = endpoints[server]
     default = {"tfs": "efficientnetv2", "torchserve": None, "triton": "resnet"}[server]
-    assert check_artifact(built[server].path, server, default_model_name=default, instance_type=ep.instance_type) == []
+    assert check_artifact(built[server].path, registry.get(server), default_model_name=default, instance_type=ep.instance_type) == []
 
 
 @pytest.mark.parametrize("server", ["tfs", "torchserve", "triton"])
@@ -168,7 +168,7 @@ def test_two_saved_models_from_folders_share_one_archive_with_a_default(endpoint
     artifact = build(two, cache_dir=tmp_path)
     names = _names(artifact)
     assert "a/1/saved_model.pb" in names and "b/3/saved_model.pb" in names
-    assert check_artifact(artifact.path, "tfs", default_model_name="b") == []
+    assert check_artifact(artifact.path, registry.get("tfs"), default_model_name="b") == []
 
 
 def test_torchscript_source_for_torchserve_gets_vision_handler_and_labels(endpoints, extracted, tmp_path,

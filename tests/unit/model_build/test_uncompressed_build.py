@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from servekit import config
+from servekit import config, registry
 from servekit.model_build import build, check_artifact, identity_of
 from servekit.model_build.archive import KEEP_FILE, write_directory
 
@@ -45,7 +45,7 @@ def test_when_a_model_is_uncompressed_then_its_folder_holds_exactly_the_archives
     files = {name: data for name, (data, _, _) in tree(layout.path).items() if data is not None}
     assert files == members
     assert layout.size_bytes == sum(len(b) for b in members.values())
-    assert check_artifact(layout.path, "triton", default_model_name="resnet", instance_type="ml.g5.xlarge") == []
+    assert check_artifact(layout.path, registry.get("triton"), default_model_name="resnet", instance_type="ml.g5.xlarge") == []
 
 
 def test_when_a_layout_is_built_twice_from_clean_caches_then_the_trees_are_identical(triton_torchscript, tmp_path):
@@ -94,7 +94,7 @@ def test_when_a_layout_folder_misplaces_the_handler_then_the_check_says_so_as_fo
     (tmp_path / "nested").mkdir()
     (tmp_path / "model.pt").write_bytes(b"pt")
     (tmp_path / "nested" / "inference.py").write_text("")
-    problems = check_artifact(tmp_path, "torchserve")
+    problems = check_artifact(tmp_path, registry.get("torchserve"))
     assert any("nested/inference.py: handler code outside code/" in p for p in problems)
 
 
@@ -103,7 +103,7 @@ def test_when_servekit_builds_an_archive_then_synth_learns_its_start_installs_wi
         endpoints, built, monkeypatch):
     """The note beside a built model.tar.gz answers what code/requirements.txt installs at start; reading the
     archive itself would decompress all of it (seconds per GB, at every synth)."""
-    from servekit.servers import layout as layout_module
+    from servekit.model_build import layout as layout_module
 
     archive = built["torchserve"].path
     assert archive.with_name(archive.name + ".start-installs.json").is_file()
@@ -113,7 +113,7 @@ def test_when_servekit_builds_an_archive_then_synth_learns_its_start_installs_wi
 
 
 def test_when_an_archive_changed_after_its_note_then_the_note_is_not_believed(tmp_path):
-    from servekit.servers.layout import record_start_installs, start_installs
+    from servekit.model_build.layout import record_start_installs, start_installs
 
     archive = tmp_path / "model.tar.gz"
     from servekit.model_build.archive import write_archive

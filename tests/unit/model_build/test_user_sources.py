@@ -7,7 +7,7 @@ import tarfile
 
 import numpy as np
 
-from servekit import config
+from servekit import config, registry
 from servekit.model_build import build, check_artifact
 
 TINY_NET = '''
@@ -45,7 +45,7 @@ def test_when_a_state_dict_and_its_class_are_given_then_triton_serves_the_traced
         "outputs": [config.TritonTensor(name="output__0", data_type="TYPE_FP32", dims=[5])],
     })
     artifact = build(ep.model_copy(update={"model": model}), cache_dir=tmp_path / "cache")
-    assert check_artifact(artifact.path, "triton", default_model_name="resnet") == []
+    assert check_artifact(artifact.path, registry.get("triton"), default_model_name="resnet") == []
     with tarfile.open(artifact.path) as tar:
         tar.extract("resnet/1/model.pt", tmp_path / "out", filter="data")
     traced = torch.jit.load(str(tmp_path / "out" / "resnet" / "1" / "model.pt"))
@@ -66,7 +66,7 @@ def test_when_a_keras_file_is_given_then_tfs_gets_a_savedmodel_that_predicts_the
     ep = endpoints["tfs"]
     models = [config.TfsModel(name="tiny", source=config.KerasSource(kind="keras", path=tmp_path / "tiny.keras"))]
     artifact = build(ep.model_copy(update={"models": models, "default_model": None}), cache_dir=tmp_path / "cache")
-    assert check_artifact(artifact.path, "tfs", default_model_name="tiny") == []
+    assert check_artifact(artifact.path, registry.get("tfs"), default_model_name="tiny") == []
     with tarfile.open(artifact.path) as tar:
         tar.extractall(tmp_path / "out", filter="data")
     loaded = tf.saved_model.load(str(tmp_path / "out" / "tiny" / "1"))

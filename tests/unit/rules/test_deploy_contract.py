@@ -15,9 +15,9 @@ import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
 
-from servekit import bench, images, naming
+from servekit import bench, images, naming, registry
 from servekit import config as cfg
-from servekit.constructs import ModelData, TorchServeEndpoint, TritonEndpoint
+from servekit.cdk import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.facts import all_tables, amis, dlc, gpus, runtimes
 from servekit.model_build import BuildError, build, manifest
 from servekit.rules import gpu
@@ -123,7 +123,7 @@ def test_when_bench_sweeps_an_image_version_then_it_gets_the_gpu_checks_validate
     ep = cfg.parse(default_config_data).endpoints[2]
     with pytest.raises(bench.BenchError, match=r"--sweep image_version='25.09' is not a valid triton setting: .*"
                        r"compute capability 7\.0"):
-        bench.parse_sweep(ep, "image_version='24.05','25.09'")
+        bench.parse_sweep(ep, "image_version='24.05','25.09'", problems_of=cfg.endpoint_problems)
 
 
 # --- the facts themselves ---------------------------------------------------------------------------------
@@ -176,7 +176,10 @@ def test_when_the_rules_run_then_every_fact_table_entry_and_field_is_used():
     torch_targets = {".".join(f.framework_version.split(".")[:2]) for f in dlc.IMAGES.values() if f.server == "torchserve"}
     torch_targets |= {f.runtimes.get("libtorch") for f in dlc.IMAGES.values()}
     assert set(runtimes.TORCHSCRIPT) <= torch_targets
+    # The rules, and each server's answer to them (Server.runtime_version: which runtime of its image reads a file).
     rule_code = "".join((ROOT / "servekit" / "rules" / name).read_text() for name in ("gpu.py", "producers.py"))
+    rule_code += "".join(p.read_text() for p in (ROOT / "servekit" / "servers").glob("*/__init__.py"))
+    rule_code += (ROOT / "servekit" / "servers" / "base.py").read_text()
     read = {n.attr for n in ast.walk(ast.parse(rule_code)) if isinstance(n, ast.Attribute)}
     read |= {n.value for n in ast.walk(ast.parse(rule_code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     for cls in (dlc.ImageFacts, gpus.FamilyFacts, amis.AmiFacts, runtimes.OnnxRuntimeFacts, runtimes.TorchScriptReader):
@@ -188,30 +191,30 @@ def test_when_the_rules_run_then_every_fact_table_entry_and_field_is_used():
 # --- model-file producers ---------------------------------------------------------------------------------
 def test_when_a_torchscript_file_format_is_newer_than_the_images_torch_reads_then_it_fails():
     (problem,) = manifest.problems({"files": {"m/1/model.pt": {"format": "torchscript", "file_format_version": 11,
-                                                               "torch": "2.13.0"}}}, "triton", "25.09", "ml.g5.xlarge")
+                                                               "torch": "2.13.0"}}}, registry.get("triton"), "25.09", "ml.g5.xlarge")
     assert problem.severity == "error"
     assert "torch 2.9 in the triton 25.09 image reads up to 10" in str(problem)
 
 
 def test_when_torchscript_comes_from_a_newer_torch_then_it_warns_naming_both_versions():
     (problem,) = manifest.problems({"files": {"model.pt": {"format": "torchscript", "file_format_version": 3,
-                                                           "torch": "2.13.0+cpu"}}}, "torchserve", "2.6", "ml.m5.xlarge")
+                                                           "torch": "2.13.0+cpu"}}}, registry.get("torchserve"), "2.6", "ml.m5.xlarge")
     assert problem.severity == "warning"
     assert "made with torch 2.13.0+cpu" in str(problem) and "runs torch 2.6.0" in str(problem)
 
 
 def test_when_an_onnx_ir_version_is_too_new_for_tritons_onnxruntime_then_it_is_reported_with_the_export_fix():
     problems = manifest.problems({"files": {"m/1/model.onnx": {"format": "onnx", "ir_version": 13, "opset": 25}}},
-                                 "triton", "25.09", "ml.g5.xlarge")
+                                 registry.get("triton"), "25.09", "ml.g5.xlarge")
     text = " | ".join(str(p) for p in problems)
-    assert "ONNX Runtime 1.23 in Triton 25.09 loads IR up to 11" in text
+    assert "ONNX Runtime 1.23 in the triton 25.09 image loads IR up to 11" in text
     assert "export with opset_version <= 23" in text
     assert {p.severity for p in problems} == {"warning"}  # the ONNX Runtime facts are unconfirmed: warn, not fail
 
 
 def test_when_a_savedmodel_comes_from_a_newer_tensorflow_then_it_warns():
     (problem,) = manifest.problems({"files": {"m/1/saved_model.pb": {"format": "saved_model", "tensorflow": "2.21.0"}}},
-                                   "tfs", "2.19", "ml.c5.xlarge")
+                                   registry.get("tfs"), "2.19", "ml.c5.xlarge")
     assert "made with TensorFlow 2.21.0" in str(problem) and "serves TensorFlow 2.19.0" in str(problem)
 
 
@@ -244,7 +247,7 @@ def plan_endpoint(data: dict, archive: Path, instance_type: str):
     ({"compute_capability": "8.6", "tensorrt": "10.13.3"}, "ml.g4dn.xlarge",
      r"built on compute capability 8\.6.*ml\.g4dn\.xlarge's NVIDIA T4 has 7\.5"),
     ({"compute_capability": "8.6", "tensorrt": "10.9.0"}, "ml.g5.xlarge",
-     r"built with TensorRT 10\.9\.0.*Triton 25\.09 runs TensorRT 10\.13"),
+     r"built with TensorRT 10\.9\.0.*triton 25\.09 image runs TensorRT 10\.13"),
 ])
 def test_when_a_tensorrt_plan_was_built_on_another_gpu_or_tensorrt_then_the_build_refuses_it(
         default_config_data, tmp_path, built, instance_type, message):
@@ -318,7 +321,7 @@ def test_when_datapoints_exceed_the_evaluation_periods_then_it_is_refused(defaul
 @pytest.mark.parametrize(("region", "partition"), [("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn"),
                                                    ("us-east-1", "aws")])
 def test_when_an_image_lives_in_a_partition_then_its_repository_arn_is_in_that_partition(region, partition):
-    uri = images.image_uri("torchserve", "2.6", region, "ml.m5.xlarge")
+    uri = images.image_uri("pytorch", "2.6", region, "ml.m5.xlarge")
     assert images.ecr_repository_arn(uri).startswith(f"arn:{partition}:ecr:{region}:")
 
 

@@ -1,0 +1,108 @@
+"""The component endpoint of servekit.yaml (`component_endpoints`): a fleet whose components are each read as an
+endpoint of its server (the union of the servers' schemas, so it lives here, above the registry); the
+component's own keys are servekit.spec.components's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+
+from servekit import images, registry
+from servekit.config.endpoints import Endpoint
+from servekit.options import ContainerOptions, Hosting, Strict
+from servekit.rules.components import fleet_problems
+from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
+from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion
+from servekit.spec.errors import describe
+
+
+class ComponentEndpoint(Strict):
+    """An endpoint whose instances host inference components."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str = Field(description="The fleet's instance type, e.g. ml.g5.12xlarge.")
+    instance_count: int = Field(1, ge=1, le=100, description="Initial instances (at least one: the fleet starts "
+                                "with the copies, and instance_scaling may take it to zero later).")
+    instance_scaling: InstanceScaling | None = Field(
+        None, description="ManagedInstanceScaling: SageMaker adds instances when copies do not fit and removes idle "
+        "ones; unset: a fixed count.")
+    inference_ami_version: InferenceAmiVersion | None = None
+    hosting: Hosting = Field(default_factory=Hosting, description="Routing, SSM access, core dumps, capacity "
+                             "reservation of the fleet.")
+    container: ContainerOptions = Field(default_factory=ContainerOptions, description="Start timeouts, volume size.")
+    components: list[InferenceComponent] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _components_as_endpoints(cls, data: Any) -> Any:
+        """Each component's endpoint keys become `serve`, the endpoint of its server, with the fleet's instance
+        type; a key that belongs to the fleet, or that components do not offer, is refused with where it goes."""
+        if not isinstance(data, dict) or not isinstance(data.get("components"), list):
+            return data
+        adapter = TypeAdapter(Endpoint)
+        components = []
+        for i, raw in enumerate(data["components"]):
+            if not isinstance(raw, dict):
+                components.append(raw)
+                continue
+            wrong = [f"components[{i}].{k}: {why}" for k, why in NOT_FOR_COMPONENTS.items() if k in raw]
+            if wrong:
+                raise ValueError("; ".join(wrong))
+            own = {k: raw[k] for k in ("name", *OWN_KEYS) if k in raw}
+            served = {k: v for k, v in raw.items() if k not in OWN_KEYS}
+            served.update(instance_type=data.get("instance_type"), alarms={"enabled": False})
+            if data.get("inference_ami_version") is not None:
+                served["inference_ami_version"] = data["inference_ami_version"]
+            try:
+                own["serve"] = adapter.validate_python(served)
+            except ValidationError as err:
+                raise ValueError("\n".join(f"components[{i}] ({raw.get('name')}).{line}" for line in _lines(err)))\
+                    from None
+            components.append(own)
+        return {**data, "components": components}
+
+    @property
+    def copies_layout(self) -> bool:
+        """A component serves an uncompressed layout servekit builds, copied into the data bucket at deploy."""
+        return any(c.serve.copies_layout for c in self.components)
+
+    def fit(self) -> list:
+        """servekit.rules.components' verdict on this fleet (Problems)."""
+        facts = images.instance_facts(self.instance_type)
+        if facts is None:
+            return []  # reported with a suggestion by the instance-type check
+        return fleet_problems(facts, self.components, instance_count=self.instance_count,
+                              instance_scaling=self.instance_scaling)
+
+    @model_validator(mode="after")
+    def _check(self) -> ComponentEndpoint:
+        names = [c.name for c in self.components]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        problems = [f"components: names {dupes} appear twice; give each component its own name"] if dupes else []
+        for i, c in enumerate(self.components):
+            scaling = c.copy_scaling
+            if scaling is not None and not scaling.min_copies <= c.copies <= scaling.max_copies:
+                problems.append(f"components[{i}] ({c.name}).copies: {c.copies} is outside copy_scaling "
+                                f"{scaling.min_copies}..{scaling.max_copies}; set it within the range")
+        if self.instance_scaling is not None and not (
+                self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances):
+            problems.append(f"instance_count: {self.instance_count} is outside instance_scaling "
+                            f"{self.instance_scaling.min_instances}..{self.instance_scaling.max_instances}; set it "
+                            "within the range")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _lines(err: ValidationError) -> list[str]:
+    """The server schema's errors, one line each, without the union's tag at the head of each path."""
+    out = []
+    for e in err.errors():
+        tag, *rest = e["loc"] or ("",)
+        spec = registry.get(tag).spec if tag in registry.names() else None
+        if spec is None:  # no or an unknown `server:`: pydantic's own words name the choices
+            out.append(f"server: {e['msg']}")
+            continue
+        out += describe({**e, "loc": tuple(rest)}, spec)
+    return out
