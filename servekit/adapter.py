@@ -54,11 +54,7 @@ def make_endpoint(
             # Only the id is used (for the security group servekit creates); the AZs are the region's.
             vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
                                               availability_zones=cdk.Fn.get_azs())
-    alarms = endpoint.alarms if endpoint.alarms.enabled else None
-    topic = None
-    if alarms is not None and alarms.sns_topic_arn:
-        topic = sns.Topic.from_topic_arn(scope, f"{construct_id}AlarmTopic", alarms.sns_topic_arn)
-        alarms = alarms.model_copy(update={"sns_topic_arn": None})
+    alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     deployment = endpoint.deployment
     rollback: list[cloudwatch.IAlarm] = []
     if deployment is not None and deployment.rollback_alarm_names:
@@ -72,6 +68,16 @@ def make_endpoint(
         data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
         vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
     )
+
+
+def _alarms_and_topic(scope: Construct, construct_id: str, alarms: Any) -> tuple[Any, sns.ITopic | None]:
+    """servekit.yaml's alarms as the constructs take them: None when disabled, and the topic apart."""
+    if not alarms.enabled:
+        return None, None
+    if not alarms.sns_topic_arn:
+        return alarms, None
+    topic = sns.Topic.from_topic_arn(scope, f"{construct_id}AlarmTopic", alarms.sns_topic_arn)
+    return alarms.model_copy(update={"sns_topic_arn": None}), topic
 
 
 def _model_data(endpoint: Any, variant_name: str, model_data: Mapping[ArtifactKey, ModelData]) -> ModelData:
@@ -112,9 +118,10 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         components.append(ComponentProps(
             name=c.name, variant=variant, compute=c.compute, copies=c.copies, copy_scaling=c.copy_scaling,
             rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback))
+    alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     return InferenceComponentEndpoint(
         scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,
         components=components, instance_count=endpoint.instance_count, instance_scaling=endpoint.instance_scaling,
         hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
-        kms_key=kms_key, data_bucket=data_bucket,
+        kms_key=kms_key, data_bucket=data_bucket, alarms=alarms, alarm_topic=topic,
     )

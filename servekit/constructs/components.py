@@ -5,7 +5,8 @@ server, artifact, compute per copy and copies.
 Per component: a SageMaker Model (the same one a server's variant makes: its DLC, model data, environment,
 network isolation), the InferenceComponent naming it, copy autoscaling (target tracking on invocations or
 concurrent requests per copy; with min_copies 0, AWS's step policy on NoCapacityInvocationFailures that wakes it),
-and a rolling update of its copies that rolls back on the alarms given.
+a rolling update of its copies that rolls back on the alarms given, and, with `alarms`, its own alarms on its
+metrics (servekit.constructs.metrics: by InferenceComponentName; utilization normalized to its reservation).
 
 Sources (AWS): realtime-endpoints-deploy-models.html (inference components; the EndpointConfig carries the
 execution role, its variant no ModelName), endpoint-auto-scaling-zero-instances.html (scale to zero: min copies 0,
@@ -15,23 +16,28 @@ endpoint-auto-scaling-add-code-define.html (the per-copy predefined metrics).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from servekit import naming
-from servekit.constructs.durations import one_minute, seconds
-from servekit.constructs.execution_role import INVOCATION_NAMESPACE, execution_role, grant_describe_alarms
+from servekit.constructs.alarms import add_variant_alarms
+from servekit.constructs.durations import seconds
+from servekit.constructs.execution_role import execution_role, grant_describe_alarms
+from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
-from servekit.options import ContainerOptions, Hosting
+from servekit.options import Alarms, ContainerOptions, Hosting
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import ComponentCompute, ComponentRollout, CopyScaling, InstanceScaling
@@ -80,13 +86,17 @@ class InferenceComponentEndpoint(Construct):
         none.
     :param data_bucket: where a component's uncompressed local layout (ModelData.from_directory) is copied.
         Default: none.
+    :param alarms: error, latency and utilization alarms on each component's metrics, named
+        `<InferenceComponentName>-<alarm>`. Default: none.
+    :param alarm_topic: notified when any of the alarms goes to ALARM and back to OK. Default: none.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
                  components: Sequence[ComponentProps], instance_count: int = 1,
                  instance_scaling: InstanceScaling | None = None, hosting: Hosting | None = None,
                  container: ContainerOptions | None = None, inference_ami_version: str | None = None,
-                 kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None) -> None:
+                 kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None,
+                 alarms: Alarms | None = None, alarm_topic: sns.ITopic | None = None) -> None:
         super().__init__(scope, construct_id)
         self._path = self.node.path
         self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
@@ -101,10 +111,13 @@ class InferenceComponentEndpoint(Construct):
                         image=components[0].variant.image, environment={}, instance_type=instance_type,
                         instance_count=instance_count, container=container, hosting=hosting)
         grant_hosting(self, self.policy, fleet, self.core_dump_objects, False)
-        # What cdk-nag's acknowledgements read, as on ServingEndpoint: the fleet, and no alarm of servekit's own.
+        # What cdk-nag's acknowledgements read, as on ServingEndpoint: the fleet, and servekit's alarms.
         self.production_variants = [fleet]
         self.alarms: list[cloudwatch.Alarm] = []
-        self.alarm_topic = None
+        self.alarm_topic = alarm_topic
+        self._alarm_options = alarms
+        self._metrics: dict[str, SageMakerMetrics] = {}
+        self.component_accelerators = {c.name: c.compute.accelerators for c in components}
         self.component_variants = [c.variant for c in components]  # their layout copies, for the acknowledgements
         self.models: dict[str, sagemaker.CfnModel] = {}
         for component in components:
@@ -136,6 +149,13 @@ class InferenceComponentEndpoint(Construct):
         described: list[str] = []
         for component in components:
             self._add_component(component, container, described)
+
+    def metrics(self, name: str) -> SageMakerMetrics:
+        """The metric factory of servekit's component `name` (servekit.constructs.metrics)."""
+        found = self._metrics.get(name)
+        if found is None:
+            found = self._metrics[name] = SageMakerMetrics.for_component(self.component_name(name))
+        return found
 
     def component_name(self, name: str) -> str:
         """The InferenceComponentName of servekit's component `name` (what InvokeEndpoint's
@@ -184,6 +204,20 @@ class InferenceComponentEndpoint(Construct):
         grant_describe_alarms(self, self.policy, rollout.rollback_alarm_names, component.rollback_alarms, described)
         if component.copy_scaling is not None:
             self.scalable_targets[component.name] = self._add_copy_scaling(scope, component, made)
+        if self._alarm_options is not None and self._alarm_options.enabled:
+            self._add_alarms(scope, component)
+
+    def _add_alarms(self, scope: Construct, component: ComponentProps) -> None:
+        # A copy sees only the GPUs it reserved (none: no GPU alarm); its utilization is normalized to them.
+        facts = dataclasses.replace(component.variant.facts, gpus=component.compute.accelerators)
+        made = add_variant_alarms(scope, alarms=self._alarm_options, metrics=self.metrics(component.name),
+                                  facts=facts, name_prefix=self.component_name(component.name))
+        self.alarms += made.all
+        if self.alarm_topic is not None:
+            action = cw_actions.SnsAction(self.alarm_topic)
+            for alarm in made.all:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
 
     def _add_copy_scaling(self, scope: Construct, component: ComponentProps,
                           made: sagemaker.CfnInferenceComponent) -> appscaling.ScalableTarget:
@@ -215,9 +249,7 @@ class InferenceComponentEndpoint(Construct):
             # documented companion is a step policy that adds a copy when a request found none.
             target.scale_on_metric(
                 "ScaleOutFromZero",
-                metric=cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="NoCapacityInvocationFailures",
-                                         dimensions_map={"InferenceComponentName": name}, statistic="Maximum",
-                                         period=one_minute()),
+                metric=self.metrics(component.name).no_capacity_invocation_failures(),
                 scaling_steps=[appscaling.ScalingInterval(upper=0, change=0),
                                appscaling.ScalingInterval(lower=1, change=1)],
                 adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,

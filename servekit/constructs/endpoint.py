@@ -38,6 +38,7 @@ from servekit.constructs.execution_role import (
     execution_role,
     grant_describe_alarms,
 )
+from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, grant_hosting, variant_property
@@ -179,7 +180,7 @@ class ServingEndpoint(Construct):
 
         self.core_dump_objects: list[str] = []  # the S3 object ARNs core dumps may be written to
         self._ssm_granted = False
-        self._metrics: dict[tuple[object, ...], cloudwatch.Metric] = {}
+        self._metrics: dict[str, SageMakerMetrics] = {}  # per variant name
         self._topic_action: cw_actions.SnsAction | None = None
         self.models: dict[str, sagemaker.CfnModel] = {}
         self._image_uris: dict[str, str] = {}
@@ -326,7 +327,7 @@ class ServingEndpoint(Construct):
         prefix = self.endpoint_name if not cdk.Token.is_unresolved(self.endpoint_name) else None
         made = add_variant_alarms(
             self.variant_scope(variant.name), alarms=self._options.alarms, facts=variant.facts,
-            metric=lambda name, _v=variant.name, **kw: self.metric(name, variant_name=_v, **kw),
+            metrics=self.metrics(variant.name),
             name_prefix=prefix if prefix is None or variant.name == self.variant_name else f"{prefix}-{variant.name}",
         )
         self.rollback_alarms += made.rollback
@@ -393,38 +394,33 @@ class ServingEndpoint(Construct):
         ]
 
     # --- access --------------------------------------------------------------------------------
+    @staticmethod
+    def from_endpoint_name(scope: Construct, construct_id: str, endpoint_name: str,
+                           variant_name: str = "AllTraffic") -> ImportedEndpoint:
+        """An endpoint that exists already (deployed by another stack or by hand), by name: to grant invoke on it
+        and to alarm or graph its metrics, as aws-sagemaker-alpha's Endpoint.fromEndpointName."""
+        return ImportedEndpoint(scope, construct_id, endpoint_name=endpoint_name, variant_name=variant_name)
+
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` call InvokeEndpoint (and the async/streaming variants) on this endpoint only."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "sagemaker:InvokeEndpoint",
-                "sagemaker:InvokeEndpointAsync",
-                "sagemaker:InvokeEndpointWithResponseStream",
-            ],
-            resource_arns=[self.endpoint_arn],
-        )
+        return grant_invoke(grantee, self.endpoint_arn)
 
     # --- metrics, named after the official ones ------------------------------------------------
+    def metrics(self, variant_name: str | None = None) -> SageMakerMetrics:
+        """The metric factory of one variant (default: the endpoint's own): what its alarms, scaling and dashboard
+        use (servekit.constructs.metrics)."""
+        variant = variant_name or self.variant_name
+        found = self._metrics.get(variant)
+        if found is None:
+            found = self._metrics[variant] = SageMakerMetrics.for_variant(self.endpoint_name, variant)
+        return found
+
     def metric(
         self, metric_name: str, *, namespace: str = INVOCATION_NAMESPACE, statistic: str = "Sum",
         period: cdk.Duration | None = None, variant_name: str | None = None,
     ) -> cloudwatch.Metric:
-        """A metric of one variant (default: the endpoint's own). The same metric is the same object: a Metric is
-        immutable, and the alarms, the scaling and the dashboard ask for many of the same ones (each new Metric costs
-        jsii round trips to Node, see docs/performance.md)."""
-        variant = variant_name or self.variant_name
-        key = (metric_name, namespace, statistic, period, variant)  # a Duration by identity: no round trip
-        found = self._metrics.get(key)
-        if found is None:
-            found = self._metrics[key] = cloudwatch.Metric(
-                namespace=namespace,
-                metric_name=metric_name,
-                dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant},
-                statistic=statistic,
-                period=period or one_minute(),
-            )
-        return found
+        """A metric of one variant (default: the endpoint's own), from its factory (`metrics()`)."""
+        return self.metrics(variant_name).metric(metric_name, namespace=namespace, statistic=statistic, period=period)
 
     def metric_invocations(self, **kwargs) -> cloudwatch.Metric:
         return self.metric("Invocations", **kwargs)
@@ -464,3 +460,39 @@ class ServingEndpoint(Construct):
         kwargs.setdefault("period", one_minute())
         return cloudwatch.Metric(namespace=INVOCATION_NAMESPACE, metric_name="ApproximateBacklogSize",
                                  dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic, **kwargs)
+
+
+def grant_invoke(grantee: iam.IGrantable, endpoint_arn: str) -> iam.Grant:
+    """InvokeEndpoint (and the async and streaming variants) on one endpoint's ARN."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync",
+                 "sagemaker:InvokeEndpointWithResponseStream"],
+        resource_arns=[endpoint_arn],
+    )
+
+
+class ImportedEndpoint(Construct):
+    """A SageMaker endpoint servekit did not make here (ServingEndpoint.from_endpoint_name): its name and ARN, the
+    invoke grant and its variants' metrics. It creates no resource."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str,
+                 variant_name: str = "AllTraffic") -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint_name = endpoint_name
+        self.variant_name = variant_name
+        self.endpoint_arn = cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
+                                                          resource_name=endpoint_name)
+        self._metrics: dict[str, SageMakerMetrics] = {}
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        return grant_invoke(grantee, self.endpoint_arn)
+
+    def metrics(self, variant_name: str | None = None) -> SageMakerMetrics:
+        """The metric factory of one of its variants (default: `variant_name`)."""
+        variant = variant_name or self.variant_name
+        found = self._metrics.get(variant)
+        if found is None:
+            found = self._metrics[variant] = SageMakerMetrics.for_variant(self.endpoint_name, variant)
+        return found
+

@@ -40,7 +40,7 @@ NOT_FOR_COMPONENTS = {
     "serverless": "serverless endpoints do not host inference components",
     "multi_model": "each model is a component of its own: add another component",
     "network": "VPC placement is not offered with inference components here",
-    "alarms": "per-component alarms are not offered yet: pass rollout.rollback_alarm_names",
+    "alarms": "set alarms on the component endpoint: each component gets them, on its own metrics",
     "weight": "components share the fleet by copies, not weights",
     "variant_name": "a component endpoint has one variant, AllTraffic, that every component shares",
 }

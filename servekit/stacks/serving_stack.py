@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from servekit import adapter
 from servekit import config as cfg
-from servekit.constructs import ModelData, ServingEndpoint
+from servekit.constructs import ModelData
 from servekit.constructs.checkov import skip_access_log_bucket
+from servekit.constructs.dashboards import component_dashboard, endpoint_dashboard
 from servekit.constructs.nag import acknowledge_endpoint_findings, acknowledge_shared_findings
 from servekit.naming import ArtifactKey
 
@@ -115,33 +115,9 @@ class ServingStack(cdk.Stack):
         data_bucket = _bucket_here(self, data_bucket)
         self.endpoint = adapter.make_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name, data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
-        self.dashboard = _dashboard(self, self.endpoint, endpoint_name)
+        self.dashboard = endpoint_dashboard(self, "Dashboard", self.endpoint, endpoint_name)
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         cdk.CfnOutput(self, "Server", value=endpoint.server)
-
-
-def _dashboard(scope: Construct, endpoint: ServingEndpoint, title: str) -> cloudwatch.Dashboard:
-    """Latency, traffic, errors and utilisation of each production variant on one page."""
-    dashboard = cloudwatch.Dashboard(scope, "Dashboard")
-    latency, traffic, utilisation = [], [], []
-    for variant in endpoint.production_variants:
-        v = {"variant_name": variant.name}
-        latency += [endpoint.metric_model_latency(statistic="p50", **v), endpoint.metric_model_latency(**v),
-                    endpoint.metric_overhead_latency(**v)]
-        traffic += [endpoint.metric_invocations(**v), endpoint.metric_invocation4xx_errors(**v),
-                    endpoint.metric_invocation5xx_errors(**v)]
-        if variant.facts.vcpus:  # serverless publishes no instance metrics
-            utilisation += [endpoint.metric_cpu_utilization(**v), endpoint.metric_memory_utilization(**v)]
-        if variant.facts.gpus:
-            utilisation += [endpoint.metric_gpu_utilization(**v), endpoint.metric_gpu_memory_utilization(**v)]
-    widgets = [
-        cloudwatch.GraphWidget(title=f"{title}: model latency (µs)", width=12, left=latency),
-        cloudwatch.GraphWidget(title=f"{title}: invocations and errors", width=12, left=traffic),
-    ]
-    if utilisation:
-        widgets.append(cloudwatch.GraphWidget(title=f"{title}: utilisation (%)", width=24, left=utilisation))
-    dashboard.add_widgets(*widgets)
-    return dashboard
 
 
 def _bucket_here(stack: cdk.Stack, data_bucket: s3.IBucket | None) -> s3.IBucket | None:
@@ -164,6 +140,7 @@ class ComponentStack(cdk.Stack):
         self.endpoint = adapter.make_component_endpoint(self, "Endpoint", endpoint, model_data, kms_key, endpoint_name,
                                                         data_bucket)
         acknowledge_endpoint_findings(self.endpoint)
+        self.dashboard = component_dashboard(self, "Dashboard", self.endpoint, endpoint_name)
         cdk.CfnOutput(self, "EndpointName", value=endpoint_name)
         for name in self.endpoint.components:
             cdk.CfnOutput(self, f"InferenceComponent{name.title().replace('-', '')}",

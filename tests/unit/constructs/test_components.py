@@ -149,3 +149,50 @@ def test_when_servekit_yaml_has_a_component_endpoint_then_nag_passes_and_cfn_lin
     lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(template)], capture_output=True,
                           text=True)
     assert lint.returncode == 0, lint.stdout
+
+
+# --- per-component alarms and the dashboard, from the metric factory ------------------------------------------
+def alarms_by_name(stack) -> dict[str, dict]:
+    return {a["AlarmName"]: a for a in resources(stack, "AWS::CloudWatch::Alarm") if "AlarmName" in a}
+
+
+def test_when_alarms_are_given_then_each_component_gets_its_own_on_its_inference_component_metrics(archives):
+    stack, made = fleet(archives, alarms=cfg.Alarms(model_latency_p99_ms=250))
+    alarms = alarms_by_name(stack)
+    latency = alarms["svc-fleet-resnet-model-latency-p99"]
+    assert (latency["Namespace"], latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == (
+        "AWS/SageMaker", "ModelLatency", "p99", 250_000)
+    assert latency["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "svc-fleet-resnet"}]
+    rate = alarms["svc-fleet-qa-invocation-5xx-error-rate"]
+    dimensions = {json.dumps(q["MetricStat"]["Metric"]["Dimensions"]) for q in rate["Metrics"] if "MetricStat" in q}
+    assert dimensions == {json.dumps([{"Name": "InferenceComponentName", "Value": "svc-fleet-qa"}])}
+    assert len(made.alarms) == len(alarms)
+
+
+def test_when_a_component_alarms_on_utilization_then_the_metric_is_normalized_to_its_reservation(archives):
+    stack, _ = fleet(archives, alarms=cfg.Alarms(cpu_utilization_percent=80, gpu_utilization_percent=70))
+    alarms = alarms_by_name(stack)
+    cpu = alarms["svc-fleet-resnet-cpu-utilization"]
+    # 0-100 of what a copy reserved: the threshold is not multiplied by the instance's 48 vCPUs as a variant's is.
+    assert (cpu["Namespace"], cpu["MetricName"], cpu["Threshold"]) == (
+        "/aws/sagemaker/InferenceComponents", "CPUUtilizationNormalized", 80)
+    assert alarms["svc-fleet-resnet-gpu-utilization"]["MetricName"] == "GPUUtilizationNormalized"
+    # qa reserves no accelerator, so its copies have no GPU to watch
+    assert "svc-fleet-qa-gpu-utilization" not in alarms and "svc-fleet-qa-cpu-utilization" in alarms
+
+
+def test_when_no_alarms_are_given_then_a_component_endpoint_makes_none_of_its_own(archives):
+    stack, made = fleet(archives)
+    assert made.alarms == [] and alarms_by_name(stack) == {}
+
+
+def test_when_the_component_dashboard_is_added_then_it_graphs_each_components_metrics(archives):
+    from servekit.constructs.dashboards import component_dashboard
+
+    stack, made = fleet(archives)
+    component_dashboard(stack, "Dashboard", made, "svc-fleet")
+    (dashboard,) = resources(stack, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+    for name in ("svc-fleet-qa", "svc-fleet-resnet"):
+        assert f'\\"InferenceComponentName\\",\\"{name}\\"' in body
+    assert "GPUUtilizationNormalized" in body and "CPUUtilizationNormalized" in body
