@@ -118,6 +118,7 @@ def verify_deployed(
     """The three checks above; stops at the first failure (a later check would only repeat it). With `component`
     (an InferenceComponentName), the component must also settle InService, and the smoke request goes to it."""
     from botocore.exceptions import ClientError
+    # Long on purpose: the three checks read top to bottom in the order a deploy is verified, each stopping it.
 
     result = Result(endpoint_name)
     # 1. The EndpointConfig the stack just deployed.

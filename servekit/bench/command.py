@@ -141,8 +141,7 @@ def choose_payloads(available: list[Payload], encodings: list[str] | None) -> li
 
 def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: Any) -> int:
     """`servekit bench`: returns the exit status (0 when every step got at least one answer 200)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    # The plan and what is measured, in order; the steps and the report are _target, _run_steps and _report.
     try:
         plan = plan_from_args(args)
         sweep = parse_sweep(endpoint, plan.sweep_text, problems_of=cfg.endpoint_problems) if plan.sweep_text else None
@@ -210,55 +209,12 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
             break
         server = None
         try:
-            if args.deployed:
-                fleet, _, component = args.endpoint.partition("/")  # `<component endpoint>/<component>`
-                name = sagemaker_endpoint_name(config, fleet)
-                target = deployed_target(config.app.region, name, component=naming.inference_component_name(
-                    name, component) if component else None)
-                info = {"target": "deployed", "url": target.url}
-            elif args.url:
-                target = local_target(args.url)
-                info = {"target": "url", "url": target.url}
-            else:
-                variant_artifact = artifact if ep is endpoint else _artifact_for(ep, args, say)
-                server, target = _start_local(ep, variant_artifact, workdir / (f"v{index}" if sweep else "base"), say)
-                info = {"target": "local", "url": server.url, "emulated": server.emulated,
-                        "differences": server.differences, "startup_seconds": round(server.startup_seconds, 2)}
-                if server.emulated:
-                    say(f"note: {ep.name} runs in an EMULATION of {ep.server} here; its figures are not the real "
-                        "server's")
+            server, target, info = _target(args, config, endpoint, ep, artifact,
+                                           workdir / (f"v{index}" if sweep else "base"), say)
             meta["variants"].append({"variant": variant, **info})
-            progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                                TimeElapsedColumn(), console=console)
-            with progress:
-                for payload in base_payloads:
-                    for concurrency, rate in plan.steps:
-                        if time.monotonic() > budget:
-                            stopped_early = f"--max-total-seconds {plan.max_total_s:g} reached"
-                            break
-                        label = " ".join(x for x in (variant, payload.name,
-                                                     f"c={concurrency}" if rate is None else f"rate={rate:g}/s") if x)
-                        task = progress.add_task(label, total=plan.limits.duration_s, status="starting")
-
-                        def update(phase: str, ok: int, failed: int, elapsed: float, task: int = task,
-                                   progress: Any = progress) -> None:
-                            rps = ok / elapsed if elapsed > 0 else 0.0
-                            progress.update(task, completed=min(elapsed, plan.limits.duration_s)
-                                            if phase == "measure" else 0,
-                                            status=f"{phase}: {ok} ok, {failed} errors, {rps:.1f} req/s")
-
-                        timed = server is not None and server.emulated  # the TFS emulation says where its time goes
-                        before = server_timings(server.url) if timed else None
-                        result = run_step(target, payload, concurrency=concurrency, rate=rate, limits=plan.limits,
-                                          variant=variant, progress=update)
-                        if timed:
-                            result.server_ms = per_request_ms(before, server_timings(server.url))
-                            if result.server_ms:
-                                say(f"{label}: {server_time_line(result.server_ms)}")
-                        progress.update(task, completed=plan.limits.duration_s,
-                                        status=f"done: {result.throughput_rps:.1f} req/s, p99 {format_ms(result.p99_ms)} ms, "
-                                               f"{result.errors} errors")
-                        results.append(result)
+            stopped_early = _run_steps(plan, variant, base_payloads, server, target, budget, results, say, console)
+            if stopped_early:
+                break
         except BenchError as err:
             errors.print(f"servekit bench: {err}", markup=False)
             return 2
@@ -268,7 +224,70 @@ def run_command(args: Any, config: Any, endpoint: Any, *, console: Any, errors: 
         finally:
             if server is not None:
                 server.stop()
+    return _report(results, meta, plan, sweep, endpoint, out_dir, stopped_early, console, errors)
 
+
+def _target(args: Any, config: Any, endpoint: Any, ep: Any, artifact: Path | None, workdir: Path,
+            say: Callable[[str], None]) -> tuple[Any, Any, dict[str, Any]]:
+    """(the local server started here or None, the target requests go to, what the report says of it) for one
+    variant `ep` of `endpoint`: the deployed endpoint, a URL, or its server started on this machine."""
+    if args.deployed:
+        fleet, _, component = args.endpoint.partition("/")  # `<component endpoint>/<component>`
+        name = sagemaker_endpoint_name(config, fleet)
+        target = deployed_target(config.app.region, name, component=naming.inference_component_name(
+            name, component) if component else None)
+        return None, target, {"target": "deployed", "url": target.url}
+    if args.url:
+        target = local_target(args.url)
+        return None, target, {"target": "url", "url": target.url}
+    variant_artifact = artifact if ep is endpoint else _artifact_for(ep, args, say)
+    server, target = _start_local(ep, variant_artifact, workdir, say)
+    if server.emulated:
+        say(f"note: {ep.name} runs in an EMULATION of {ep.server} here; its figures are not the real server's")
+    return server, target, {"target": "local", "url": server.url, "emulated": server.emulated,
+                            "differences": server.differences, "startup_seconds": round(server.startup_seconds, 2)}
+
+
+def _run_steps(plan: Any, variant: str, payloads: list[Any], server: Any, target: Any, budget: float,
+               results: list[StepResult], say: Callable[[str], None], console: Any) -> str | None:
+    """Every step of every payload against `target`, with a progress bar each; the results are appended to
+    `results`. Returns why it stopped early, or None."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                        TimeElapsedColumn(), console=console)
+    with progress:
+        for payload in payloads:
+            for concurrency, rate in plan.steps:
+                if time.monotonic() > budget:
+                    return f"--max-total-seconds {plan.max_total_s:g} reached"
+                label = " ".join(x for x in (variant, payload.name,
+                                             f"c={concurrency}" if rate is None else f"rate={rate:g}/s") if x)
+                task = progress.add_task(label, total=plan.limits.duration_s, status="starting")
+
+                def update(phase: str, ok: int, failed: int, elapsed: float, task: int = task) -> None:
+                    rps = ok / elapsed if elapsed > 0 else 0.0
+                    progress.update(task, completed=min(elapsed, plan.limits.duration_s) if phase == "measure" else 0,
+                                    status=f"{phase}: {ok} ok, {failed} errors, {rps:.1f} req/s")
+
+                timed = server is not None and server.emulated  # the TFS emulation says where its time goes
+                before = server_timings(server.url) if timed else None
+                result = run_step(target, payload, concurrency=concurrency, rate=rate, limits=plan.limits,
+                                  variant=variant, progress=update)
+                if timed:
+                    result.server_ms = per_request_ms(before, server_timings(server.url))
+                    if result.server_ms:
+                        say(f"{label}: {server_time_line(result.server_ms)}")
+                progress.update(task, completed=plan.limits.duration_s,
+                                status=f"done: {result.throughput_rps:.1f} req/s, p99 {format_ms(result.p99_ms)} ms, "
+                                       f"{result.errors} errors")
+                results.append(result)
+    return None
+
+
+def _report(results: list[StepResult], meta: dict[str, Any], plan: Any, sweep: Any, endpoint: Any, out_dir: Path,
+            stopped_early: str | None, console: Any, errors: Any) -> int:
+    """The tables, the recommendation and the files; the exit status (0 when every step got an answer 200)."""
     meta["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["machine_at_end"] = machine_facts()
     meta["stopped_early"] = stopped_early

@@ -1,6 +1,6 @@
 """servekit.yaml: its schema and load() with errors that name the field, the value and the fix.
 
-The document (document.py) assembles what each part owns: the endpoint's common keys (servekit.spec), the
+The document (document.py) assembles what each part owns, and semantics.py checks what the schema cannot: the endpoint's common keys (servekit.spec), the
 production blocks (servekit.options), each server's model and tuning (servekit/servers/<server>/schema.py,
 where `to_environment()` maps tuning to the container's variables) and the pipeline (pipeline.py). Every
 default is the container's own, so an empty tuning block changes nothing; field names carry their units.
@@ -8,18 +8,11 @@ This package re-exports those names, so `servekit.config` stays the one import o
 """
 
 from servekit.config.components import ComponentEndpoint
-from servekit.config.document import (
-    AppConfig,
-    Endpoint,
-    ServekitConfig,
-    advisories,
-    endpoint_problems,
-    facts_of,
-    gpu_only_tuning,
-    gpu_verdict,
-)
+from servekit.config.document import AppConfig, ServekitConfig
+from servekit.config.endpoints import Endpoint
 from servekit.config.loading import ConfigError, load, local_path_problems, parse, resolve_paths
 from servekit.config.pipeline import PipelineConfig, PipelineEnvironment, PipelineRepository
+from servekit.config.semantics import advisories, endpoint_problems, facts_of, gpu_only_tuning, gpu_verdict
 from servekit.options import (
     Alarms,
     AsyncInference,

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from servekit.config.document import ServekitConfig, semantic_problems, semantics_beside_schema_errors, variant_field
+from servekit.config.document import ServekitConfig
+from servekit.config.semantics import semantic_problems, semantics_beside_schema_errors, variant_field
 from servekit.spec.errors import describe
 from servekit.spec.sources import FOLDER_SOURCES
 

@@ -32,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from servekit import naming
-from servekit.constructs.alarms import add_variant_alarms
+from servekit.constructs.alarms import VariantAlarms, add_variant_alarms
 from servekit.constructs.durations import seconds
 from servekit.constructs.execution_role import execution_role, grant_describe_alarms
 from servekit.constructs.metrics import SageMakerMetrics
@@ -167,7 +167,13 @@ class InferenceComponentEndpoint(Construct):
         ic = sagemaker.CfnInferenceComponent
         rollout = component.rollout
         batch = ic.InferenceComponentCapacitySizeProperty
-        alarm_names = [*rollout.rollback_alarm_names, *(a.alarm_name for a in component.rollback_alarms)]
+        own = self._add_alarms(scope, component) if self._alarm_options is not None and self._alarm_options.enabled \
+            else None
+        rollback_own = own is not None and rollout.rollback_on_servekit_alarms
+        # servekit's alarms by reference (the component then waits for them), then the named and given ones.
+        alarm_names = [*(a.alarm_name for a in own.rollback), *rollout.rollback_alarm_names] if rollback_own \
+            else list(rollout.rollback_alarm_names)
+        alarm_names += [a.alarm_name for a in component.rollback_alarms]
         made = ic(
             scope, "InferenceComponent",
             endpoint_name=self.endpoint.attr_endpoint_name,
@@ -201,13 +207,12 @@ class InferenceComponentEndpoint(Construct):
         )
         made.add_metadata("servekit:server", component.variant.server)  # read back by the synth table
         self.components[component.name] = made
-        grant_describe_alarms(self, self.policy, rollout.rollback_alarm_names, component.rollback_alarms, described)
+        described_names = [*(own.rollback_names if rollback_own else []), *rollout.rollback_alarm_names]
+        grant_describe_alarms(self, self.policy, described_names, component.rollback_alarms, described)
         if component.copy_scaling is not None:
             self.scalable_targets[component.name] = self._add_copy_scaling(scope, component, made)
-        if self._alarm_options is not None and self._alarm_options.enabled:
-            self._add_alarms(scope, component)
 
-    def _add_alarms(self, scope: Construct, component: ComponentProps) -> None:
+    def _add_alarms(self, scope: Construct, component: ComponentProps) -> VariantAlarms:
         # A copy sees only the GPUs it reserved (none: no GPU alarm); its utilization is normalized to them.
         facts = dataclasses.replace(component.variant.facts, gpus=component.compute.accelerators)
         made = add_variant_alarms(scope, alarms=self._alarm_options, metrics=self.metrics(component.name),
@@ -218,6 +223,7 @@ class InferenceComponentEndpoint(Construct):
             for alarm in made.all:
                 alarm.add_alarm_action(action)
                 alarm.add_ok_action(action)
+        return made
 
     def _add_copy_scaling(self, scope: Construct, component: ComponentProps,
                           made: sagemaker.CfnInferenceComponent) -> appscaling.ScalableTarget:

@@ -132,22 +132,12 @@ class ServingEndpoint(Construct):
 
         More variants: pass them here, or call add_variant() later.
         """
+        # Long for its props' documentation and the order of construction (the template lists resources in
+        # the order they are made): checks, role and network, one Model per variant, then _add_endpoint and
+        # _add_guardrails.
         super().__init__(scope, construct_id)
         self._path = self.node.path  # read once: every read of a construct's node is a round trip to Node
-        if alarms is not None and alarms.sns_topic_arn:
-            raise ValueError(f"{self._path}: alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as "
-                             "alarm_topic=sns.Topic.from_topic_arn(scope, id, arn)")
-        if deployment is not None and deployment.rollback_alarm_names:
-            raise ValueError(f"{self._path}: deployment.rollback_alarm_names is servekit.yaml's; pass the alarms "
-                             "themselves as rollback_alarms=[cloudwatch.Alarm.from_alarm_name(scope, id, name)]")
-        check_variants(self._path, production_variants, shadow_variant)
-        if endpoint_name is not None and not re.fullmatch(variant_rules.NAME_PATTERN, endpoint_name):
-            raise ValueError(f"{self._path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
-                             "hyphens, starting and ending with a letter or digit")
-        if deployment is not None and deployment.rollback_on_servekit_alarms and (endpoint_name is None or alarms is None):
-            raise ValueError(f"{self._path}: rollback on servekit's alarms needs endpoint_name and alarms "
-                             "(the alarms must name the endpoint before it exists); pass both, or set "
-                             "rollback_on_servekit_alarms=False")
+        self._check_props(production_variants, shadow_variant, endpoint_name, deployment, alarms)
         primary = production_variants[0]
         self._options = _Options(scaling=scaling, deployment=deployment, alarms=alarms, data_capture=data_capture,
                                  async_inference=async_inference, in_vpc=bool(vpc_subnets),
@@ -162,7 +152,6 @@ class ServingEndpoint(Construct):
         self.variant_name = primary.name
         self.instance_type = primary.instance_type
         self.facts = primary.facts
-        stack = cdk.Stack.of(self)
 
         self.role, self.policy = execution_role(self, self._path, endpoint_name)
         self.network: EndpointNetwork | None = None
@@ -192,9 +181,35 @@ class ServingEndpoint(Construct):
         self.image_uri = self._image_uris[primary.name]
         self.environment = dict(primary.environment)
 
+        self._add_endpoint(endpoint_name, kms_key, data_bucket, data_capture, async_inference, all_variants)
+        self._add_guardrails(alarms, deployment, scaling)
+        self.scalable_target = self.scalable_targets.get(primary.name)
+
+    def _check_props(self, production_variants: Sequence[Variant], shadow_variant: Variant | None,
+                     endpoint_name: str | None, deployment: Deployment | None, alarms: Alarms | None) -> None:
+        """Refuse, with the prop to use, what only servekit.yaml writes as strings, and what cannot deploy."""
+        if alarms is not None and alarms.sns_topic_arn:
+            raise ValueError(f"{self._path}: alarms.sns_topic_arn is servekit.yaml's; pass the topic itself as "
+                             "alarm_topic=sns.Topic.from_topic_arn(scope, id, arn)")
+        if deployment is not None and deployment.rollback_alarm_names:
+            raise ValueError(f"{self._path}: deployment.rollback_alarm_names is servekit.yaml's; pass the alarms "
+                             "themselves as rollback_alarms=[cloudwatch.Alarm.from_alarm_name(scope, id, name)]")
+        check_variants(self._path, production_variants, shadow_variant)
+        if endpoint_name is not None and not re.fullmatch(variant_rules.NAME_PATTERN, endpoint_name):
+            raise ValueError(f"{self._path}: endpoint_name {endpoint_name!r} must be 1-63 letters, digits and "
+                             "hyphens, starting and ending with a letter or digit")
+        if deployment is not None and deployment.rollback_on_servekit_alarms and (endpoint_name is None or alarms is None):
+            raise ValueError(f"{self._path}: rollback on servekit's alarms needs endpoint_name and alarms "
+                             "(the alarms must name the endpoint before it exists); pass both, or set "
+                             "rollback_on_servekit_alarms=False")
+
+    def _add_endpoint(self, endpoint_name: str | None, kms_key: kms.IKey | None, data_bucket: s3.IBucket | None,
+                      data_capture: DataCapture | None, async_inference: AsyncInference | None,
+                      all_variants: Sequence[Variant]) -> None:
+        """The EndpointConfig of the variants' properties (volume key, capture, async) and the Endpoint."""
         volume_key = None
         if kms_key is not None:
-            if nvme:
+            if any(v.facts.nvme for v in all_variants):
                 types = sorted({v.instance_type for v in all_variants if v.facts.nvme})
                 cdk.Annotations.of(self).add_warning_v2(
                     "servekit:nvme-volume-key",
@@ -205,9 +220,10 @@ class ServingEndpoint(Construct):
                 volume_key = kms_key.key_arn
         paths = DataPaths(self, key=endpoint_name or cdk.Names.unique_id(self), policy=self.policy,
                           bucket=data_bucket, kms_key=kms_key)
+        shadow_variant = self.shadow_variant
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
-            production_variants=[self._properties[v.name] for v in production_variants],
+            production_variants=[self._properties[v.name] for v in self.production_variants],
             shadow_production_variants=[self._properties[shadow_variant.name]] if shadow_variant else None,
             kms_key_id=volume_key,
             data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
@@ -220,8 +236,11 @@ class ServingEndpoint(Construct):
             endpoint_name=endpoint_name,
         )
         self.endpoint_name = endpoint_name or self.endpoint.attr_endpoint_name
-        self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name)
+        self.endpoint_arn = cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
+                                                          resource_name=self.endpoint_name)
 
+    def _add_guardrails(self, alarms: Alarms | None, deployment: Deployment | None, scaling: Scaling | None) -> None:
+        """Each production variant's alarms, the deployment policy that rolls back on them, and its scaling."""
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         self.rollback_alarm_names: list[str] = []
         self.alarms: list[cloudwatch.Alarm] = []
@@ -236,7 +255,6 @@ class ServingEndpoint(Construct):
             for variant in self.production_variants:
                 self._add_scaling(variant)
             self._retain_scaled_counts()
-        self.scalable_target = self.scalable_targets.get(primary.name)
 
     @property
     def connections(self) -> ec2.Connections:

@@ -80,13 +80,17 @@ class CopyScaling(Strict):
 
 class ComponentRollout(Strict):
     """How an update replaces the component's copies (DeploymentConfig.RollingUpdatePolicy), rolled back when
-    one of `rollback_alarm_names` fires."""
+    one of servekit's alarms on the component (its 5XX rate and p99 latency, with the component endpoint's
+    `alarms`) or of `rollback_alarm_names` fires."""
 
     batch_copies: int = Field(1, ge=1, description="MaximumBatchSize (COPY_COUNT): copies replaced at a time.")
     rollback_batch_copies: int | None = Field(
         None, ge=1, description="RollbackMaximumBatchSize (COPY_COUNT); unset: SageMaker's (all at once).")
     wait_interval_seconds: int = Field(120, ge=0, le=3600, description="Bake time between batches, seconds.")
     maximum_execution_timeout_seconds: int = Field(3600, ge=600, le=28800)
+    rollback_on_servekit_alarms: bool = Field(
+        True, description="Roll back when the component's own 5XX or p99 latency alarms fire (not the utilization "
+        "ones); they exist while the component endpoint's alarms are enabled.")
     rollback_alarm_names: list[str] = Field(
         default_factory=list, description="CloudWatch alarms (yours) that roll the update back (AutoRollbackConfiguration).")
 

@@ -2,7 +2,7 @@
 
 import json
 
-from servekit import cli
+from servekit import synth_table
 
 
 def write_template(folder, name, variant, server="torchserve"):
@@ -20,7 +20,7 @@ def write_template(folder, name, variant, server="torchserve"):
 
 def test_when_an_endpoint_is_serverless_then_the_table_shows_memory_and_concurrency(tmp_path):
     write_template(tmp_path, "app-dev-qa", {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})
-    (row,) = cli.endpoint_rows(tmp_path)
+    (row,) = synth_table.endpoint_rows(tmp_path)
     assert row["instance"] == "serverless 2048 MB x5 concurrent"
     assert row["tuning"] == "batch=4 delay_ms=20"
     assert row["volume_key"] == "no (serverless)"
@@ -28,6 +28,6 @@ def test_when_an_endpoint_is_serverless_then_the_table_shows_memory_and_concurre
 
 def test_when_an_endpoint_has_instances_then_the_table_shows_type_and_count(tmp_path):
     write_template(tmp_path, "app-dev-qa", {"InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 2})
-    (row,) = cli.endpoint_rows(tmp_path)
+    (row,) = synth_table.endpoint_rows(tmp_path)
     assert (row["stack"], row["server"], row["instance"]) == ("app-dev-qa", "torchserve", "ml.g5.xlarge x2")
     assert row["volume_key"] == "no (NVMe)"

@@ -328,6 +328,7 @@ class RestHandler(BaseHandler):
 
 def grpc_server(models: Models, port: int):
     """TFS's PredictionService and ModelService over gRPC, or None without tensorflow-serving-api."""
+    # Long on purpose: the two servicer classes are defined here, after the optional gRPC imports succeed.
     try:
         import grpc
         import tensorflow as tf

@@ -196,3 +196,18 @@ def test_when_the_component_dashboard_is_added_then_it_graphs_each_components_me
     for name in ("svc-fleet-qa", "svc-fleet-resnet"):
         assert f'\\"InferenceComponentName\\",\\"{name}\\"' in body
     assert "GPUUtilizationNormalized" in body and "CPUUtilizationNormalized" in body
+
+
+def test_when_components_have_alarms_then_their_own_error_and_latency_alarms_roll_an_update_back(archives):
+    stack, _ = fleet(archives, alarms=cfg.Alarms())
+    components = {c["InferenceComponentName"]: c for c in resources(stack, "AWS::SageMaker::InferenceComponent")}
+    rollback = components["svc-fleet-qa"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    names = [stack.resolve(a["AlarmName"]) for a in rollback]
+    refs = [n["Ref"] for n in names[:2]]  # servekit's own, by reference: the component waits for them
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    assert [alarms[r]["Properties"]["AlarmName"] for r in refs] == [
+        "svc-fleet-qa-invocation-5xx-error-rate", "svc-fleet-qa-model-latency-p99"]
+    assert names[2] == "team-qa-errors"
+    (policy,) = resources(stack, "AWS::IAM::ManagedPolicy")
+    described = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "cloudwatch:DescribeAlarms"]
+    assert "svc-fleet-qa-model-latency-p99" in json.dumps(described)

@@ -86,7 +86,7 @@ def test_when_the_default_driver_cannot_run_the_image_then_servekit_picks_an_ami
 
 
 def test_when_an_ami_is_picked_then_the_template_and_the_synth_table_show_it(monkeypatch, tmp_path, tarball):
-    from servekit import cli
+    from servekit import synth_table
 
     needs_535 = dataclasses.replace(dlc.IMAGES[("triton", "25.09")], min_driver=535, forward_compat=())
     monkeypatch.setitem(dlc.IMAGES, ("triton", "25.09"), needs_535)
@@ -97,7 +97,7 @@ def test_when_an_ami_is_picked_then_the_template_and_the_synth_table_show_it(mon
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"ProductionVariants": [
         Match.object_like({"InferenceAmiVersion": "al2-ami-sagemaker-inference-gpu-2"})]})
     stack.node.root.synth()
-    (row,) = cli.endpoint_rows(tmp_path)
+    (row,) = synth_table.endpoint_rows(tmp_path)
     assert row["gpu_ami"].startswith("al2-ami-sagemaker-inference-gpu-2 (picked by servekit: the default driver of g5")
 
 
