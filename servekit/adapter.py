@@ -67,6 +67,7 @@ def make_endpoint(
         scaling=endpoint.scaling, deployment=deployment, alarms=alarms, alarm_topic=topic, rollback_alarms=rollback,
         data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
         vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
+        observability=endpoint.observability,
     )
 
 
@@ -124,4 +125,5 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         components=components, instance_count=endpoint.instance_count, instance_scaling=endpoint.instance_scaling,
         hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
         kms_key=kms_key, data_bucket=data_bucket, alarms=alarms, alarm_topic=topic,
+        observability=endpoint.observability,
     )

@@ -24,6 +24,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("endpoints[].scaling.schedules[]", cfg.ScheduledScaling),
     ("endpoints[].deployment", cfg.Deployment),
     ("endpoints[].alarms", cfg.Alarms),
+    ("endpoints[].observability (component_endpoints[].observability too)", cfg.Observability),
     ("endpoints[].data_capture", cfg.DataCapture),
     ("endpoints[].async_inference", cfg.AsyncInference),
     ("endpoints[].serverless", cfg.Serverless),

@@ -2,8 +2,9 @@
 
 URIs come from sagemaker-core's own table (`image_uris.retrieve`), the one the SageMaker SDK uses, so
 accounts that differ by region (ap-east-1, me-south-1, cn-*, ...) are right without a table of ours.
-Instance facts (vCPUs, GPUs, NVMe instance storage, burstable) live in the one table below, and so do the
-rules that follow from them alone: what serverless inference and multi-model endpoints can run.
+Instance facts (vCPUs, GPUs, NVMe instance storage, burstable, memory, architecture) are built below from
+servekit.facts.instances (each family with its source), and so are the rules that follow from them alone:
+what serverless inference and multi-model endpoints can run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from servekit.facts import gpus, instances
 
 
 class ImageError(ValueError):
@@ -30,6 +33,7 @@ class InstanceFacts:
     burstable: bool  # CPU credits: useless for autoscaling on utilisation
     vcpus: int = 0  # CPUUtilization is summed over vCPUs (0..100 x vCPUs); 0 = serverless, not published
     memory_gib: float = 0  # the instance's memory (EC2's figure): what inference components' copies share
+    arch: str = "x86_64"  # arm64 on Graviton and Grace: only an arm64 image starts there
 
     @property
     def processor(self) -> str:
@@ -43,62 +47,20 @@ class InstanceFacts:
 SERVERLESS = InstanceFacts("serverless", gpus=0, nvme=False, burstable=False, vcpus=0)
 
 
-# family -> (sizes, GPUs per size (default 0), NVMe instance storage, burstable)
-_SIZES_GENERAL = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
-_FAMILIES: dict[str, tuple[tuple[str, ...], dict[str, int], bool, bool]] = {
-    "t2": (("medium", "large", "xlarge", "2xlarge"), {}, False, True),
-    "m5": (_SIZES_GENERAL, {}, False, False),
-    "m5d": (_SIZES_GENERAL, {}, True, False),
-    "m6i": (_SIZES_GENERAL + ("32xlarge",), {}, False, False),
-    "m7i": (_SIZES_GENERAL + ("48xlarge",), {}, False, False),
-    "c5": (("large", "xlarge", "2xlarge", "4xlarge", "9xlarge", "18xlarge"), {}, False, False),
-    "c5d": (("large", "xlarge", "2xlarge", "4xlarge", "9xlarge", "18xlarge"), {}, True, False),
-    "c6i": (_SIZES_GENERAL + ("32xlarge",), {}, False, False),
-    "c7i": (_SIZES_GENERAL + ("48xlarge",), {}, False, False),
-    "r5": (_SIZES_GENERAL, {}, False, False),
-    "r5d": (_SIZES_GENERAL, {}, True, False),
-    "g4dn": (("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"), {"12xlarge": 4}, True, False),
-    "g5": (("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"),
-           {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8}, True, False),
-    "g6": (("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"),
-           {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8}, True, False),
-    "g6e": (("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"),
-            {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8}, True, False),
-    "p3": (("2xlarge", "8xlarge", "16xlarge"), {"8xlarge": 4, "16xlarge": 8}, False, False),
-    "p4d": (("24xlarge",), {"24xlarge": 8}, True, False),
-    "p5": (("48xlarge",), {"48xlarge": 8}, True, False),
-}
-_GPU_FAMILIES = {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5"}
-
-
-# Memory per vCPU by family, and the sizes that break the family's ratio: EC2's instance-type pages
-# (aws.amazon.com/ec2/instance-types/, "Memory (GiB)"), which SageMaker's ml.* types share. Written from those
-# tables, not re-read in this session: unconfirmed (servekit.rules.components warns near the limit for that
-# reason, and because SageMaker keeps part of the memory for its own agents; how much is not documented).
-_GIB_PER_VCPU = {"t2": 4, "m5": 4, "m5d": 4, "m6i": 4, "m7i": 4, "c5": 2, "c5d": 2, "c6i": 2, "c7i": 2, "r5": 8,
-                 "r5d": 8, "g4dn": 4, "g5": 4, "g6": 4, "g6e": 8, "p3": 7.625, "p4d": 12, "p5": 10.667}
-_GIB_EXCEPTIONS = {"ml.t2.medium": 4, "ml.p5.48xlarge": 2048}
-MEMORY_FACT_CONFIRMED = False
-
-
-def _vcpus(size: str) -> int:
-    # Every family in the table follows EC2's size naming: medium and large have 2 vCPUs, xlarge 4,
-    # Nxlarge 4N (t2.medium, p3.2xlarge and g5.48xlarge included).
-    if size in ("medium", "large"):
-        return 2
-    return 4 * int(size.removesuffix("xlarge") or 1)
-
-
 def _all_types() -> dict[str, InstanceFacts]:
+    """Every ml.* type of servekit.facts.instances, a GPU family's count from facts.gpus (1 unless listed)."""
     table = {}
-    for family, (sizes, gpus, nvme, burstable) in _FAMILIES.items():
-        for size in sizes:
-            name = f"ml.{family}.{size}"
-            count = gpus.get(size, 1) if family in _GPU_FAMILIES else 0
-            memory = _GIB_EXCEPTIONS.get(name, _GIB_PER_VCPU[family] * _vcpus(size))
-            table[name] = InstanceFacts(name, count, nvme, burstable, _vcpus(size), memory)
+    for family in instances.FAMILIES.values():
+        for size in family.sizes:
+            name = f"ml.{family.family}.{size}"
+            count = family.gpus.get(size, 1) if family.family in gpus.FAMILIES else 0
+            cpus = instances.vcpus(family, size)
+            memory = instances.GIB_EXCEPTIONS.get(name, family.gib_per_vcpu * cpus)
+            table[name] = InstanceFacts(name, count, family.nvme, family.burstable, cpus, memory, family.arch)
     return table
 
+
+MEMORY_FACT_CONFIRMED = instances.MEMORY_SOURCE.confirmed
 
 INSTANCE_TYPES: dict[str, InstanceFacts] = _all_types()
 
@@ -202,14 +164,38 @@ def image_uri(framework: str, version: str, region: str, instance_type: str | No
 
 def _resolve(framework: str, version: str, region: str, instance_type: str | None) -> str:
     where: dict[str, object] = {"instance_type": instance_type}
+    scope = "inference"
     if instance_type is None:
         from sagemaker.core.serverless_inference_config import ServerlessInferenceConfig
 
         where = {"serverless_inference_config": ServerlessInferenceConfig()}
+    elif getattr(instance_facts(instance_type), "arch", "x86_64") == "arm64":
+        # sagemaker-core answers the x86 image for a Graviton type under the plain scope, which would not start:
+        # arm64 images are their own scope (pytorch-inference-arm64, tensorflow-inference-graviton).
+        scope = "inference_graviton"
+        if scope not in _sdk().config_for_framework(framework):  # else sagemaker-core answers the x86 image
+            raise ImageError(_arm64_fix(framework, version, instance_type, ""))
     try:
-        return _sdk().retrieve(framework, region, version=version, image_scope="inference", **where)
+        return _sdk().retrieve(framework, region, version=version, image_scope=scope, **where)
     except ValueError as err:
+        if scope == "inference_graviton":
+            raise ImageError(_arm64_fix(framework, version, instance_type or "", str(err))) from None
         raise ImageError(_explain(framework, str(err))) from None
+
+
+def _arm64_fix(framework: str, version: str, instance_type: str, message: str) -> str:
+    versions = sorted(_sdk().config_for_framework(framework).get("inference_graviton", {}).get("versions", {}),
+                      key=_version_key)
+    processors = _sdk().config_for_framework(framework).get("inference_graviton", {}).get("processors", [])
+    facts = instance_facts(instance_type)
+    if not versions:
+        why = f"AWS publishes no arm64 {framework} inference image"
+    elif facts is not None and facts.gpus and "gpu" not in processors:
+        why = f"AWS's arm64 {framework} inference images are CPU-only (versions {', '.join(versions[-4:])})"
+    else:
+        why = f"no arm64 {framework} inference image version {version}; arm64 versions: {', '.join(versions[-6:])}"
+    return (f"{instance_type} is arm64 and an x86 image does not start there: {why}; use an x86 instance type or "
+            f"an image_version with an arm64 build")
 
 
 def _explain(framework: str, message: str) -> str:

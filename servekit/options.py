@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from servekit.facts import observability as observability_facts
+
 S3_PREFIX_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$"
 SNS_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$"
 CONTENT_TYPE_PATTERN = r"^[\w.+-]+/[\w.+*-]+$"
@@ -229,6 +231,24 @@ def _s3_prefix(value: str | None, field: str) -> str | None:
     if value is not None and not re.match(S3_PREFIX_PATTERN, value):
         raise ValueError(f"{field} {value!r} is not s3://<bucket>/<prefix>; give a bucket and an optional prefix")
     return value
+
+
+class Observability(Strict):
+    """The endpoint configuration's MetricsConfig, always written: SageMaker turns detailed observability on for
+    every endpoint configuration created after June 17, 2026 that leaves it out (docs/operations.md), so what a
+    deploy publishes, and costs, never depends on the day its configuration was made. The defaults are what
+    servekit deployed before that date: no detailed observability, no enhanced metrics, one-minute metrics."""
+
+    detailed: bool = Field(
+        False, description="EnableDetailedObservability: per-container Prometheus metrics, per-GPU and per-instance "
+        "host metrics, component placement metrics (CloudWatch cost per metric). SageMaker's own default since "
+        "2026-06-17 is true; servekit's is false until you set it.")
+    enhanced_metrics: bool = Field(
+        False, description="EnableEnhancedMetrics: utilization and invocation metrics per instance (InstanceId), "
+        "per container (ContainerId, inference components) and per GPU (AcceleratorId).")
+    publish_frequency_seconds: Literal[observability_facts.PUBLISH_FREQUENCIES_SECONDS] = Field(  # type: ignore[valid-type]
+        observability_facts.DEFAULT_PUBLISH_FREQUENCY_SECONDS, description="MetricPublishFrequencyInSeconds: utilization metrics (and, with enhanced_metrics, invocation "
+        "metrics; with detailed, the detailed ones) every this many seconds.")
 
 
 class DataCapture(Strict):

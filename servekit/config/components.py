@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from servekit import images, registry
 from servekit.config.endpoints import Endpoint
-from servekit.options import Alarms, ContainerOptions, Hosting, Strict
+from servekit.options import Alarms, ContainerOptions, Hosting, Observability, Strict
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
 from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion
@@ -34,6 +34,8 @@ class ComponentEndpoint(Strict):
     alarms: Alarms = Field(default_factory=Alarms, description="CloudWatch alarms on each component's metrics, "
                            "named <InferenceComponentName>-<alarm> (on by default); utilization is normalized to what "
                            "a copy reserves.")
+    observability: Observability = Field(default_factory=Observability, description="The fleet's MetricsConfig, "
+                                         "always written (enhanced metrics add each component's ContainerId).")
     components: list[InferenceComponent] = Field(min_length=1)
 
     @model_validator(mode="before")

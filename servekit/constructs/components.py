@@ -34,10 +34,11 @@ from constructs import Construct
 from servekit import naming
 from servekit.constructs.alarms import VariantAlarms, add_variant_alarms
 from servekit.constructs.durations import seconds
+from servekit.constructs.endpoint import metrics_config
 from servekit.constructs.execution_role import execution_role, grant_describe_alarms
 from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
-from servekit.options import Alarms, ContainerOptions, Hosting
+from servekit.options import Alarms, ContainerOptions, Hosting, Observability
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import ComponentCompute, ComponentRollout, CopyScaling, InstanceScaling
@@ -89,6 +90,7 @@ class InferenceComponentEndpoint(Construct):
     :param alarms: error, latency and utilization alarms on each component's metrics, named
         `<InferenceComponentName>-<alarm>`. Default: none.
     :param alarm_topic: notified when any of the alarms goes to ALARM and back to OK. Default: none.
+    :param observability: the fleet's MetricsConfig, always written. Default: Observability() (all off, 60 s).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
@@ -96,7 +98,8 @@ class InferenceComponentEndpoint(Construct):
                  instance_scaling: InstanceScaling | None = None, hosting: Hosting | None = None,
                  container: ContainerOptions | None = None, inference_ami_version: str | None = None,
                  kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None,
-                 alarms: Alarms | None = None, alarm_topic: sns.ITopic | None = None) -> None:
+                 alarms: Alarms | None = None, alarm_topic: sns.ITopic | None = None,
+                 observability: Observability | None = None) -> None:
         super().__init__(scope, construct_id)
         self._path = self.node.path
         self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
@@ -139,6 +142,7 @@ class InferenceComponentEndpoint(Construct):
                 inference_ami_version=inference_ami_version or _picked_ami(components),
                 **hosting_properties(hosting),
             )],
+            metrics_config=metrics_config(observability or Observability()),
         )
         # The role must be able to read the models before SageMaker starts the fleet.
         self.endpoint_config.node.add_dependency(self.policy)

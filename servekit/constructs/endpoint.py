@@ -42,7 +42,7 @@ from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
 from servekit.constructs.variant import Variant, add_model, check_variants, grant_hosting, variant_property
-from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Scaling
+from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Observability, Scaling
 from servekit.rules import variants as variant_rules
 from servekit.rules.combinations import combination_problems
 
@@ -64,6 +64,7 @@ class EndpointOptions(TypedDict, total=False):
     vpc_subnets: Sequence[ec2.ISubnet] | None
     security_groups: Sequence[ec2.ISecurityGroup] | None
     network_isolation: bool | None
+    observability: Observability | None
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class ServingEndpoint(Construct):
         network_isolation: bool | None = None,
         alarm_topic: sns.ITopic | None = None,
         rollback_alarms: Sequence[cloudwatch.IAlarm] = (),
+        observability: Observability | None = None,
     ) -> None:
         """
         :param production_variants: the endpoint's own variant first, then A/B variants (traffic by weight).
@@ -129,6 +131,9 @@ class ServingEndpoint(Construct):
         :param alarm_topic: notified when any of the alarms goes to ALARM and back to OK. Default: none.
         :param rollback_alarms: more alarms that roll a deployment back, beside servekit's own (with
             `deployment`; each named in the DeploymentConfig, and DescribeAlarms granted on it). Default: none.
+        :param observability: the EndpointConfig's MetricsConfig (detailed observability, enhanced metrics, publish
+            interval), always written except on serverless endpoints. Default: Observability() (all off, 60 s):
+            left out, SageMaker turns detailed observability on for configurations made after 2026-06-17.
 
         More variants: pass them here, or call add_variant() later.
         """
@@ -181,7 +186,8 @@ class ServingEndpoint(Construct):
         self.image_uri = self._image_uris[primary.name]
         self.environment = dict(primary.environment)
 
-        self._add_endpoint(endpoint_name, kms_key, data_bucket, data_capture, async_inference, all_variants)
+        self._add_endpoint(endpoint_name, kms_key, data_bucket, data_capture, async_inference, all_variants,
+                           observability or Observability())
         self._add_guardrails(alarms, deployment, scaling)
         self.scalable_target = self.scalable_targets.get(primary.name)
 
@@ -205,8 +211,9 @@ class ServingEndpoint(Construct):
 
     def _add_endpoint(self, endpoint_name: str | None, kms_key: kms.IKey | None, data_bucket: s3.IBucket | None,
                       data_capture: DataCapture | None, async_inference: AsyncInference | None,
-                      all_variants: Sequence[Variant]) -> None:
-        """The EndpointConfig of the variants' properties (volume key, capture, async) and the Endpoint."""
+                      all_variants: Sequence[Variant], observability: Observability) -> None:
+        """The EndpointConfig of the variants' properties (volume key, capture, async, MetricsConfig) and the
+        Endpoint."""
         volume_key = None
         if kms_key is not None:
             if any(v.facts.nvme for v in all_variants):
@@ -228,6 +235,8 @@ class ServingEndpoint(Construct):
             kms_key_id=volume_key,
             data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
             async_inference_config=paths.async_inference(async_inference) if async_inference is not None else None,
+            metrics_config=None if any(v.serverless is not None for v in all_variants)
+            else metrics_config(observability),
         )
         if self._picked:  # read back by the synth table, so a reviewer sees why the variant has that AMI
             self.endpoint_config.add_metadata("servekit:inference-ami-picked", self._picked)
@@ -513,4 +522,14 @@ class ImportedEndpoint(Construct):
         if found is None:
             found = self._metrics[variant] = SageMakerMetrics.for_variant(self.endpoint_name, variant)
         return found
+
+
+def metrics_config(observability: Observability) -> sagemaker.CfnEndpointConfig.MetricsConfigProperty:
+    """MetricsConfig as servekit writes it: every field stated, so no default of SageMaker's decides
+    (servekit.facts.observability)."""
+    return sagemaker.CfnEndpointConfig.MetricsConfigProperty(
+        enable_detailed_observability=observability.detailed,
+        enable_enhanced_metrics=observability.enhanced_metrics,
+        metric_publish_frequency_in_seconds=observability.publish_frequency_seconds,
+    )
 

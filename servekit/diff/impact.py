@@ -215,6 +215,13 @@ def _reason(change: PropertyChange) -> str:
         return "volume KMS key " + ("added" if change.old is MISSING else "removed" if change.new is MISSING else "changed")
     if path == "EndpointName":
         return f"endpoint name {plain(change.old)}→{plain(change.new)}"
+    if path.startswith("MetricsConfig"):
+        what = {"EnableDetailedObservability": "detailed observability", "EnableEnhancedMetrics": "enhanced metrics",
+                "MetricPublishFrequencyInSeconds": "metric publish interval (s)"}.get(path.rsplit(".", 1)[-1])
+        if what:
+            return f"{what} {plain(change.old)}→{plain(change.new)}"
+        return "MetricsConfig " + ("added" if change.old is MISSING else "removed" if change.new is MISSING else
+                                   "changed")
     return f"{path} {short(change.old)}→{short(change.new)}"
 
 

@@ -14,7 +14,8 @@ __all__ = ["Source", "all_tables"]
 
 def all_tables() -> dict[str, dict]:
     """Every fact table by name (for the docs and for the test that every fact is used by a rule)."""
-    from servekit.facts import amis, dlc, gpus, runtimes
+    from servekit.facts import amis, dlc, gpus, instances, runtimes
 
     return {"dlc.IMAGES": dlc.IMAGES, "gpus.FAMILIES": gpus.FAMILIES, "amis.AMIS": amis.AMIS,
-            "runtimes.ONNXRUNTIME": runtimes.ONNXRUNTIME, "runtimes.TORCHSCRIPT": runtimes.TORCHSCRIPT}
+            "runtimes.ONNXRUNTIME": runtimes.ONNXRUNTIME, "runtimes.TORCHSCRIPT": runtimes.TORCHSCRIPT,
+            "instances.FAMILIES": instances.FAMILIES}

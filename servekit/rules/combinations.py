@@ -27,9 +27,11 @@ def combination_problems(
     isolation: bool | None,
     volume_size_set: bool,
     instance_only_hosting: Sequence[str] = (),
+    observability_set: bool = False,
 ) -> list[Problem]:
     """instance_counts and weights: one entry per production variant, the endpoint's own first;
-    instance_only_hosting: the hosting settings set that need instances (Hosting.instance_only)."""
+    instance_only_hosting: the hosting settings set that need instances (Hosting.instance_only);
+    observability_set: `observability` differs from its defaults."""
     out: list[Problem] = []
     variants = len(weights)
     if not serverless and instance_type is None:
@@ -41,6 +43,12 @@ def combination_problems(
                                    scaling=scaling is not None, in_vpc=in_vpc, isolation=isolation,
                                    volume_size_set=volume_size_set, deployment=deployment,
                                    hosting=instance_only_hosting)
+        if observability_set:
+            # MetricsConfig configures instance and container metrics, which serverless endpoints do not publish;
+            # servekit leaves it out of their configuration (whether SageMaker accepts it there is unconfirmed).
+            out.append(Problem("observability", None, "serverless endpoints publish no instance or container "
+                                                       "metrics, and servekit writes no MetricsConfig for them; "
+                                                       "remove observability or use instance_type"))
     if weights and sum(weights) <= 0:
         out.append(Problem("weights", None, f"the production variants' weights sum to 0 ({weights}), so no variant "
                                             "would get traffic; give at least one a positive weight"))

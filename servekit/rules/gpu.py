@@ -22,6 +22,10 @@ class GpuVerdict:
     picked_because: str | None = None  # why servekit picked `ami` itself
 
 
+def _cuda(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
 def _runs(image: dlc.ImageFacts, driver: int, compat_mounting: bool, data_center: bool) -> bool:
     """The driver branch runs the image's CUDA natively, or through the forward-compatibility package (only on
     data-center GPUs, and only when the container toolkit mounts the image's compat libraries)."""
@@ -71,6 +75,16 @@ def check(
             f"{'/'.join('ml.' + a for a in able)} instance"
             + (f" or image_version {' or '.join(fits)}" if fits else ""),
             "error" if sure else "warning"))
+    if family.min_cuda and _cuda(image.cuda) < _cuda(family.min_cuda):
+        # A GPU newer than the image's CUDA: its kernels were never built for it (e.g. Blackwell needs 12.8+).
+        fits = sorted(v for (s, v), f in images.items() if s == server and _cuda(f.cuda) >= _cuda(family.min_cuda))
+        problems.append(Problem(
+            "instance_type", instance_type,
+            f"its {family.gpu} needs CUDA {family.min_cuda} or later, and the {server} {image_version} image is built "
+            f"on CUDA {image.cuda} (its kernels do not run there); "
+            + (f"use image_version {' or '.join(fits)} or another instance family" if fits else
+               f"no {server} image servekit knows is built on CUDA {family.min_cuda}+: use another instance family"),
+            "error" if image.source.confirmed and family.min_cuda_source.confirmed else "warning"))
     if ami is not None:
         chosen = amis[ami]
         if chosen.accelerator != "gpu":

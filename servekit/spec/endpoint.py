@@ -19,6 +19,7 @@ from servekit.options import (
     Hosting,
     MultiModel,
     Network,
+    Observability,
     Scaling,
     Serverless,
     Strict,
@@ -91,6 +92,9 @@ class EndpointBase(Strict):
     scaling: Scaling | None = Field(None, description="Autoscaling of the instance counts; unset: fixed counts.")
     deployment: Deployment | None = Field(None, description="Traffic shifting of updates; unset: all at once.")
     alarms: Alarms = Field(default_factory=Alarms, description="CloudWatch alarms (on by default).")
+    observability: Observability = Field(
+        default_factory=Observability, description="The endpoint configuration's MetricsConfig, always written "
+        "(not on serverless endpoints, which publish no instance metrics).")
     data_capture: DataCapture | None = Field(None, description="Request/response capture; unset: none.")
     async_inference: AsyncInference | None = Field(None, description="Queue requests, results to S3; unset: real-time.")
     serverless: Serverless | None = Field(None, description="No instances, CPU only; unset: instances.")
@@ -159,6 +163,7 @@ class EndpointBase(Strict):
                 in_vpc=self.network.in_vpc, isolation=self.network.isolation,
                 volume_size_set=self.container.volume_size_gb is not None,
                 instance_only_hosting=list(self.hosting.instance_only),
+                observability_set=self.observability != Observability(),
             )]
         if problems:
             raise ValueError("\n".join(problems))

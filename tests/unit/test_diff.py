@@ -133,6 +133,24 @@ def test_when_a_model_switches_to_uncompressed_model_data_then_the_reason_says_w
     assert "uncompressed model data added" in diff.render_text(diff.compare(default(), new))
 
 
+def with_metrics(stacks: dict, **metrics) -> dict:
+    config = stacks["servekit-dev-question-answering"].template["Resources"]["EndpointConfig"]["Properties"]
+    config["MetricsConfig"] = {"EnableDetailedObservability": False, "EnableEnhancedMetrics": False,
+                               "MetricPublishFrequencyInSeconds": 60, **metrics}
+    return stacks
+
+
+def test_when_detailed_observability_is_turned_on_then_the_fleet_is_replaced_because_of_it():
+    qa = impacts(with_metrics(default()), with_metrics(default(), EnableDetailedObservability=True))[
+        "servekit-dev-question-answering"]
+    assert qa.headline == "fleet replaced — new EndpointConfig, because detailed observability false→true"
+
+
+def test_when_servekit_starts_stating_metrics_config_then_the_diff_says_it_was_added():
+    qa = impacts(default(), with_metrics(default()))["servekit-dev-question-answering"]
+    assert qa.impact == "fleet replaced" and qa.because == ["MetricsConfig added"]
+
+
 def test_when_the_instance_type_changes_then_the_fleet_is_replaced_because_of_it():
     qa = impacts(default(), default(instance_type="ml.g5.xlarge"))["servekit-dev-question-answering"]
     assert qa.headline == "fleet replaced — new EndpointConfig, because instance type ml.m5.xlarge→ml.g5.xlarge"

@@ -166,3 +166,40 @@ def test_when_a_rollback_alarm_is_given_then_the_execution_role_may_describe_exa
 def test_when_the_construct_gets_yaml_strings_for_cdk_objects_then_it_names_the_typed_prop(tarball, props, message):
     with pytest.raises(ValueError, match=message):
         template_for(tarball, **props)
+
+
+# --- MetricsConfig: always stated, so no deploy depends on the date SageMaker's default flipped -------------------
+def test_when_no_observability_is_given_then_the_config_states_all_three_metrics_settings_off(tarball):
+    template_for(tarball).has_resource_properties("AWS::SageMaker::EndpointConfig", {"MetricsConfig": {
+        "EnableDetailedObservability": False, "EnableEnhancedMetrics": False, "MetricPublishFrequencyInSeconds": 60}})
+
+
+def test_when_observability_is_set_then_the_config_carries_it(tarball):
+    template = template_for(tarball, observability=cfg.Observability(detailed=True, enhanced_metrics=True,
+                                                                      publish_frequency_seconds=10))
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"MetricsConfig": {
+        "EnableDetailedObservability": True, "EnableEnhancedMetrics": True, "MetricPublishFrequencyInSeconds": 10}})
+
+
+def test_when_the_endpoint_is_serverless_then_no_metrics_config_is_written(tarball):
+    stack = cdk.Stack(cdk.App(), "Prod", env=ENV)
+    TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), endpoint_name="svc-prod-qa",
+                       serverless=cfg.Serverless(memory_size_mb=2048, max_concurrency=5))
+    (config,) = Template.from_stack(stack).find_resources("AWS::SageMaker::EndpointConfig").values()
+    assert "MetricsConfig" not in config["Properties"]
+
+
+def test_when_servekit_yaml_sets_an_interval_sagemaker_refuses_then_validate_names_the_allowed_ones(default_config_data):
+    default_config_data["endpoints"][0]["observability"] = {"publish_frequency_seconds": 15}
+    with pytest.raises(cfg.ConfigError, match=r"observability\.publish_frequency_seconds.*10, 30, 60, 120, 180, 240"):
+        cfg.parse(default_config_data)
+
+
+def test_when_a_serverless_endpoint_sets_observability_then_validate_refuses_it(default_config_data):
+    qa = default_config_data["endpoints"][1]
+    qa.pop("instance_type"), qa.pop("scaling", None), qa.pop("deployment", None)
+    qa["serverless"] = {"memory_size_mb": 2048, "max_concurrency": 5}
+    qa["observability"] = {"detailed": True}
+    with pytest.raises(cfg.ConfigError, match=r"observability: serverless endpoints publish no instance or container "
+                                              r"metrics.*remove observability or use instance_type"):
+        cfg.parse(default_config_data)

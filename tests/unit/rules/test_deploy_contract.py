@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -379,3 +380,72 @@ def test_when_a_variant_with_a_picked_ami_is_added_later_then_the_template_says_
     (config,) = Template.from_stack(stack).find_resources("AWS::SageMaker::EndpointConfig").values()
     picked = config["Metadata"]["servekit:inference-ami-picked"]
     assert set(picked) == {"AllTraffic", "b"} and all(v.startswith("al2-ami-sagemaker-inference-gpu-2:") for v in picked.values())
+
+
+def test_when_the_instance_table_is_compared_with_botocores_service_model_then_every_type_exists():
+    """botocore's SageMaker model (ProductionVariantInstanceType's enum) is AWS's own list of hosting types."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    known = set(model.shape_for("ProductionVariant").members["InstanceType"].enum)
+    missing = sorted(t for t in images.INSTANCE_TYPES if t not in known)
+    assert missing == []
+
+
+def test_when_the_gpu_4_1_ami_is_compared_with_botocore_then_its_driver_and_cuda_are_the_api_references():
+    import re
+
+    import botocore.session
+
+    doc = botocore.session.get_session().get_service_model("sagemaker").shape_for(
+        "ProductionVariant").members["InferenceAmiVersion"].documentation
+    text = re.sub(r"<[^>]+>", " ", doc)
+    for ami in amis.AMIS.values():
+        if ami.accelerator != "gpu":
+            continue
+        section = re.search(re.escape(ami.name) + r"\s+Accelerator: GPU\s+NVIDIA driver version: (\d+)\s+CUDA version: "
+                            r"([\d.]+)", text)
+        assert section is not None, ami.name
+        assert (int(section.group(1)), section.group(2)) == (ami.driver, ami.cuda), ami.name
+
+
+# --- new hardware ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("server", "version", "instance_type", "message"), [
+    ("torchserve", "2.6", "ml.p6-b200.48xlarge", r"NVIDIA B200 needs CUDA 12\.8 or later, and the torchserve 2\.6 "
+                                                 r"image is built on CUDA 12\.4.*no torchserve image servekit knows"),
+    ("triton", "24.05", "ml.g7e.2xlarge", r"RTX PRO 6000 Blackwell.* needs CUDA 12\.8.*use image_version 25\.04 or "
+                                          r"25\.09"),
+])
+def test_when_an_image_predates_a_blackwell_gpus_cuda_then_the_rule_names_the_cuda_and_the_fix(
+        server, version, instance_type, message):
+    verdict = gpu.check(server, version, instance_type, None)
+    (problem,) = [p for p in verdict.problems if "CUDA" in str(p)]
+    assert re.search(message, str(problem))
+    assert problem.severity == "warning"  # the Blackwell facts are unconfirmed: warn, not fail
+
+
+def test_when_triton_25_09_runs_on_blackwell_then_servekit_picks_the_ami_whose_driver_runs_it():
+    verdict = gpu.check("triton", "25.09", "ml.p6-b200.48xlarge", None)
+    assert verdict.ami == "al2023-ami-sagemaker-inference-gpu-4-1" and not verdict.problems
+
+
+@pytest.mark.parametrize(("endpoint_index", "instance_type", "message"), [
+    (0, "ml.m8g.xlarge", r"ml\.m8g\.xlarge is arm64 and an x86 image does not start there: no arm64 tensorflow "
+                         r"inference image version 2\.19; arm64 versions: .*2\.16\.1"),
+    (2, "ml.c8g.xlarge", r"ml\.c8g\.xlarge is arm64 .*AWS publishes no arm64 sagemaker-tritonserver inference image"),
+])
+def test_when_an_endpoint_runs_on_graviton_without_an_arm64_image_then_validate_refuses_it(
+        default_config_data, endpoint_index, instance_type, message):
+    ep = default_config_data["endpoints"][endpoint_index]
+    ep["instance_type"] = instance_type
+    ep.pop("scaling", None)
+    if ep["server"] == "triton":
+        ep["model"]["instance_group"]["kind"] = "KIND_CPU"
+    with pytest.raises(cfg.ConfigError, match=r"image_version: .*" + message):
+        cfg.parse(default_config_data)
+
+
+def test_when_torchserve_runs_on_graviton_then_the_arm64_image_is_the_one_deployed():
+    assert images.image_uri("pytorch", "2.6", "us-east-1", "ml.c8g.xlarge").endswith(
+        "/pytorch-inference-arm64:2.6-cpu-py312-ubuntu22.04-sagemaker")
+    assert images.image_uri("pytorch", "2.6", "us-east-1", "ml.c7i.xlarge").endswith("/pytorch-inference:2.6-cpu-py312")
