@@ -118,7 +118,8 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
                     for i, name in enumerate(c.rollout.rollback_alarm_names)]
         components.append(ComponentProps(
             name=c.name, variant=variant, compute=c.compute, copies=c.copies, copy_scaling=c.copy_scaling,
-            rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback))
+            rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback,
+            data_cache=c.data_cache, scheduling=c.scheduling))
     alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     return InferenceComponentEndpoint(
         scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,

@@ -36,10 +36,12 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("endpoints[].hosting.capacity_reservation", cfg.CapacityReservation),
     ("component_endpoints[]", cfg.ComponentEndpoint),
     ("component_endpoints[].instance_scaling", cfg.InstanceScaling),
+    ("component_endpoints[].instance_scaling.scale_in", cfg.ScaleIn),
     ("component_endpoints[].components[]", cfg.InferenceComponent),
     ("component_endpoints[].components[].compute", cfg.ComponentCompute),
     ("component_endpoints[].components[].copy_scaling", cfg.CopyScaling),
     ("component_endpoints[].components[].rollout", cfg.ComponentRollout),
+    ("component_endpoints[].components[].scheduling", cfg.Scheduling),
     *(server.variant_doc_section() for server in registry.all()),
 ]
 SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchScriptSource, cfg.StateDictSource,

@@ -54,6 +54,8 @@ from servekit.spec.components import (
     CopyScaling,
     InferenceComponent,
     InstanceScaling,
+    ScaleIn,
+    Scheduling,
 )
 from servekit.spec.endpoint import NAME_PATTERN, VARIANT_NAME_PATTERN, EndpointBase, ResolvedVariant, VariantBase
 from servekit.spec.sources import (
@@ -75,7 +77,7 @@ __all__ = [
     "ExampleSource", "CopyScaling", "Hosting", "HuggingFaceSource", "InferenceComponent", "InstanceScaling", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
     "Observability",
     "OnnxSource", "PipelineConfig", "PipelineEnvironment", "PipelineRepository", "ResolvedVariant", "S3Source",
-    "SavedModelSource", "Scaling", "ScheduledScaling", "Serverless", "ServekitConfig", "StateDictSource",
+    "SavedModelSource", "ScaleIn", "Scaling", "ScheduledScaling", "Scheduling", "Serverless", "ServekitConfig", "StateDictSource",
     "TensorRTAccelerator", "TensorRTBuild", "TfsEndpointSpec", "TfsModel", "TfsTuning", "TfsVariant",
     "TorchScriptSource", "TorchServeEndpointSpec", "TorchServeModel", "TorchServeTuning", "TorchServeVariant",
     "TritonEndpointSpec", "TritonModel", "TritonTensor", "TritonTuning", "TritonVariant", "VariantBase",

@@ -41,7 +41,14 @@ from servekit.constructs.variant import Variant, add_model, grant_hosting, hosti
 from servekit.options import Alarms, ContainerOptions, Hosting, Observability
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
-from servekit.spec.components import ComponentCompute, ComponentRollout, CopyScaling, InstanceScaling
+from servekit.spec.components import (
+    ComponentCompute,
+    ComponentRollout,
+    CopyScaling,
+    InstanceScaling,
+    ScaleIn,
+    Scheduling,
+)
 
 FLEET = "AllTraffic"  # the one production variant of a component endpoint
 
@@ -58,6 +65,9 @@ class ComponentProps:
     :param copy_scaling: autoscaling of the copies. Default: none (a fixed count).
     :param rollout: the rolling update of its copies. Default: ComponentRollout() (one copy at a time).
     :param rollback_alarms: alarms that roll an update back (DescribeAlarms granted on each). Default: none.
+    :param data_cache: DataCacheConfig.EnableCaching: instances keep the image and model data. Default: False.
+    :param scheduling: SchedulingConfig: placement (SPREAD or BINPACK) and Availability Zone balance. Default:
+        none (SageMaker's placement).
     """
 
     name: str
@@ -67,6 +77,8 @@ class ComponentProps:
     copy_scaling: CopyScaling | None = None
     rollout: ComponentRollout = field(default_factory=ComponentRollout)
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
+    data_cache: bool = False
+    scheduling: Scheduling | None = None
 
 
 class InferenceComponentEndpoint(Construct):
@@ -137,7 +149,8 @@ class InferenceComponentEndpoint(Construct):
                 variant_name=FLEET, instance_type=instance_type, initial_instance_count=instance_count,
                 managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                     status="ENABLED", min_instance_count=scaling.min_instances,
-                    max_instance_count=scaling.max_instances) if scaling is not None else None,
+                    max_instance_count=scaling.max_instances,
+                    scale_in_policy=_scale_in(scaling.scale_in)) if scaling is not None else None,
                 volume_size_in_gb=container.volume_size_gb,
                 inference_ami_version=inference_ami_version or _picked_ami(components),
                 **hosting_properties(hosting),
@@ -195,6 +208,9 @@ class InferenceComponentEndpoint(Construct):
                     container_startup_health_check_timeout_in_seconds=container.startup_health_check_timeout_seconds,
                 ) if container.model_data_download_timeout_seconds or container.startup_health_check_timeout_seconds
                 else None,
+                data_cache_config=ic.InferenceComponentDataCacheConfigProperty(enable_caching=True)
+                if component.data_cache else None,
+                scheduling_config=_scheduling(component.scheduling),
             ),
             runtime_config=ic.InferenceComponentRuntimeConfigProperty(copy_count=component.copies),
             deployment_config=ic.InferenceComponentDeploymentConfigProperty(
@@ -302,3 +318,24 @@ def _picked_ami(components: Sequence[ComponentProps]) -> str | None:
         raise ValueError(f"the components need different inference AMIs ({sorted(picked)}); set inference_ami_version "
                          "on the component endpoint to one that runs them all")
     return next(iter(picked), None)
+
+
+def _scale_in(scale_in: ScaleIn | None) -> sagemaker.CfnEndpointConfig.ScaleInPolicyProperty | None:
+    if scale_in is None:
+        return None
+    return sagemaker.CfnEndpointConfig.ScaleInPolicyProperty(
+        strategy=scale_in.strategy, maximum_step_size=scale_in.max_step_instances,
+        cooldown_in_minutes=scale_in.cooldown_minutes)
+
+
+def _scheduling(scheduling: Scheduling | None) -> sagemaker.CfnInferenceComponent.InferenceComponentSchedulingConfigProperty | None:
+    # AvailabilityZoneBalance is written always: the CloudFormation schema (cfn-lint 1.58's) requires it beside
+    # PlacementStrategy, where the API (botocore's model) requires only the strategy.
+    if scheduling is None:
+        return None
+    ic = sagemaker.CfnInferenceComponent
+    return ic.InferenceComponentSchedulingConfigProperty(
+        placement_strategy=scheduling.placement,
+        availability_zone_balance=ic.InferenceComponentAvailabilityZoneBalanceProperty(
+            enforcement_mode="PERMISSIVE", max_imbalance=scheduling.max_az_imbalance))
+

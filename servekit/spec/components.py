@@ -15,7 +15,7 @@ AWS::SageMaker::InferenceComponent schema (cfn-lint's), "Scale an endpoint to ze
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,7 +23,7 @@ from servekit.options import Strict
 from servekit.spec.endpoint import NAME_PATTERN
 
 # The keys of a component that are its own; the rest is an endpoint of its server.
-OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout")
+OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout", "data_cache", "scheduling")
 # Endpoint keys a component cannot have: the fleet's (on the component endpoint) or what components do not offer.
 NOT_FOR_COMPONENTS = {
     "instance_type": "the component endpoint's instance_type is the fleet's",
@@ -106,8 +106,45 @@ class InferenceComponent(Strict):
     copies: int = Field(1, ge=0, description="RuntimeConfig.CopyCount: copies at creation (within copy_scaling).")
     copy_scaling: CopyScaling | None = Field(None, description="Autoscaling of the copies; unset: fixed copies.")
     rollout: ComponentRollout = Field(default_factory=ComponentRollout, description="Rolling update of the copies.")
+    data_cache: bool = Field(False, description="DataCacheConfig.EnableCaching: each instance keeps the image and "
+                             "the model data, so new copies start faster when copies or instances scale out.")
+    scheduling: Scheduling | None = Field(None, description="SchedulingConfig; unset: SageMaker's placement.")
     serve: Any = Field(description="Not written in servekit.yaml: servekit makes it from the component's server keys "
                        "(the endpoint of its server, on the fleet's instance type).")
+
+
+class ScaleIn(Strict):
+    """ManagedInstanceScaling.ScaleInPolicy: how the fleet gives instances back (botocore's service model,
+    ProductionVariantManagedInstanceScalingScaleInPolicy)."""
+
+    strategy: Literal["IDLE_RELEASE", "CONSOLIDATION"] = Field(
+        description="IDLE_RELEASE: release instances that host no copy. CONSOLIDATION: move copies onto fewer "
+        "instances to release more (honouring each component's scheduling).")
+    max_step_instances: int | None = Field(
+        None, ge=1, le=100, description="MaximumStepSize: instances a consolidation terminates at a time; unset: "
+        "SageMaker's 1. CONSOLIDATION only.")
+    cooldown_minutes: int | None = Field(
+        None, ge=5, le=1440, description="CooldownInMinutes: minutes after the last endpoint operation before "
+        "consolidation is considered; unset: SageMaker's 20. CONSOLIDATION only.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ScaleIn:
+        if self.strategy != "CONSOLIDATION" and (self.max_step_instances or self.cooldown_minutes):
+            raise ValueError("max_step_instances and cooldown_minutes apply to consolidation only; set strategy: "
+                             "CONSOLIDATION or remove them")
+        return self
+
+
+class Scheduling(Strict):
+    """SchedulingConfig of a component: where its copies go among the fleet's instances."""
+
+    placement: Literal["SPREAD", "BINPACK"] = Field(
+        description="PlacementStrategy. SPREAD: copies evenly across instances (resilience); BINPACK: onto fewer "
+        "instances (utilization, and instances free to scale in).")
+    max_az_imbalance: int = Field(
+        0, ge=0, le=100, description="AvailabilityZoneBalance.MaxImbalance (EnforcementMode PERMISSIVE): the "
+        "largest difference in copies between two Availability Zones SageMaker aims for; it applies only while the "
+        "fleet has instances in two or more zones.")
 
 
 class InstanceScaling(Strict):
@@ -115,6 +152,7 @@ class InstanceScaling(Strict):
 
     min_instances: int = Field(1, ge=0, description="0: no instance while no copy runs (scale to zero).")
     max_instances: int = Field(ge=1)
+    scale_in: ScaleIn | None = Field(None, description="ScaleInPolicy; unset: SageMaker's.")
 
     @model_validator(mode="after")
     def _check(self) -> InstanceScaling:

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 # The partition of a region, written here independently of servekit (servekit.images.partition_of).
-PARTITIONS = {"us-east-1": "aws", "us-gov-west-1": "aws-us-gov", "cn-north-1": "aws-cn"}
+PARTITIONS = {"us-east-1": "aws", "eu-west-1": "aws", "us-gov-west-1": "aws-us-gov", "cn-north-1": "aws-cn"}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,7 @@ def synth(data: dict, tarball: Path, layout: Path | None = None) -> tuple[dict[s
     templates = {name: assembly.get_stack_by_name(s.stack_name).template for name, s in stacks.items()}
     for template in templates.values():
         template["SharedKeyPolicy"] = key_policy(shared, config.app.region)
+        template["SharedKeyArn"] = config.app.kms_key_arn  # the user's own key, when given, encrypts the data bucket
     return templates, config.app.region
 
 
@@ -85,8 +86,14 @@ def cfg_stack_name(config: cfg.ServekitConfig, suffix: str) -> str:
 
 
 def key_policy(shared: dict, region: str) -> dict:
-    """The shared KMS key's key policy: KMS needs it to delegate to IAM before any role's grant counts."""
-    (key,) = [v for v in shared["Resources"].values() if v["Type"] == "AWS::KMS::Key"]
+    """The shared KMS key's key policy: KMS needs it to delegate to IAM before any role's grant counts. With a key of
+    the user's own (app.kms_key_arn), AWS's default key policy, which delegates to IAM in its account."""
+    keys = [v for v in shared["Resources"].values() if v["Type"] == "AWS::KMS::Key"]
+    if not keys:
+        partition = "aws-us-gov" if region.startswith("us-gov-") else "aws"
+        return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                                                        "Principal": {"AWS": f"arn:{partition}:iam::{ACCOUNT}:root"}}]}
+    (key,) = keys
     r = Resolver(shared, region)
     doc = copy.deepcopy(key["Properties"]["KeyPolicy"])
     for s in doc["Statement"]:
@@ -174,7 +181,7 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
             call("s3:ListBucket", f"arn:{p}:s3:::{bucket}", **{"s3:prefix": key})
             call("s3:GetObject", s3_object_arn(p, prefix, "1/model.pt"))
             if bucket == "imported-data-bucket":  # servekit's data bucket: SSE-KMS with the shared key
-                call("kms:Decrypt", f"arn:{p}:kms:{region}:{ACCOUNT}:key/imported-volume-key")
+                call("kms:Decrypt", template.get("SharedKeyArn") or f"arn:{p}:kms:{region}:{ACCOUNT}:key/imported-volume-key")
         if "VpcConfig" in model:
             features.add("vpc")
             for action in iam_facts.CALLS["vpc"][0]:
@@ -220,7 +227,7 @@ def expected_calls(template: dict, region: str) -> tuple[list[dict], set[str]]:
         if "KmsKeyId" in out:
             call("kms:GenerateDataKey", r(out["KmsKeyId"]))
             call("kms:Decrypt", r(out["KmsKeyId"]))
-    for variant in config["ProductionVariants"]:
+    for variant in [*config["ProductionVariants"], *config.get("ShadowProductionVariants", [])]:
         dump = variant.get("CoreDumpConfig")
         if dump:
             features.add("core_dump")
@@ -377,4 +384,17 @@ def test_when_a_component_is_uncompressed_then_the_fleets_role_lists_and_reads_o
     calls, features = expected_calls(templates["gpu-fleet"], region)
     assert "uncompressed_model_data" in features
     assert [c["action"] for c in calls].count("s3:GetObject") == 2  # the archive component and the prefix one
+    assert_role_is_complete_and_least_privilege(templates, region)
+
+
+def test_when_every_feature_of_all_features_yaml_is_on_then_each_role_allows_exactly_the_calls(tarball, layout):
+    """tests/fixtures/all-features.yaml (every key servekit has, the component fleet with its alarms, rollback on
+    them, data cache, scheduling, scale-in policy and MetricsConfig included): nothing missing, nothing extra."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "all-features.yaml").read_text())
+    templates, region = synth(data, tarball, layout)
+    assert "gpu-fleet" in templates
+    _, features = expected_calls(templates["gpu-fleet"], region)
+    assert "rollback_alarms" in features  # the components roll back on their own alarms: DescribeAlarms granted
     assert_role_is_complete_and_least_privilege(templates, region)
