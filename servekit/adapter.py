@@ -97,7 +97,8 @@ def _variant(resolved: Any, model_data: ModelData) -> Variant:
         instance_type=ep.instance_type, instance_count=ep.instance_count,
         weight=resolved.weight, image_version=ep.image_version, tuning=ep.tuning, serverless=ep.serverless,
         container=ep.container, hosting=ep.hosting, where=f"{ep.name}/{resolved.name}",
-        inference_ami_version=ep.inference_ami_version,
+        inference_ami_version=ep.inference_ami_version, instance_pools=ep.instance_pools,
+        provision_timeout_seconds=ep.provision_timeout_seconds,
     )
     return ep.plugin.variant(ep, resolved.name, model_data, **common)
 

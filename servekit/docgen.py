@@ -32,6 +32,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("endpoints[].network", cfg.Network),
     ("endpoints[].container", cfg.ContainerOptions),
     ("endpoints[].hosting", cfg.Hosting),
+    ("endpoints[].instance_pools[]", cfg.InstancePool),
     ("endpoints[].hosting.core_dump", cfg.CoreDump),
     ("endpoints[].hosting.capacity_reservation", cfg.CapacityReservation),
     ("component_endpoints[]", cfg.ComponentEndpoint),

@@ -233,6 +233,15 @@ def _s3_prefix(value: str | None, field: str) -> str | None:
     return value
 
 
+class InstancePool(Strict):
+    """One instance type a variant may run on (ProductionVariant.InstancePools): SageMaker provisions from the
+    lowest priority number first and falls back to the next on insufficient capacity (AWS,
+    sagemaker/latest/dg/realtime-endpoints-heterogeneous.html)."""
+
+    instance_type: str = Field(description="e.g. ml.g6.2xlarge.")
+    priority: int = Field(ge=1, le=5, description="1 (tried first) to 5.")
+
+
 class Observability(Strict):
     """The endpoint configuration's MetricsConfig, always written: SageMaker turns detailed observability on for
     every endpoint configuration created after June 17, 2026 that leaves it out (docs/operations.md), so what a

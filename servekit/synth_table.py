@@ -70,6 +70,11 @@ def _capacity(variant: dict) -> str:
     serverless = variant.get("ServerlessConfig")
     if serverless:  # a serverless variant has no instances
         return f"serverless {serverless['MemorySizeInMB']} MB x{serverless['MaxConcurrency']} concurrent"
+    pools = variant.get("InstancePools")
+    if pools:  # the types it may run on, first choice first (a pool with its own Model marked *)
+        order = sorted(pools, key=lambda p: p["Priority"])
+        types = " > ".join(p["InstanceType"] + ("*" if "ModelNameOverride" in p else "") for p in order)
+        return f"{types} x{variant['InitialInstanceCount']}"
     return f"{variant['InstanceType']} x{variant['InitialInstanceCount']}"
 
 
@@ -86,7 +91,8 @@ def _volume_key(config: dict, variant: dict) -> str:
         return "yes"
     if "ServerlessConfig" in variant:
         return "no (serverless)"
-    facts = images.instance_facts(variant.get("InstanceType", ""))
+    first = min(variant.get("InstancePools") or [{}], key=lambda p: p.get("Priority", 0)).get("InstanceType")
+    facts = images.instance_facts(variant.get("InstanceType") or first or "")
     return "no (NVMe)" if facts and facts.nvme else "no"
 
 

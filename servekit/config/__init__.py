@@ -22,6 +22,7 @@ from servekit.options import (
     DataCapture,
     Deployment,
     Hosting,
+    InstancePool,
     MultiModel,
     Network,
     Observability,
@@ -74,7 +75,7 @@ from servekit.spec.sources import (
 __all__ = [
     "NAME_PATTERN", "TRITON_TYPES", "VARIANT_NAME_PATTERN", "Alarms", "AppConfig", "ArchiveSource", "AsyncInference",
     "CapacityReservation", "ComponentCompute", "ComponentEndpoint", "ComponentRollout", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
-    "ExampleSource", "CopyScaling", "Hosting", "HuggingFaceSource", "InferenceComponent", "InstanceScaling", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
+    "ExampleSource", "CopyScaling", "Hosting", "HuggingFaceSource", "InstancePool", "InferenceComponent", "InstanceScaling", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
     "Observability",
     "OnnxSource", "PipelineConfig", "PipelineEnvironment", "PipelineRepository", "ResolvedVariant", "S3Source",
     "SavedModelSource", "ScaleIn", "Scaling", "ScheduledScaling", "Scheduling", "Serverless", "ServekitConfig", "StateDictSource",

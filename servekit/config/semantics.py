@@ -111,6 +111,21 @@ def facts_of(ep: EndpointBase) -> images.InstanceFacts | None:
 
 
 def _variant_semantics(parent: EndpointBase, variant: ResolvedVariant, region: str) -> list[str]:
+    """Every rule of an instance type, for each type the variant may run on: its instance_type, or each of its
+    instance_pools (each as the endpoint on that type, its problems named after the pool)."""
+    ep = variant.endpoint
+    pools = sorted(ep.instance_pools or [], key=lambda p: p.priority)
+    if not pools:
+        return _type_semantics(parent, variant, region)
+    out: list[str] = []
+    for pool in pools:
+        on_pool = variant._replace(endpoint=ep.model_copy(update={"instance_type": pool.instance_type}))
+        out += [f"instance_pools[priority {pool.priority}] ({pool.instance_type}): {p}"
+                for p in _type_semantics(parent, on_pool, region)]
+    return out
+
+
+def _type_semantics(parent: EndpointBase, variant: ResolvedVariant, region: str) -> list[str]:
     ep = variant.endpoint
     out: list[str] = []
     facts = facts_of(ep)
@@ -158,11 +173,27 @@ def advisories(config: ServekitConfig) -> list[str]:
             out += [f"{at}.{p}" for p in verdict.problems if p.severity == "warning"]
             if verdict.picked_because:
                 out.append(f"{at}.inference_ami_version: servekit sets {verdict.ami}: {verdict.picked_because}")
+            out += [f"{at}.{line}" for line in _pool_count_advisories(variant.endpoint)]
     for i, ce in enumerate(config.component_endpoints):
         out += [f"component_endpoints[{i}] ({ce.name}).{p}" for p in ce.fit() if p.severity == "warning"]
         out += [f"component_endpoints[{i}] ({ce.name}).components[{j}] ({c.name}).{line}"
                 for j, c in enumerate(ce.components) for severity, line in _component_server_problems(c, ce)
                 if severity == "warning"]
+    return out
+
+
+def _pool_count_advisories(ep: EndpointBase) -> list[str]:
+    """Alarms and scaling read per-vCPU and per-GPU thresholds times the first pool's counts (SageMaker sums
+    utilization over them): on a pool of other counts the same threshold means another load."""
+    pools = sorted(ep.instance_pools or [], key=lambda p: p.priority)
+    first = images.instance_facts(pools[0].instance_type) if pools else None
+    out = []
+    for pool in pools[1:]:
+        facts = images.instance_facts(pool.instance_type)
+        if first is not None and facts is not None and (facts.vcpus, facts.gpus) != (first.vcpus, first.gpus):
+            out.append(f"instance_pools: {pool.instance_type} has {facts.vcpus} vCPUs and {facts.gpus} GPUs, "
+                       f"{pools[0].instance_type} {first.vcpus} and {first.gpus}: the utilization alarms and scaling "
+                       f"targets are sized for {pools[0].instance_type}; pool types of the same size keep them exact")
     return out
 
 

@@ -29,6 +29,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from servekit import images
 from servekit.constructs.alarms import add_variant_alarms
 from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.durations import one_minute
@@ -167,7 +168,7 @@ class ServingEndpoint(Construct):
         self._connections = self.network.connections if self.network else None
 
         all_variants = [*production_variants, *([shadow_variant] if shadow_variant else [])]
-        nvme = any(v.facts.nvme for v in all_variants)
+        nvme = bool(_nvme_types(all_variants))
         if kms_key is not None and not nvme:
             # In the managed policy, not through kms_key.grant_decrypt(), which would add an inline policy.
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
@@ -177,6 +178,7 @@ class ServingEndpoint(Construct):
         self._metrics: dict[str, SageMakerMetrics] = {}  # per variant name
         self._topic_action: cw_actions.SnsAction | None = None
         self.models: dict[str, sagemaker.CfnModel] = {}
+        self.pool_models: dict[str, dict[str, sagemaker.CfnModel]] = {}  # variant -> pool type -> its own Model
         self._image_uris: dict[str, str] = {}
         self._properties: dict[str, sagemaker.CfnEndpointConfig.ProductionVariantProperty] = {}
         self._picked: dict[str, str] = {}
@@ -216,8 +218,8 @@ class ServingEndpoint(Construct):
         Endpoint."""
         volume_key = None
         if kms_key is not None:
-            if any(v.facts.nvme for v in all_variants):
-                types = sorted({v.instance_type for v in all_variants if v.facts.nvme})
+            types = _nvme_types(all_variants)
+            if types:
                 cdk.Annotations.of(self).add_warning_v2(
                     "servekit:nvme-volume-key",
                     f"{', '.join(types)} has NVMe instance storage, which SageMaker encrypts itself and where it "
@@ -334,12 +336,21 @@ class ServingEndpoint(Construct):
             cdk.Annotations.of(self).add_warning_v2("servekit:unconfirmed-gpu-fact", f"variant {variant.name}: {problem}")
         if variant.gpu.picked_because:
             self._picked[variant.name] = f"{variant.gpu.ami}: {variant.gpu.picked_because}"
-        self.models[variant.name], self._image_uris[variant.name] = add_model(
-            self.variant_scope(variant.name), variant, role=self.role, policy=self.policy,
-            isolation=self._options.network_isolation, vpc_config=self.network.vpc_config() if self.network else None,
-            data_bucket=self._data_bucket, kms_key=self.kms_key,
-        )
-        self._properties[variant.name] = variant_property(variant, self.models[variant.name])
+        scope = self.variant_scope(variant.name)
+        common = dict(role=self.role, policy=self.policy, isolation=self._options.network_isolation,
+                      vpc_config=self.network.vpc_config() if self.network else None)
+        model, image_uri = add_model(scope, variant, data_bucket=self._data_bucket, kms_key=self.kms_key, **common)
+        self.models[variant.name], self._image_uris[variant.name] = model, image_uri
+        # One more Model per pool whose image differs (a CPU pool beside GPU ones, an arm64 pool): the pool names it
+        # in ModelNameOverride. Same model data, environment and role.
+        url = model.primary_container.model_data_url or model.primary_container.model_data_source.s3_data_source.s3_uri
+        pool_models: dict[str, sagemaker.CfnModel] = {}
+        for pool_type in variant.instance_types[1:]:
+            if variant.image.resolve(scope, pool_type) != image_uri:
+                pool_scope = Construct(scope, f"Pool-{pool_type.replace('.', '-')}")
+                pool_models[pool_type], _ = add_model(pool_scope, variant, bound=(url, pool_type), **common)
+        self.pool_models[variant.name] = pool_models
+        self._properties[variant.name] = variant_property(variant, model, pool_models)
         self._ssm_granted = grant_hosting(self, self.policy, variant, self.core_dump_objects, self._ssm_granted)
 
     def variant_scope(self, variant_name: str) -> Construct:
@@ -522,6 +533,11 @@ class ImportedEndpoint(Construct):
         if found is None:
             found = self._metrics[variant] = SageMakerMetrics.for_variant(self.endpoint_name, variant)
         return found
+
+
+def _nvme_types(variants: Sequence[Variant]) -> list[str]:
+    """The instance types (pools included) with NVMe instance storage, where SageMaker refuses a volume key."""
+    return sorted({t for v in variants for t in v.instance_types if t and images.variant_facts(t).nvme})
 
 
 def metrics_config(observability: Observability) -> sagemaker.CfnEndpointConfig.MetricsConfigProperty:

@@ -8,7 +8,7 @@ props as the endpoint's own; pass them as `variants=[...]` / `shadow_variant=...
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
 from constructs import Construct
@@ -20,7 +20,7 @@ from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
 from servekit.constructs.variant import Variant
 from servekit.facts.amis import AMI_NAMES
-from servekit.options import ContainerOptions, Hosting, Serverless
+from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless
 from servekit.rules import gpu as gpu_rules
 from servekit.rules import variants as variant_rules
 
@@ -39,6 +39,9 @@ class VariantProps(TypedDict, total=False):
     inference_ami_version: the variant's InferenceAmiVersion (NVIDIA driver and CUDA). Default: the instance
         family's default, or an AMI servekit picks when that driver cannot run the image (servekit.rules.gpu;
         a GPU the image cannot run on raises ValueError with the fix).
+    instance_pools: the instance types the variant may run on, by priority (InstancePools), instead of
+        `instance_type`; every rule of an instance type runs for each pool. Default: none.
+    provision_timeout_seconds: VariantInstanceProvisionTimeoutInSeconds, with instance_pools. Default: SageMaker's.
     """
 
     instance_type: str | None
@@ -49,6 +52,8 @@ class VariantProps(TypedDict, total=False):
     container: ContainerOptions | None
     hosting: Hosting | None
     inference_ami_version: str | None
+    instance_pools: Sequence[InstancePool] | None
+    provision_timeout_seconds: int | None
 
 
 class EndpointProps(VariantProps, EndpointOptions, total=False):
@@ -67,13 +72,39 @@ def server_variant(server: Any, name: str, where: str, *, model_data: ModelData,
     """The Variant every server's `variant()` ends with: its DLC unless `image` is given, and the GPU verdict;
     the defaults of VariantProps applied. `server`: the servekit.servers.base.Server whose construct calls this."""
     image, instance_type, ami = props.get("image"), props.get("instance_type"), props.get("inference_ami_version")
+    pools = sorted(props.get("instance_pools") or (), key=lambda p: p.priority)
+    if pools and instance_type is None:
+        instance_type = pools[0].instance_type  # the first choice: its counts size the alarms and the scaling
     return Variant(
         name=name, server=server.name, plugin=server, model_data=model_data, environment=environment,
         image=image or ContainerImage.for_server(server, image_version), instance_type=instance_type,
         instance_count=props.get("instance_count", 1), weight=props.get("weight", 1.0),
         serverless=props.get("serverless"), container=props.get("container") or ContainerOptions(),
-        gpu=gpu_verdict(where, server.name, image_version, instance_type, ami, image), hosting=props.get("hosting") or Hosting(),
+        gpu=pools_gpu_verdict(where, server.name, image_version, [p.instance_type for p in pools] or [instance_type],
+                              ami, image),
+        hosting=props.get("hosting") or Hosting(), instance_pools=tuple(pools),
+        provision_timeout_seconds=props.get("provision_timeout_seconds"),
     )
+
+
+def pools_gpu_verdict(where: str, server: str, image_version: str, instance_types: Sequence[str | None],
+                      ami: str | None, image: ContainerImage | None) -> gpu_rules.GpuVerdict:
+    """gpu_verdict for each instance type the variant may run on (its pools, or its one type). SageMaker takes one
+    InferenceAmiVersion per variant: an AMI picked for one pool must run the image on every GPU pool too."""
+    at = (lambda t: f"{where} (pool {t})") if len(instance_types) > 1 else (lambda t: where)  # noqa: E731
+    verdicts = {t: gpu_verdict(at(t), server, image_version, t, ami, image) for t in instance_types}
+    picked = sorted({v.ami for v in verdicts.values() if v.ami is not None and ami is None})
+    if len(picked) > 1:
+        raise ValueError(f"{where}: the pools need different InferenceAmiVersions ({', '.join(picked)}), and a "
+                         "variant has one; set inference_ami_version to one that runs the image on every pool, or "
+                         "split the pools into variants")
+    why = next((v.picked_because for v in verdicts.values() if v.picked_because), None)
+    if picked:  # servekit's pick for one pool: held to the others (their verdict under that AMI)
+        verdicts = {t: gpu_verdict(at(t), server, image_version, t, picked[0], image)
+                    if images.variant_facts(t) is not None and images.variant_facts(t).gpus else v
+                    for t, v in verdicts.items()}
+    problems = [p for v in verdicts.values() for p in v.problems]
+    return gpu_rules.GpuVerdict(problems, picked[0] if picked else ami, why)
 
 
 def gpu_verdict(where: str, server: str, image_version: str, instance_type: str | None, ami: str | None,

@@ -25,7 +25,7 @@ from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
 from servekit.facts import iam as iam_facts
-from servekit.options import ContainerOptions, Hosting, Serverless
+from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless
 from servekit.rules import variants as variant_rules
 from servekit.rules.gpu import GpuVerdict
 
@@ -47,6 +47,10 @@ class Variant:
     :param gpu: servekit.rules.gpu's verdict: the InferenceAmiVersion to set (the user's, or one servekit picked
         because the default driver cannot run the image) and the warnings to annotate. Default: none, the
         instance family's default AMI.
+    :param instance_pools: the instance types it may run on, by priority (InstancePools; `instance_type` is then
+        the priority-1 type, whose counts the alarms and scaling use). Default: none (`instance_type` alone).
+    :param provision_timeout_seconds: VariantInstanceProvisionTimeoutInSeconds (300-3600), with instance_pools.
+        Default: SageMaker's.
     :param plugin: the servekit.servers.base.Server that made it (the server constructs' `variant()` set it): it
         says what the container installs at start. Default: none (that check is skipped).
     """
@@ -64,6 +68,8 @@ class Variant:
     gpu: GpuVerdict = field(default_factory=GpuVerdict)
     hosting: Hosting = field(default_factory=Hosting)
     plugin: Any = None
+    instance_pools: Sequence[InstancePool] = ()
+    provision_timeout_seconds: int | None = None
 
     def __post_init__(self) -> None:
         if not VARIANT_NAME.match(self.name):
@@ -75,8 +81,19 @@ class Variant:
         if self.instance_type is not None and images.instance_facts(self.instance_type) is None:
             raise ValueError(f"variant {self.name}: instance_type {self.instance_type!r} is unknown; use a SageMaker "
                              f"type like ml.m5.xlarge{images.suggest_instance_type(self.instance_type)}")
-        for problem in variant_rules.nvme_volume(self.instance_type, self.facts.nvme, self.container.volume_size_gb):
+        for problem in variant_rules.pool_problems(self.instance_type, [(p.instance_type, p.priority)
+                                                                         for p in self.instance_pools],
+                                                   self.provision_timeout_seconds, self.serverless is not None):
             raise ValueError(f"variant {self.name}: {problem}")
+        for instance_type in self.instance_types:
+            facts = images.variant_facts(instance_type)
+            for problem in variant_rules.nvme_volume(instance_type, facts.nvme, self.container.volume_size_gb):
+                raise ValueError(f"variant {self.name}: {problem}")
+
+    @property
+    def instance_types(self) -> list[str | None]:
+        """Every type it may run on: the pools' by priority, else its instance_type (None: serverless)."""
+        return [p.instance_type for p in sorted(self.instance_pools, key=lambda p: p.priority)] or [self.instance_type]
 
     @property
     def facts(self) -> images.InstanceFacts:
@@ -93,14 +110,16 @@ def add_model(
     vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
     data_bucket: s3.IBucket | None = None,
     kms_key: kms.IKey | None = None,
+    bound: tuple[str, str] | None = None,
 ) -> tuple[sagemaker.CfnModel, str]:
     """The variant's SageMaker Model, in `scope`, and its image URI. isolation None: on, unless the archive installs packages
     at start (then off, with a warning annotation); True with such an archive is refused. data_bucket, kms_key: where
-    an uncompressed local layout is copied (ModelData.from_directory)."""
+    an uncompressed local layout is copied (ModelData.from_directory). `bound`: (model data URL, instance type) for a
+    pool's Model: the variant's data, already bound, and the image of that type."""
     off_because = _isolation_off_because(scope, variant, isolation)
     data = variant.model_data
-    url = data.bind(scope, policy, data_bucket=data_bucket, kms_key=kms_key)
-    image_uri = variant.image.bind(scope, policy, variant.instance_type)
+    url = bound[0] if bound else data.bind(scope, policy, data_bucket=data_bucket, kms_key=kms_key)
+    image_uri = variant.image.bind(scope, policy, bound[1] if bound else variant.instance_type)
     model = sagemaker.CfnModel(
         scope,
         "Model",
@@ -149,15 +168,23 @@ def _isolation_off_because(scope: Construct, variant: Variant, wanted: bool | No
 
 
 def variant_property(
-    variant: Variant, model: sagemaker.CfnModel
+    variant: Variant, model: sagemaker.CfnModel, pool_models: Mapping[str, sagemaker.CfnModel] | None = None,
 ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    """`pool_models`: the Model of each pool whose image differs from the variant's own (its ModelNameOverride)."""
     serverless = variant.serverless
     options = variant.container
+    pools = [sagemaker.CfnEndpointConfig.InstancePoolProperty(
+        instance_type=p.instance_type, priority=p.priority,
+        model_name_override=(pool_models or {})[p.instance_type].attr_model_name
+        if p.instance_type in (pool_models or {}) else None)
+        for p in sorted(variant.instance_pools, key=lambda p: p.priority)]
     return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
         variant_name=variant.name,
         model_name=model.attr_model_name,
         initial_variant_weight=variant.weight,
-        instance_type=variant.instance_type,
+        instance_type=None if pools else variant.instance_type,
+        instance_pools=pools or None,
+        variant_instance_provision_timeout_in_seconds=variant.provision_timeout_seconds,
         initial_instance_count=variant.instance_count if serverless is None else None,
         serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
             memory_size_in_mb=serverless.memory_size_mb,

@@ -207,6 +207,10 @@ def _reason(change: PropertyChange) -> str:
         return f"model artifact changed ({_artifact(change.old)} → {_artifact(change.new)})"
     if path.endswith(".Image"):
         return f"image {_image(change.old)} → {_image(change.new)}"
+    if "InstancePools" in path:
+        return "instance pools " + ("added" if change.old is MISSING else "removed" if change.new is MISSING else
+                                    f"changed ({path.split('InstancePools', 1)[1].lstrip('.[0123456789]') or 'list'}: "
+                                    f"{short(change.old)}→{short(change.new)})")
     if path.endswith("InstanceType"):
         return f"instance type {plain(change.old)}→{plain(change.new)}"
     if path.endswith("InitialInstanceCount"):

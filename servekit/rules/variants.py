@@ -56,3 +56,43 @@ def duplicate_names(names: Sequence[str], own: str | None = None) -> list[Proble
         return []
     hint = f" (the endpoint's own is variant_name {own!r})" if own in dupes else ""
     return [Problem("variants", None, f"variant names {dupes} appear twice{hint}; give each variant its own name")]
+
+
+# ProductionVariant.InstancePools (botocore's service model: 1 to 5 pools, Priority 1-5;
+# VariantInstanceProvisionTimeoutInSeconds 300-3600) and AWS's realtime-endpoints-heterogeneous.html ("you replace
+# the InstanceType parameter ... with an InstancePools list"; real-time and asynchronous endpoints and inference
+# components, so not serverless).
+MAX_POOLS = 5
+PROVISION_TIMEOUT_SECONDS = (300, 3600)
+
+
+def pool_problems(instance_type: str | None, pools: Sequence[tuple[str, int]], timeout_seconds: int | None,
+                  serverless: bool) -> list[Problem]:
+    """`pools`: (instance type, priority) of each; `instance_type`: the variant's, which must be priority 1's."""
+    out: list[Problem] = []
+    if not pools:
+        if timeout_seconds is not None:
+            out.append(Problem("provision_timeout_seconds", timeout_seconds, "applies to instance_pools only; add "
+                               "instance_pools or remove it"))
+        return out
+    if serverless:
+        return [Problem("instance_pools", None, "serverless endpoints have no instances to pool; remove "
+                                                "instance_pools or serverless")]
+    if len(pools) > MAX_POOLS:
+        out.append(Problem("instance_pools", len(pools), f"SageMaker takes at most {MAX_POOLS} pools; keep the "
+                                                          f"{MAX_POOLS} you prefer"))
+    types = [t for t, _ in pools]
+    priorities = [p for _, p in pools]
+    for what, values in (("instance_type", types), ("priority", priorities)):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            out.append(Problem(f"instance_pools[].{what}", twice, f"appears in more than one pool; give each pool its "
+                                                                  f"own {what.replace('_', ' ')}"))
+    first = min(pools, key=lambda pool: pool[1])[0]
+    if instance_type is not None and instance_type != first:
+        out.append(Problem("instance_type", instance_type, f"instance_pools replaces it; the priority-1 pool "
+                                                          f"({first}) is the first choice: remove instance_type"))
+    low, high = PROVISION_TIMEOUT_SECONDS
+    if timeout_seconds is not None and not low <= timeout_seconds <= high:
+        out.append(Problem("provision_timeout_seconds", timeout_seconds, f"must be {low} to {high} seconds"))
+    return out

@@ -153,7 +153,8 @@ class Server:
     def variant(self, ep: Any, name: str, model_data: ModelData, **common: Any) -> Variant:
         """A construct Variant from a validated endpoint as one variant runs it (servekit.adapter). `common`: the
         keywords every server's `variant()` takes (instance_type, instance_count, weight, image_version, tuning,
-        serverless, container, hosting, where, inference_ami_version); add the server's own."""
+        serverless, container, hosting, where, inference_ami_version, instance_pools, provision_timeout_seconds);
+        add the server's own."""
         return self.construct().variant(name, model_data=model_data, **common)
 
     # --- serve and bench -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from servekit.options import (
     DataCapture,
     Deployment,
     Hosting,
+    InstancePool,
     MultiModel,
     Network,
     Observability,
@@ -61,6 +62,7 @@ class VariantBase(Strict):
         None, ge=1, le=100, description="Shadow variant: share of the production variant's requests copied; default 100."
     )
     instance_type: str | None = None
+    instance_pools: list[InstancePool] | None = Field(None, min_length=1, description="Replaces the endpoint's.")
     instance_count: int | None = Field(None, ge=1, le=100)
     image_version: str | None = None
     inference_ami_version: InferenceAmiVersion | None = None
@@ -80,7 +82,15 @@ class EndpointBase(Strict):
     below the registry learn an endpoint's server without asking the registry by name."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str | None = Field(None, description="e.g. ml.m5.xlarge; required unless serverless.")
+    instance_type: str | None = Field(None, description="e.g. ml.m5.xlarge; required unless serverless or "
+                                      "instance_pools (then it is the priority-1 pool's).")
+    instance_pools: list[InstancePool] | None = Field(
+        None, min_length=1, description="InstancePools: up to 5 instance types by priority, in place of "
+        "instance_type; SageMaker falls back to the next on insufficient capacity. Every rule of an instance type "
+        "runs for each pool; a pool whose image differs gets its own Model (ModelNameOverride).")
+    provision_timeout_seconds: int | None = Field(
+        None, description="VariantInstanceProvisionTimeoutInSeconds (300-3600): how long SageMaker tries the pools "
+        "before the deployment fails; unset: SageMaker's.")
     instance_count: int = Field(1, ge=1, le=100, description="Initial instance count (within scaling's range).")
     variant_name: str = Field("AllTraffic", pattern=VARIANT_NAME_PATTERN, description="The endpoint's own variant.")
     weight: float = Field(1.0, ge=0, description="Traffic weight of the endpoint's own variant beside `variants`.")
@@ -112,11 +122,27 @@ class EndpointBase(Strict):
     variants: list[Any] = Field(default_factory=list)
     shadow_variant: Any = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _first_pool_is_the_instance_type(cls, data: Any) -> Any:
+        # With instance_pools, instance_type is the priority-1 pool's: every rule and count keyed on the instance
+        # type reads the first choice, and each pool is checked on its own (servekit.config.semantics).
+        if isinstance(data, dict) and data.get("instance_pools") and not data.get("instance_type"):
+            pools = [p if isinstance(p, dict) else p.model_dump() for p in data["instance_pools"]]
+            if all(isinstance(p.get("priority"), int) and p.get("instance_type") for p in pools):
+                data = {**data, "instance_type": min(pools, key=lambda p: p["priority"])["instance_type"]}
+        return data
+
     def variant_endpoint(self, variant: VariantBase) -> EndpointBase:
         """This endpoint as `variant` runs it: the variant's keys over the endpoint's, endpoint-level blocks dropped."""
         data = self.model_dump(exclude=_ENDPOINT_LEVEL)
         overrides = {k for k in variant.model_fields_set - {"name", "weight", "sampling_percent"}
                      if getattr(variant, k) is not None}
+        if "instance_pools" in overrides:  # the variant's pools replace the endpoint's type and pools
+            data["instance_type"] = None
+        elif "instance_type" in overrides:  # the variant's one type replaces the endpoint's pools
+            data["instance_pools"] = None
+            data["provision_timeout_seconds"] = None
         data.update(variant.model_dump(include=overrides))
         data["variant_name"] = variant.name
         data["weight"] = 1.0  # a variant's weight (or shadow share) is its ResolvedVariant's, not its endpoint's
@@ -165,6 +191,9 @@ class EndpointBase(Strict):
                 instance_only_hosting=list(self.hosting.instance_only),
                 observability_set=self.observability != Observability(),
             )]
+            problems += [str(p) for p in variant_rules.pool_problems(
+                self.instance_type, [(p.instance_type, p.priority) for p in self.instance_pools or []],
+                self.provision_timeout_seconds, self.serverless is not None)]
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -351,3 +351,15 @@ def test_when_the_fleets_instance_type_changes_then_it_is_a_fleet_replacement_no
     old = assembly(**{"servekit-dev-fleet": component_template()})
     new = assembly(**{"servekit-dev-fleet": component_template(instance_type="ml.g5.48xlarge")})
     assert impacts(old, new)["servekit-dev-fleet"].impact == "fleet replaced"
+
+
+def test_when_an_instance_pool_is_added_then_the_fleet_is_replaced_because_of_it():
+    new = default()
+    variant = new["servekit-dev-question-answering"].template["Resources"]["EndpointConfig"]["Properties"][
+        "ProductionVariants"][0]
+    variant.pop("InstanceType")
+    variant["InstancePools"] = [{"InstanceType": "ml.m5.xlarge", "Priority": 1}, {"InstanceType": "ml.c5.xlarge",
+                                                                                   "Priority": 2}]
+    qa = impacts(default(), new)["servekit-dev-question-answering"]
+    assert qa.impact == "fleet replaced"
+    assert "instance pools added" in qa.because

@@ -203,3 +203,58 @@ def test_when_a_serverless_endpoint_sets_observability_then_validate_refuses_it(
     with pytest.raises(cfg.ConfigError, match=r"observability: serverless endpoints publish no instance or container "
                                               r"metrics.*remove observability or use instance_type"):
         cfg.parse(default_config_data)
+
+
+# --- instance pools: capacity fallback, every instance-type rule per pool ---------------------------------------
+POOLS = [cfg.InstancePool(instance_type="ml.g5.xlarge", priority=1), cfg.InstancePool(instance_type="ml.g6.xlarge",
+                                                                                       priority=2),
+         cfg.InstancePool(instance_type="ml.c5.2xlarge", priority=3)]
+
+
+def test_when_a_variant_has_instance_pools_then_they_replace_its_instance_type_and_a_cpu_pool_gets_its_own_model(
+        tarball):
+    stack = cdk.Stack(cdk.App(), "Prod", env=ENV)
+    TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), endpoint_name="svc-prod-qa",
+                       instance_pools=POOLS, provision_timeout_seconds=900)
+    template = Template.from_stack(stack)
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    (variant,) = config["Properties"]["ProductionVariants"]
+    assert "InstanceType" not in variant and variant["VariantInstanceProvisionTimeoutInSeconds"] == 900
+    pools = {p["InstanceType"]: p for p in variant["InstancePools"]}
+    assert [p["Priority"] for p in variant["InstancePools"]] == [1, 2, 3]
+    images = {k: r["Properties"]["PrimaryContainer"]["Image"] for k, r in
+              template.find_resources("AWS::SageMaker::Model").items()}
+    cpu_model = pools["ml.c5.2xlarge"]["ModelNameOverride"]["Fn::GetAtt"][0]
+    assert images[cpu_model].endswith("/pytorch-inference:2.6-cpu-py312")
+    assert images[variant["ModelName"]["Fn::GetAtt"][0]].endswith("/pytorch-inference:2.6-gpu-py312")
+    assert "ModelNameOverride" not in pools["ml.g6.xlarge"]  # the same GPU image: the variant's own Model
+
+
+def test_when_pools_repeat_a_priority_then_the_construct_refuses_it(tarball):
+    stack = cdk.Stack(cdk.App(), "Prod", env=ENV)
+    with pytest.raises(ValueError, match=r"instance_pools\[\]\.priority: \[1\]: appears in more than one pool"):
+        TorchServeEndpoint(stack, "Qa", model_data=ModelData.from_asset(tarball), instance_pools=[
+            cfg.InstancePool(instance_type="ml.c5.xlarge", priority=1),
+            cfg.InstancePool(instance_type="ml.c6i.xlarge", priority=1)])
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"instance_pools": [{"instance_type": "ml.g5.xlarge", "priority": 1},
+                         {"instance_type": "ml.c5.xlarge", "priority": 2}]},
+     r"endpoints\[2\] \(resnet\)\.instance_pools\[priority 2\] \(ml\.c5\.xlarge\): model\.instance_group\.kind: "
+     r"'KIND_GPU' on ml\.c5\.xlarge, which has no GPU"),
+    ({"instance_type": "ml.g6.xlarge", "instance_pools": [{"instance_type": "ml.g5.xlarge", "priority": 1}]},
+     r"instance_type: 'ml\.g6\.xlarge': instance_pools replaces it; the priority-1 pool \(ml\.g5\.xlarge\)"),
+    ({"instance_pools": [{"instance_type": "ml.g5.xlarge", "priority": 1}], "provision_timeout_seconds": 60},
+     r"provision_timeout_seconds: 60: must be 300 to 3600 seconds"),
+    ({"instance_pools": [{"instance_type": "ml.g5.xlarge", "priority": 1},
+                         {"instance_type": "ml.c8g.xlarge", "priority": 2}]},
+     r"instance_pools\[priority 2\] \(ml\.c8g\.xlarge\): image_version: .*arm64"),
+])
+def test_when_a_pool_breaks_a_rule_of_its_instance_type_then_validate_names_the_pool(default_config_data, change,
+                                                                                       message):
+    resnet = default_config_data["endpoints"][2]
+    resnet.pop("instance_type")
+    resnet.update(change)
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse(default_config_data)
