@@ -21,7 +21,7 @@ def endpoint(data: dict, name: str) -> dict:
 
 
 def test_when_the_embedded_default_is_loaded_then_it_has_the_three_servers():
-    config = cfg.load(Path(__file__).resolve().parents[2] / "servekit.yaml")
+    config = cfg.load(Path(__file__).resolve().parents[3] / "servekit.yaml")
     assert [e.server for e in config.endpoints] == ["tfs", "torchserve", "triton"]
 
 

@@ -20,7 +20,7 @@ from servekit import config as cfg
 from servekit.servers.triton.payloads import triton_payloads
 from servekit.servers.triton.signature import TritonSignature
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
