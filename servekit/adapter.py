@@ -120,12 +120,14 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         components.append(ComponentProps(
             name=c.name, variant=variant, compute=c.compute, copies=c.copies, copy_scaling=c.copy_scaling,
             rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback,
-            data_cache=c.data_cache, scheduling=c.scheduling))
+            data_cache=c.data_cache, scheduling=c.scheduling,
+            specifications={s.instance_type: s.compute for s in c.specifications or []} or None))
     alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     return InferenceComponentEndpoint(
         scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,
         components=components, instance_count=endpoint.instance_count, instance_scaling=endpoint.instance_scaling,
         hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
         kms_key=kms_key, data_bucket=data_bucket, alarms=alarms, alarm_topic=topic,
-        observability=endpoint.observability,
+        observability=endpoint.observability, instance_pools=endpoint.instance_pools or (),
+        provision_timeout_seconds=endpoint.provision_timeout_seconds,
     )

@@ -43,6 +43,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("component_endpoints[].components[].copy_scaling", cfg.CopyScaling),
     ("component_endpoints[].components[].rollout", cfg.ComponentRollout),
     ("component_endpoints[].components[].scheduling", cfg.Scheduling),
+    ("component_endpoints[].components[].specifications[]", cfg.ComponentSpecification),
     *(server.variant_doc_section() for server in registry.all()),
 ]
 SOURCES = [cfg.ExampleSource, cfg.SavedModelSource, cfg.KerasSource, cfg.TorchScriptSource, cfg.StateDictSource,

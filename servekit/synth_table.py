@@ -47,10 +47,12 @@ def _component_rows(stack: str, resources: dict, components: dict, config: dict)
     rows = []
     for component in components.values():
         props = component["Properties"]
-        model = resources[props["Specification"]["ModelName"]["Fn::GetAtt"][0]]
+        # One Specification, or one per fleet type (instance pools): the first type's is shown.
+        spec = props.get("Specification") or props["Specifications"][0]
+        model = resources[spec["ModelName"]["Fn::GetAtt"][0]]
         container = model["Properties"]["PrimaryContainer"]
         server = component.get("Metadata", {}).get("servekit:server", "?")
-        compute = props["Specification"]["ComputeResourceRequirements"]
+        compute = spec["ComputeResourceRequirements"]
         rows.append({
             "stack": f"{stack} / {props['InferenceComponentName']}",
             "server": server,

@@ -52,6 +52,7 @@ from servekit.servers.triton.schema import (
 from servekit.spec.components import (
     ComponentCompute,
     ComponentRollout,
+    ComponentSpecification,
     CopyScaling,
     InferenceComponent,
     InstanceScaling,
@@ -74,7 +75,7 @@ from servekit.spec.sources import (
 
 __all__ = [
     "NAME_PATTERN", "TRITON_TYPES", "VARIANT_NAME_PATTERN", "Alarms", "AppConfig", "ArchiveSource", "AsyncInference",
-    "CapacityReservation", "ComponentCompute", "ComponentEndpoint", "ComponentRollout", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
+    "CapacityReservation", "ComponentCompute", "ComponentEndpoint", "ComponentRollout", "ComponentSpecification", "ConfigError", "ContainerOptions", "CoreDump", "DataCapture", "Deployment", "DynamicBatching", "Endpoint", "EndpointBase",
     "ExampleSource", "CopyScaling", "Hosting", "HuggingFaceSource", "InstancePool", "InferenceComponent", "InstanceScaling", "InstanceGroup", "KerasSource", "ModelSource", "MultiModel", "Network",
     "Observability",
     "OnnxSource", "PipelineConfig", "PipelineEnvironment", "PipelineRepository", "ResolvedVariant", "S3Source",

@@ -4,13 +4,15 @@ component's own keys are servekit.spec.components's."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from servekit import images, registry
 from servekit.config.endpoints import Endpoint
-from servekit.options import Alarms, ContainerOptions, Hosting, Observability, Strict
+from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Observability, Strict
+from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
 from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion
@@ -21,7 +23,13 @@ class ComponentEndpoint(Strict):
     """An endpoint whose instances host inference components."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str = Field(description="The fleet's instance type, e.g. ml.g5.12xlarge.")
+    instance_type: str | None = Field(None, description="The fleet's instance type, e.g. ml.g5.12xlarge; with "
+                                      "instance_pools, the priority-1 pool's.")
+    instance_pools: list[InstancePool] | None = Field(
+        None, min_length=1, description="InstancePools of the fleet: up to 5 instance types by priority; every "
+        "component is checked on each, and written as Specifications, one per type.")
+    provision_timeout_seconds: int | None = Field(
+        None, description="VariantInstanceProvisionTimeoutInSeconds (300-3600), with instance_pools.")
     instance_count: int = Field(1, ge=1, le=100, description="Initial instances (at least one: the fleet starts "
                                 "with the copies, and instance_scaling may take it to zero later).")
     instance_scaling: InstanceScaling | None = Field(
@@ -45,6 +53,10 @@ class ComponentEndpoint(Strict):
         type; a key that belongs to the fleet, or that components do not offer, is refused with where it goes."""
         if not isinstance(data, dict) or not isinstance(data.get("components"), list):
             return data
+        pools = data.get("instance_pools")
+        if pools and not data.get("instance_type") and all(isinstance(p, dict) and isinstance(p.get("priority"), int)
+                                                           for p in pools):
+            data = {**data, "instance_type": min(pools, key=lambda p: p["priority"]).get("instance_type")}
         adapter = TypeAdapter(Endpoint)
         components = []
         for i, raw in enumerate(data["components"]):
@@ -57,6 +69,8 @@ class ComponentEndpoint(Strict):
             own = {k: raw[k] for k in ("name", *OWN_KEYS) if k in raw}
             served = {k: v for k, v in raw.items() if k not in OWN_KEYS}
             served.update(instance_type=data.get("instance_type"), alarms={"enabled": False})
+            if pools:  # each component is an endpoint on every pool: every instance-type rule runs per pool
+                served["instance_pools"] = pools
             if data.get("inference_ami_version") is not None:
                 served["inference_ami_version"] = data["inference_ami_version"]
             try:
@@ -72,13 +86,27 @@ class ComponentEndpoint(Strict):
         """A component serves an uncompressed layout servekit builds, copied into the data bucket at deploy."""
         return any(c.serve.copies_layout for c in self.components)
 
+    @property
+    def instance_types(self) -> list[str | None]:
+        """The types the fleet may run on: its pools' by priority, else its instance_type."""
+        return [p.instance_type for p in sorted(self.instance_pools or [], key=lambda p: p.priority)] or \
+            [self.instance_type]
+
     def fit(self) -> list:
-        """servekit.rules.components' verdict on this fleet (Problems)."""
-        facts = images.instance_facts(self.instance_type)
-        if facts is None:
-            return []  # reported with a suggestion by the instance-type check
-        return fleet_problems(facts, self.components, instance_count=self.instance_count,
-                              instance_scaling=self.instance_scaling)
+        """servekit.rules.components' verdict on this fleet (Problems), on each type it may run on, each component
+        with what a copy reserves there."""
+        out = []
+        for instance_type in self.instance_types:
+            facts = images.instance_facts(instance_type or "")
+            if facts is None:
+                continue  # reported with a suggestion by the instance-type check
+            on_type = [c.model_copy(update={"compute": c.compute_on(instance_type)}) for c in self.components]
+            found = fleet_problems(facts, on_type, instance_count=self.instance_count,
+                                   instance_scaling=self.instance_scaling)
+            if len(self.instance_types) > 1:
+                found = [dataclasses.replace(p, field=f"instance_pools ({instance_type}): {p.field}") for p in found]
+            out += found
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> ComponentEndpoint:
@@ -90,6 +118,19 @@ class ComponentEndpoint(Strict):
             if scaling is not None and not scaling.min_copies <= c.copies <= scaling.max_copies:
                 problems.append(f"components[{i}] ({c.name}).copies: {c.copies} is outside copy_scaling "
                                 f"{scaling.min_copies}..{scaling.max_copies}; set it within the range")
+        types = self.instance_types
+        problems += [str(p) for p in variant_rules.pool_problems(
+            self.instance_type, [(p.instance_type, p.priority) for p in self.instance_pools or []],
+            self.provision_timeout_seconds, False)]
+        for i, c in enumerate(self.components):
+            given = [s.instance_type for s in c.specifications or []]
+            strange = sorted({t for t in given if t not in types})
+            if strange:
+                problems.append(f"components[{i}] ({c.name}).specifications: {strange} are not instance types of the "
+                                f"fleet ({', '.join(str(t) for t in types)}); give one per instance_pools type")
+            twice = sorted({t for t in given if given.count(t) > 1})
+            if twice:
+                problems.append(f"components[{i}] ({c.name}).specifications: {twice} appear twice; one per type")
         if self.instance_scaling is not None and not (
                 self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances):
             problems.append(f"instance_count: {self.instance_count} is outside instance_scaling "

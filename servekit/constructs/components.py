@@ -17,7 +17,7 @@ endpoint-auto-scaling-add-code-define.html (the per-copy predefined metrics).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
@@ -31,14 +31,14 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from servekit import naming
+from servekit import images, naming
 from servekit.constructs.alarms import VariantAlarms, add_variant_alarms
 from servekit.constructs.durations import seconds
 from servekit.constructs.endpoint import metrics_config
 from servekit.constructs.execution_role import execution_role, grant_describe_alarms
 from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
-from servekit.options import Alarms, ContainerOptions, Hosting, Observability
+from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Observability
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import (
@@ -68,6 +68,8 @@ class ComponentProps:
     :param data_cache: DataCacheConfig.EnableCaching: instances keep the image and model data. Default: False.
     :param scheduling: SchedulingConfig: placement (SPREAD or BINPACK) and Availability Zone balance. Default:
         none (SageMaker's placement).
+    :param specifications: what a copy reserves on each of the fleet's pool types, where it differs from
+        `compute`. Default: none (`compute` everywhere).
     """
 
     name: str
@@ -79,6 +81,7 @@ class ComponentProps:
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
     data_cache: bool = False
     scheduling: Scheduling | None = None
+    specifications: Mapping[str, ComponentCompute] | None = None
 
 
 class InferenceComponentEndpoint(Construct):
@@ -103,6 +106,11 @@ class InferenceComponentEndpoint(Construct):
         `<InferenceComponentName>-<alarm>`. Default: none.
     :param alarm_topic: notified when any of the alarms goes to ALARM and back to OK. Default: none.
     :param observability: the fleet's MetricsConfig, always written. Default: Observability() (all off, 60 s).
+    :param instance_pools: the types the fleet may run on, by priority (InstancePools; `instance_type` is the
+        priority-1 pool's). Each component is then written as Specifications, one per type, naming the Model of that
+        type's image. Default: none.
+    :param provision_timeout_seconds: VariantInstanceProvisionTimeoutInSeconds, with instance_pools. Default:
+        SageMaker's.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
@@ -111,20 +119,24 @@ class InferenceComponentEndpoint(Construct):
                  container: ContainerOptions | None = None, inference_ami_version: str | None = None,
                  kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None,
                  alarms: Alarms | None = None, alarm_topic: sns.ITopic | None = None,
-                 observability: Observability | None = None) -> None:
+                 observability: Observability | None = None, instance_pools: Sequence[InstancePool] = (),
+                 provision_timeout_seconds: int | None = None) -> None:
         super().__init__(scope, construct_id)
         self._path = self.node.path
         self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
         hosting, container = hosting or Hosting(), container or ContainerOptions()
         self.endpoint_name = endpoint_name
         self.role, self.policy = execution_role(self, self._path, endpoint_name)
-        facts = components[0].variant.facts
-        if kms_key is not None and not facts.nvme:
+        pools = sorted(instance_pools, key=lambda p: p.priority)
+        self.instance_types: list[str] = [p.instance_type for p in pools] or [instance_type]
+        nvme = any(images.variant_facts(t).nvme for t in self.instance_types if images.variant_facts(t))
+        if kms_key is not None and not nvme:
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))
         self.core_dump_objects: list[str] = []
         fleet = Variant(name=FLEET, server=components[0].variant.server, model_data=components[0].variant.model_data,
                         image=components[0].variant.image, environment={}, instance_type=instance_type,
-                        instance_count=instance_count, container=container, hosting=hosting)
+                        instance_count=instance_count, container=container, hosting=hosting,
+                        instance_pools=tuple(pools), provision_timeout_seconds=provision_timeout_seconds)
         grant_hosting(self, self.policy, fleet, self.core_dump_objects, False)
         # What cdk-nag's acknowledgements read, as on ServingEndpoint: the fleet, and servekit's alarms.
         self.production_variants = [fleet]
@@ -135,18 +147,25 @@ class InferenceComponentEndpoint(Construct):
         self.component_accelerators = {c.name: c.compute.accelerators for c in components}
         self.component_variants = [c.variant for c in components]  # their layout copies, for the acknowledgements
         self.models: dict[str, sagemaker.CfnModel] = {}
+        # component -> instance type -> the Model its copies run there (another image: another Model)
+        self.type_models: dict[str, dict[str, sagemaker.CfnModel]] = {}
         for component in components:
             scope_c = Construct(self, f"Component-{component.name}")
-            self.models[component.name], _ = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
-                                                       isolation=None, vpc_config=None, data_bucket=data_bucket,
-                                                       kms_key=kms_key)
+            model, image_uri = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
+                                         isolation=None, vpc_config=None, data_bucket=data_bucket, kms_key=kms_key)
+            self.models[component.name] = model
+            self.type_models[component.name] = self._type_models(scope_c, component.variant, model, image_uri)
         scaling = instance_scaling
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
             execution_role_arn=self.role.role_arn,
-            kms_key_id=kms_key.key_arn if kms_key is not None and not facts.nvme else None,
+            kms_key_id=kms_key.key_arn if kms_key is not None and not nvme else None,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=FLEET, instance_type=instance_type, initial_instance_count=instance_count,
+                variant_name=FLEET, instance_type=None if pools else instance_type,
+                instance_pools=[sagemaker.CfnEndpointConfig.InstancePoolProperty(
+                    instance_type=p.instance_type, priority=p.priority) for p in pools] or None,
+                variant_instance_provision_timeout_in_seconds=provision_timeout_seconds,
+                initial_instance_count=instance_count,
                 managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                     status="ENABLED", min_instance_count=scaling.min_instances,
                     max_instance_count=scaling.max_instances,
@@ -174,6 +193,21 @@ class InferenceComponentEndpoint(Construct):
             found = self._metrics[name] = SageMakerMetrics.for_component(self.component_name(name))
         return found
 
+    def _type_models(self, scope: Construct, variant: Variant, model: sagemaker.CfnModel,
+                     image_uri: str) -> dict[str, sagemaker.CfnModel]:
+        """The Model of each fleet type: the component's own, or one more where that type's image differs (a CPU
+        type beside GPU ones, an arm64 type), with the same model data, environment and role."""
+        url = model.primary_container.model_data_url or model.primary_container.model_data_source.s3_data_source.s3_uri
+        out = {}
+        for instance_type in self.instance_types:
+            if variant.image.resolve(scope, instance_type) == image_uri:
+                out[instance_type] = model
+            else:
+                type_scope = Construct(scope, f"Type-{instance_type.replace('.', '-')}")
+                out[instance_type], _ = add_model(type_scope, variant, role=self.role, policy=self.policy,
+                                                  isolation=None, vpc_config=None, bound=(url, instance_type))
+        return out
+
     def component_name(self, name: str) -> str:
         """The InferenceComponentName of servekit's component `name` (what InvokeEndpoint's
         InferenceComponentName takes)."""
@@ -191,27 +225,29 @@ class InferenceComponentEndpoint(Construct):
         alarm_names = [*(a.alarm_name for a in own.rollback), *rollout.rollback_alarm_names] if rollback_own \
             else list(rollout.rollback_alarm_names)
         alarm_names += [a.alarm_name for a in component.rollback_alarms]
+        # What every specification of the component shares (one per instance type, with instance pools).
+        shared = dict(
+            startup_parameters=ic.InferenceComponentStartupParametersProperty(
+                model_data_download_timeout_in_seconds=container.model_data_download_timeout_seconds,
+                container_startup_health_check_timeout_in_seconds=container.startup_health_check_timeout_seconds,
+            ) if container.model_data_download_timeout_seconds or container.startup_health_check_timeout_seconds
+            else None,
+            data_cache_config=ic.InferenceComponentDataCacheConfigProperty(enable_caching=True)
+            if component.data_cache else None,
+            scheduling_config=_scheduling(component.scheduling),
+        )
         made = ic(
             scope, "InferenceComponent",
             endpoint_name=self.endpoint.attr_endpoint_name,
             variant_name=FLEET,
             inference_component_name=self.component_name(component.name),
-            specification=ic.InferenceComponentSpecificationProperty(
+            specification=None if len(self.instance_types) > 1 else ic.InferenceComponentSpecificationProperty(
                 model_name=self.models[component.name].attr_model_name,
-                compute_resource_requirements=ic.InferenceComponentComputeResourceRequirementsProperty(
-                    number_of_cpu_cores_required=component.compute.cpu_cores,
-                    min_memory_required_in_mb=component.compute.memory_mb,
-                    number_of_accelerator_devices_required=component.compute.accelerators or None,
-                ),
-                startup_parameters=ic.InferenceComponentStartupParametersProperty(
-                    model_data_download_timeout_in_seconds=container.model_data_download_timeout_seconds,
-                    container_startup_health_check_timeout_in_seconds=container.startup_health_check_timeout_seconds,
-                ) if container.model_data_download_timeout_seconds or container.startup_health_check_timeout_seconds
-                else None,
-                data_cache_config=ic.InferenceComponentDataCacheConfigProperty(enable_caching=True)
-                if component.data_cache else None,
-                scheduling_config=_scheduling(component.scheduling),
-            ),
+                compute_resource_requirements=_compute(component.compute), **shared),
+            specifications=[ic.InferenceComponentSpecificationForInstanceTypeProperty(
+                instance_type=t, model_name=self.type_models[component.name][t].attr_model_name,
+                compute_resource_requirements=_compute((component.specifications or {}).get(t, component.compute)),
+                **shared) for t in self.instance_types] if len(self.instance_types) > 1 else None,
             runtime_config=ic.InferenceComponentRuntimeConfigProperty(copy_count=component.copies),
             deployment_config=ic.InferenceComponentDeploymentConfigProperty(
                 rolling_update_policy=ic.InferenceComponentRollingUpdatePolicyProperty(
@@ -300,8 +336,11 @@ class InferenceComponentEndpoint(Construct):
                                 "characters; shorten the endpoint or the component name")
         if problems:
             raise ValueError(f"{self._path}: " + "; ".join(problems))
-        facts = components[0].variant.facts
-        found = fleet_problems(facts, components, instance_count=instance_count, instance_scaling=instance_scaling)
+        found = []
+        for t in components[0].variant.instance_types:  # the fleet's types: its pools, made into each variant
+            on_type = [dataclasses.replace(c, compute=(c.specifications or {}).get(t, c.compute)) for c in components]
+            found += fleet_problems(images.variant_facts(t), on_type, instance_count=instance_count,
+                                    instance_scaling=instance_scaling)
         for p in found:
             if p.severity == "warning":
                 cdk.Annotations.of(self).add_warning_v2("servekit:component-fit", str(p))
@@ -338,4 +377,10 @@ def _scheduling(scheduling: Scheduling | None) -> sagemaker.CfnInferenceComponen
         placement_strategy=scheduling.placement,
         availability_zone_balance=ic.InferenceComponentAvailabilityZoneBalanceProperty(
             enforcement_mode="PERMISSIVE", max_imbalance=scheduling.max_az_imbalance))
+
+
+def _compute(compute: ComponentCompute) -> sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty:
+    return sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+        number_of_cpu_cores_required=compute.cpu_cores, min_memory_required_in_mb=compute.memory_mb,
+        number_of_accelerator_devices_required=compute.accelerators or None)
 

@@ -23,7 +23,7 @@ from servekit.options import Strict
 from servekit.spec.endpoint import NAME_PATTERN
 
 # The keys of a component that are its own; the rest is an endpoint of its server.
-OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout", "data_cache", "scheduling")
+OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout", "data_cache", "scheduling", "specifications")
 # Endpoint keys a component cannot have: the fleet's (on the component endpoint) or what components do not offer.
 NOT_FOR_COMPONENTS = {
     "instance_type": "the component endpoint's instance_type is the fleet's",
@@ -95,6 +95,14 @@ class ComponentRollout(Strict):
         default_factory=list, description="CloudWatch alarms (yours) that roll the update back (AutoRollbackConfiguration).")
 
 
+class ComponentSpecification(Strict):
+    """What a copy reserves on one of the fleet's instance types (one entry of the component's Specifications),
+    where it differs from `compute`."""
+
+    instance_type: str = Field(description="One of the fleet's instance_pools.")
+    compute: ComponentCompute
+
+
 class InferenceComponent(Strict):
     """One model of a component endpoint. Beside the keys below, write the keys of an endpoint of its server
     (`server`, `model` or `models`, `tuning`, `image_version`: the endpoints[] tables of that server); the fleet's
@@ -109,6 +117,14 @@ class InferenceComponent(Strict):
     data_cache: bool = Field(False, description="DataCacheConfig.EnableCaching: each instance keeps the image and "
                              "the model data, so new copies start faster when copies or instances scale out.")
     scheduling: Scheduling | None = Field(None, description="SchedulingConfig; unset: SageMaker's placement.")
+    specifications: list[ComponentSpecification] | None = Field(
+        None, min_length=1, description="Per instance type of the fleet's instance_pools: what a copy reserves there "
+        "(a pool without one uses `compute`). With pools the component is written as Specifications, one per type, "
+        "each naming the Model of that type's image.")
+
+    def compute_on(self, instance_type: str | None) -> ComponentCompute:
+        """What a copy reserves on `instance_type`: its specification there, else `compute`."""
+        return next((s.compute for s in self.specifications or [] if s.instance_type == instance_type), self.compute)
     serve: Any = Field(description="Not written in servekit.yaml: servekit makes it from the component's server keys "
                        "(the endpoint of its server, on the fleet's instance type).")
 

@@ -133,3 +133,42 @@ def test_when_an_inference_component_name_runs_past_63_characters_then_validate_
     with pytest.raises(cfg.ConfigError, match=r"components\[0\] \(q+\)\.name: the InferenceComponentName would be "
                                               r"'servekit-dev-gpu-fleet-two-q+' \(67 characters\), over SageMaker's 63"):
         cfg.parse(default_config_data)
+
+
+# --- fleet instance pools and per-type specifications -------------------------------------------------------------
+def pooled(default_config_data, **fleet) -> dict:
+    endpoint = component_endpoint(default_config_data, **fleet)
+    endpoint.pop("instance_type")
+    endpoint["instance_pools"] = [{"instance_type": "ml.g5.12xlarge", "priority": 1},
+                                  {"instance_type": "ml.g6.12xlarge", "priority": 2}]
+    return endpoint
+
+
+def test_when_a_specification_names_a_type_the_fleet_cannot_have_then_it_is_refused(default_config_data):
+    pooled(default_config_data)["components"][1]["specifications"] = [
+        {"instance_type": "ml.g6e.12xlarge", "compute": {"cpu_cores": 4, "memory_mb": 8192, "accelerators": 1}}]
+    with pytest.raises(cfg.ConfigError, match=r"components\[1\] \(resnet\)\.specifications: \['ml\.g6e\.12xlarge'\] are "
+                                              r"not instance types of the fleet \(ml\.g5\.12xlarge, ml\.g6\.12xlarge\)"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_fleet_has_pools_then_each_component_is_checked_on_each_pool(default_config_data):
+    endpoint = pooled(default_config_data)
+    endpoint["instance_pools"][1]["instance_type"] = "ml.c5.18xlarge"  # no GPU: resnet's KIND_GPU cannot run there
+    with pytest.raises(cfg.ConfigError, match=r"components\[1\] \(resnet\)\.instance_pools\[priority 2\] "
+                                              r"\(ml\.c5\.18xlarge\): model\.instance_group\.kind: 'KIND_GPU'"):
+        cfg.parse(default_config_data)
+
+
+def test_when_copies_do_not_fit_one_pool_type_then_the_fit_names_that_type(default_config_data):
+    pooled(default_config_data)["components"][1]["specifications"] = [
+        {"instance_type": "ml.g6.12xlarge", "compute": {"cpu_cores": 4, "memory_mb": 400000, "accelerators": 1}}]
+    with pytest.raises(cfg.ConfigError, match=r"instance_pools \(ml\.g6\.12xlarge\)"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_fleet_has_pools_then_its_instance_type_is_the_first_pools(default_config_data):
+    pooled(default_config_data)
+    (fleet,) = cfg.parse(default_config_data).component_endpoints
+    assert fleet.instance_type == "ml.g5.12xlarge"
+    assert fleet.instance_types == ["ml.g5.12xlarge", "ml.g6.12xlarge"]

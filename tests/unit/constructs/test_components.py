@@ -211,3 +211,30 @@ def test_when_components_have_alarms_then_their_own_error_and_latency_alarms_rol
     (policy,) = resources(stack, "AWS::IAM::ManagedPolicy")
     described = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "cloudwatch:DescribeAlarms"]
     assert "svc-fleet-qa-model-latency-p99" in json.dumps(described)
+
+
+def test_when_the_fleet_has_instance_pools_then_each_component_has_a_specification_per_type(archives):
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    pools = [cfg.InstancePool(instance_type=FLEET, priority=1),
+             cfg.InstancePool(instance_type="ml.c5.18xlarge", priority=2)]
+    qa = TorchServeEndpoint.variant("qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
+                                    instance_pools=pools)
+    made = InferenceComponentEndpoint(
+        stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET, instance_pools=pools,
+        provision_timeout_seconds=600,
+        components=[ComponentProps("qa", qa, cfg.ComponentCompute(cpu_cores=2, memory_mb=4096),
+                                   specifications={"ml.c5.18xlarge": cfg.ComponentCompute(cpu_cores=4, memory_mb=8192)})])
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert "InstanceType" not in variant and [p["InstanceType"] for p in variant["InstancePools"]] == [
+        FLEET, "ml.c5.18xlarge"]
+    (component,) = resources(stack, "AWS::SageMaker::InferenceComponent")
+    assert "Specification" not in component
+    specs = {s["InstanceType"]: s for s in component["Specifications"]}
+    assert specs["ml.c5.18xlarge"]["ComputeResourceRequirements"] == {"NumberOfCpuCoresRequired": 4,
+                                                                      "MinMemoryRequiredInMb": 8192}
+    models = Template.from_stack(stack).find_resources("AWS::SageMaker::Model")
+    image = {t: models[s["ModelName"]["Fn::GetAtt"][0]]["Properties"]["PrimaryContainer"]["Image"]
+             for t, s in specs.items()}
+    assert image[FLEET].endswith("-gpu-py312") and image["ml.c5.18xlarge"].endswith("-cpu-py312")
+    assert made.type_models["qa"]["ml.c5.18xlarge"] is not made.models["qa"]
