@@ -127,6 +127,7 @@ class InferenceComponentEndpoint(Construct):
         hosting, container = hosting or Hosting(), container or ContainerOptions()
         self.endpoint_name = endpoint_name
         self.role, self.policy = execution_role(self, self._path, endpoint_name)
+        self.observability = observability or Observability()
         pools = sorted(instance_pools, key=lambda p: p.priority)
         self.instance_types: list[str] = [p.instance_type for p in pools] or [instance_type]
         nvme = any(images.variant_facts(t).nvme for t in self.instance_types if images.variant_facts(t))
@@ -174,7 +175,7 @@ class InferenceComponentEndpoint(Construct):
                 inference_ami_version=inference_ami_version or _picked_ami(components),
                 **hosting_properties(hosting),
             )],
-            metrics_config=metrics_config(observability or Observability()),
+            metrics_config=metrics_config(self.observability),
         )
         # The role must be able to read the models before SageMaker starts the fleet.
         self.endpoint_config.node.add_dependency(self.policy)

@@ -188,8 +188,9 @@ class ServingEndpoint(Construct):
         self.image_uri = self._image_uris[primary.name]
         self.environment = dict(primary.environment)
 
+        self.observability = observability or Observability()
         self._add_endpoint(endpoint_name, kms_key, data_bucket, data_capture, async_inference, all_variants,
-                           observability or Observability())
+                           self.observability)
         self._add_guardrails(alarms, deployment, scaling)
         self.scalable_target = self.scalable_targets.get(primary.name)
 

@@ -99,6 +99,18 @@ class SageMakerMetrics:
         """Requests that found no copy of a component (what wakes a component scaled to zero)."""
         return self.metric("NoCapacityInvocationFailures", statistic=statistic)
 
+    def per_instance(self, kind: str, dimension: str = "InstanceId", period_seconds: int = 60
+                     ) -> cloudwatch.MathExpression:
+        """One series per instance (`InstanceId`), per GPU (`AcceleratorId`) or per container (`ContainerId`) of a
+        utilization metric: the dimensions enhanced metrics add (AWS, monitoring-cloudwatch-enhanced-metrics.html),
+        found by a CloudWatch SEARCH over this target's dimensions, so no instance id is written in the template."""
+        name = _UTILIZATION[kind][1 if self.component else 0]
+        terms = " ".join(f'{k}="{v}"' for k, v in self.dimensions.items())
+        return cloudwatch.MathExpression(
+            expression=f"SEARCH('Namespace=\"{self.utilization_namespace}\" MetricName=\"{name}\" {terms} "
+                       f"{dimension}', 'Average', {period_seconds})",
+            using_metrics={}, label=f"{name} by {dimension}", period=cdk.Duration.seconds(period_seconds))
+
     def error_rate(self, min_invocations: int) -> cloudwatch.MathExpression:
         """5XX errors as a percentage of the minute's invocations; 0 in minutes under `min_invocations` (the
         minimum-traffic guard), none in minutes without invocations (treated as not breaching)."""

@@ -238,3 +238,25 @@ def test_when_the_fleet_has_instance_pools_then_each_component_has_a_specificati
              for t, s in specs.items()}
     assert image[FLEET].endswith("-gpu-py312") and image["ml.c5.18xlarge"].endswith("-cpu-py312")
     assert made.type_models["qa"]["ml.c5.18xlarge"] is not made.models["qa"]
+
+
+def test_when_enhanced_metrics_are_on_then_the_dashboard_graphs_each_copy_and_gpu(archives):
+    from servekit.constructs.dashboards import component_dashboard
+
+    stack, made = fleet(archives, observability=cfg.Observability(enhanced_metrics=True, publish_frequency_seconds=10))
+    component_dashboard(stack, "Dashboard", made, "svc-fleet")
+    (dashboard,) = resources(stack, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+    assert 'CPUUtilizationNormalized\\\\\\" InferenceComponentName=\\\\\\"svc-fleet-qa\\\\\\" ContainerId' in body
+    assert "AcceleratorId" in body and "'Average', 10)" in body
+    assert (resources(stack, "AWS::SageMaker::EndpointConfig")[0]["MetricsConfig"]
+            == {"EnableDetailedObservability": False, "EnableEnhancedMetrics": True, "MetricPublishFrequencyInSeconds": 10})
+
+
+def test_when_enhanced_metrics_are_off_then_the_dashboard_has_no_per_copy_rows(archives):
+    from servekit.constructs.dashboards import component_dashboard
+
+    stack, made = fleet(archives)
+    component_dashboard(stack, "Dashboard", made, "svc-fleet")
+    (dashboard,) = resources(stack, "AWS::CloudWatch::Dashboard")
+    assert "SEARCH" not in json.dumps(dashboard["DashboardBody"])
