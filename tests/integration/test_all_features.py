@@ -1,6 +1,7 @@
 """tests/fixtures/all-features.yaml, every key servekit has, synthesized by `servekit synth` (cdk-nag runs inside
 it): cfn-lint finds nothing in any template, checkov fails nothing (each skip exact, with its reason), and the
-properties SageMaker added in 2026 (MetricsConfig, ScaleInPolicy, DataCacheConfig, SchedulingConfig) are checked
+properties SageMaker added in 2026 (MetricsConfig, InstancePools, ScaleInPolicy, Specifications, DataCacheConfig,
+SchedulingConfig) are checked
 by cfn-lint's own CloudFormation schema, which knows them. The IAM evaluation of its roles is
 test_execution_roles.py's."""
 
@@ -25,9 +26,13 @@ NEW_PROPERTIES = [
     ("AWS::SageMaker::EndpointConfig", ["MetricsConfig", "EnableEnhancedMetrics"]),
     ("AWS::SageMaker::EndpointConfig", ["MetricsConfig", "MetricPublishFrequencyInSeconds"]),
     ("AWS::SageMaker::EndpointConfig", ["ProductionVariants", "ManagedInstanceScaling", "ScaleInPolicy", "Strategy"]),
-    ("AWS::SageMaker::InferenceComponent", ["Specification", "DataCacheConfig", "EnableCaching"]),
-    ("AWS::SageMaker::InferenceComponent", ["Specification", "SchedulingConfig", "PlacementStrategy"]),
-    ("AWS::SageMaker::InferenceComponent", ["Specification", "SchedulingConfig", "AvailabilityZoneBalance",
+    ("AWS::SageMaker::EndpointConfig", ["ProductionVariants", "InstancePools", "ModelNameOverride"]),
+    ("AWS::SageMaker::EndpointConfig", ["ProductionVariants", "VariantInstanceProvisionTimeoutInSeconds"]),
+    # The fleet of all-features.yaml has instance pools, so its components are written as Specifications.
+    ("AWS::SageMaker::InferenceComponent", ["Specifications", "InstanceType"]),
+    ("AWS::SageMaker::InferenceComponent", ["Specifications", "DataCacheConfig", "EnableCaching"]),
+    ("AWS::SageMaker::InferenceComponent", ["Specifications", "SchedulingConfig", "PlacementStrategy"]),
+    ("AWS::SageMaker::InferenceComponent", ["Specifications", "SchedulingConfig", "AvailabilityZoneBalance",
                                             "MaxImbalance"]),
 ]
 
