@@ -174,19 +174,19 @@ def _resolve(framework: str, version: str, region: str, instance_type: str | Non
         # arm64 images are their own scope (pytorch-inference-arm64, tensorflow-inference-graviton).
         scope = "inference_graviton"
         if scope not in _sdk().config_for_framework(framework):  # else sagemaker-core answers the x86 image
-            raise ImageError(_arm64_fix(framework, version, instance_type, ""))
+            raise ImageError(_arm64_fix(framework, version, instance_type))
     try:
         return _sdk().retrieve(framework, region, version=version, image_scope=scope, **where)
     except ValueError as err:
         if scope == "inference_graviton":
-            raise ImageError(_arm64_fix(framework, version, instance_type or "", str(err))) from None
+            raise ImageError(_arm64_fix(framework, version, instance_type or "")) from None
         raise ImageError(_explain(framework, str(err))) from None
 
 
-def _arm64_fix(framework: str, version: str, instance_type: str, message: str) -> str:
-    versions = sorted(_sdk().config_for_framework(framework).get("inference_graviton", {}).get("versions", {}),
-                      key=_version_key)
-    processors = _sdk().config_for_framework(framework).get("inference_graviton", {}).get("processors", [])
+def _arm64_fix(framework: str, version: str, instance_type: str) -> str:
+    graviton = _sdk().config_for_framework(framework).get("inference_graviton", {})
+    versions = sorted(graviton.get("versions", {}), key=_version_key)
+    processors = graviton.get("processors", [])
     facts = instance_facts(instance_type)
     if not versions:
         why = f"AWS publishes no arm64 {framework} inference image"

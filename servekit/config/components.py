@@ -15,7 +15,7 @@ from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Ob
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
 from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
-from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion
+from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion, with_first_pool_type
 from servekit.spec.errors import describe
 
 
@@ -53,10 +53,8 @@ class ComponentEndpoint(Strict):
         type; a key that belongs to the fleet, or that components do not offer, is refused with where it goes."""
         if not isinstance(data, dict) or not isinstance(data.get("components"), list):
             return data
+        data = with_first_pool_type(data)
         pools = data.get("instance_pools")
-        if pools and not data.get("instance_type") and all(isinstance(p, dict) and isinstance(p.get("priority"), int)
-                                                           for p in pools):
-            data = {**data, "instance_type": min(pools, key=lambda p: p["priority"]).get("instance_type")}
         adapter = TypeAdapter(Endpoint)
         components = []
         for i, raw in enumerate(data["components"]):

@@ -185,15 +185,15 @@ def advisories(config: ServekitConfig) -> list[str]:
 def _pool_count_advisories(ep: EndpointBase) -> list[str]:
     """Alarms and scaling read per-vCPU and per-GPU thresholds times the first pool's counts (SageMaker sums
     utilization over them): on a pool of other counts the same threshold means another load."""
-    pools = sorted(ep.instance_pools or [], key=lambda p: p.priority)
-    first = images.instance_facts(pools[0].instance_type) if pools else None
+    first_type, *others = ep.instance_types
+    first = images.instance_facts(first_type or "")
     out = []
-    for pool in pools[1:]:
-        facts = images.instance_facts(pool.instance_type)
+    for instance_type in others:
+        facts = images.instance_facts(instance_type)
         if first is not None and facts is not None and (facts.vcpus, facts.gpus) != (first.vcpus, first.gpus):
-            out.append(f"instance_pools: {pool.instance_type} has {facts.vcpus} vCPUs and {facts.gpus} GPUs, "
-                       f"{pools[0].instance_type} {first.vcpus} and {first.gpus}: the utilization alarms and scaling "
-                       f"targets are sized for {pools[0].instance_type}; pool types of the same size keep them exact")
+            out.append(f"instance_pools: {instance_type} has {facts.vcpus} vCPUs and {facts.gpus} GPUs, "
+                       f"{first_type} {first.vcpus} and {first.gpus}: the utilization alarms and scaling "
+                       f"targets are sized for {first_type}; pool types of the same size keep them exact")
     return out
 
 

@@ -37,7 +37,7 @@ from servekit.constructs.durations import seconds
 from servekit.constructs.endpoint import metrics_config
 from servekit.constructs.execution_role import execution_role, grant_describe_alarms
 from servekit.constructs.metrics import SageMakerMetrics
-from servekit.constructs.variant import Variant, add_model, grant_hosting, hosting_properties
+from servekit.constructs.variant import Variant, add_model, add_type_models, grant_hosting, hosting_properties
 from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Observability
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import fleet_problems
@@ -155,7 +155,11 @@ class InferenceComponentEndpoint(Construct):
             model, image_uri = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
                                          isolation=None, vpc_config=None, data_bucket=data_bucket, kms_key=kms_key)
             self.models[component.name] = model
-            self.type_models[component.name] = self._type_models(scope_c, component.variant, model, image_uri)
+            # The Model of each fleet type: the component's own, or one of its own where that type's image differs.
+            own_image = add_type_models(scope_c, component.variant, model, image_uri, self.instance_types,
+                                        id_prefix="Type",
+                                        role=self.role, policy=self.policy, isolation=None, vpc_config=None)
+            self.type_models[component.name] = {t: own_image.get(t, model) for t in self.instance_types}
         scaling = instance_scaling
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
@@ -193,21 +197,6 @@ class InferenceComponentEndpoint(Construct):
         if found is None:
             found = self._metrics[name] = SageMakerMetrics.for_component(self.component_name(name))
         return found
-
-    def _type_models(self, scope: Construct, variant: Variant, model: sagemaker.CfnModel,
-                     image_uri: str) -> dict[str, sagemaker.CfnModel]:
-        """The Model of each fleet type: the component's own, or one more where that type's image differs (a CPU
-        type beside GPU ones, an arm64 type), with the same model data, environment and role."""
-        url = model.primary_container.model_data_url or model.primary_container.model_data_source.s3_data_source.s3_uri
-        out = {}
-        for instance_type in self.instance_types:
-            if variant.image.resolve(scope, instance_type) == image_uri:
-                out[instance_type] = model
-            else:
-                type_scope = Construct(scope, f"Type-{instance_type.replace('.', '-')}")
-                out[instance_type], _ = add_model(type_scope, variant, role=self.role, policy=self.policy,
-                                                  isolation=None, vpc_config=None, bound=(url, instance_type))
-        return out
 
     def component_name(self, name: str) -> str:
         """The InferenceComponentName of servekit's component `name` (what InvokeEndpoint's

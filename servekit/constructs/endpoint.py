@@ -34,7 +34,6 @@ from servekit.constructs.alarms import add_variant_alarms
 from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.durations import one_minute
 from servekit.constructs.execution_role import (
-    INSTANCE_NAMESPACE,
     INVOCATION_NAMESPACE,
     execution_role,
     grant_describe_alarms,
@@ -42,7 +41,14 @@ from servekit.constructs.execution_role import (
 from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.scaling import add_variant_scaling
-from servekit.constructs.variant import Variant, add_model, check_variants, grant_hosting, variant_property
+from servekit.constructs.variant import (
+    Variant,
+    add_model,
+    add_type_models,
+    check_variants,
+    grant_hosting,
+    variant_property,
+)
 from servekit.options import Alarms, AsyncInference, DataCapture, Deployment, Observability, Scaling
 from servekit.rules import variants as variant_rules
 from servekit.rules.combinations import combination_problems
@@ -342,14 +348,9 @@ class ServingEndpoint(Construct):
                       vpc_config=self.network.vpc_config() if self.network else None)
         model, image_uri = add_model(scope, variant, data_bucket=self._data_bucket, kms_key=self.kms_key, **common)
         self.models[variant.name], self._image_uris[variant.name] = model, image_uri
-        # One more Model per pool whose image differs (a CPU pool beside GPU ones, an arm64 pool): the pool names it
-        # in ModelNameOverride. Same model data, environment and role.
-        url = model.primary_container.model_data_url or model.primary_container.model_data_source.s3_data_source.s3_uri
-        pool_models: dict[str, sagemaker.CfnModel] = {}
-        for pool_type in variant.instance_types[1:]:
-            if variant.image.resolve(scope, pool_type) != image_uri:
-                pool_scope = Construct(scope, f"Pool-{pool_type.replace('.', '-')}")
-                pool_models[pool_type], _ = add_model(pool_scope, variant, bound=(url, pool_type), **common)
+        # A pool whose image differs names its own Model in ModelNameOverride.
+        pool_models = add_type_models(scope, variant, model, image_uri, variant.instance_types[1:], id_prefix="Pool",
+                                      **common)
         self.pool_models[variant.name] = pool_models
         self._properties[variant.name] = variant_property(variant, model, pool_models)
         self._ssm_granted = grant_hosting(self, self.policy, variant, self.core_dump_objects, self._ssm_granted)
@@ -461,37 +462,42 @@ class ServingEndpoint(Construct):
         """A metric of one variant (default: the endpoint's own), from its factory (`metrics()`)."""
         return self.metrics(variant_name).metric(metric_name, namespace=namespace, statistic=statistic, period=period)
 
+    # The named metrics come from the variant's factory (servekit.constructs.metrics), which names them once;
+    # `variant_name` picks the variant (default: the endpoint's own), the rest is the metric's period and statistic.
+    def _factory(self, kwargs: dict) -> SageMakerMetrics:
+        return self.metrics(kwargs.pop("variant_name", None))
+
     def metric_invocations(self, **kwargs) -> cloudwatch.Metric:
-        return self.metric("Invocations", **kwargs)
+        return self._factory(kwargs).invocations(**kwargs)
 
     def metric_invocation4xx_errors(self, **kwargs) -> cloudwatch.Metric:
-        return self.metric("Invocation4XXErrors", **kwargs)
+        return self._factory(kwargs).invocation_4xx_errors(**kwargs)
 
     def metric_invocation5xx_errors(self, **kwargs) -> cloudwatch.Metric:
-        return self.metric("Invocation5XXErrors", **kwargs)
+        return self._factory(kwargs).invocation_5xx_errors(**kwargs)
 
     def metric_model_latency(self, statistic: str = "p99", **kwargs) -> cloudwatch.Metric:
         """Microseconds, as SageMaker reports it."""
-        return self.metric("ModelLatency", statistic=statistic, **kwargs)
+        return self._factory(kwargs).model_latency(statistic, **kwargs)
 
     def metric_overhead_latency(self, statistic: str = "p99", **kwargs) -> cloudwatch.Metric:
         """Microseconds spent by SageMaker outside the model."""
-        return self.metric("OverheadLatency", statistic=statistic, **kwargs)
+        return self._factory(kwargs).overhead_latency(statistic, **kwargs)
 
     def metric_cpu_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
         """Percent, summed over vCPUs (up to 100 x vCPUs)."""
-        return self.metric("CPUUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
+        return self._factory(kwargs).utilization("cpu", statistic, **kwargs)
 
     def metric_memory_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
-        return self.metric("MemoryUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
+        return self._factory(kwargs).utilization("memory", statistic, **kwargs)
 
     def metric_gpu_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
         """Percent, summed over GPUs (up to 100 x GPUs)."""
-        return self.metric("GPUUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
+        return self._factory(kwargs).utilization("gpu", statistic, **kwargs)
 
     def metric_gpu_memory_utilization(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
         """Percent, summed over GPUs (up to 100 x GPUs)."""
-        return self.metric("GPUMemoryUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, **kwargs)
+        return self._factory(kwargs).utilization("gpu_memory", statistic, **kwargs)
 
     def metric_backlog_size(self, statistic: str = "Average", **kwargs) -> cloudwatch.Metric:
         """Async only: queued requests (ApproximateBacklogSize, per endpoint, so it has no VariantName);

@@ -145,6 +145,23 @@ def add_model(
     return model, image_uri
 
 
+def add_type_models(scope: Construct, variant: Variant, model: sagemaker.CfnModel, image_uri: str,
+                    instance_types: Sequence[str | None], *, id_prefix: str,
+                    **common: Any) -> dict[str, sagemaker.CfnModel]:
+    """One more Model for each of `instance_types` (a variant's pools, a fleet's) whose image differs from
+    `image_uri`, the image of `variant`'s own `model` (a CPU type beside GPU ones, an arm64 type): the same model
+    data, environment and role, in `scope`/`<id_prefix>-<type>`. `common`: add_model's role, policy, isolation and
+    vpc_config."""
+    source = model.primary_container
+    url = source.model_data_url or source.model_data_source.s3_data_source.s3_uri
+    out = {}
+    for instance_type in instance_types:
+        if instance_type is not None and variant.image.resolve(scope, instance_type) != image_uri:
+            type_scope = Construct(scope, f"{id_prefix}-{instance_type.replace('.', '-')}")
+            out[instance_type], _ = add_model(type_scope, variant, bound=(url, instance_type), **common)
+    return out
+
+
 def _isolation_off_because(scope: Construct, variant: Variant, wanted: bool | None) -> str | None:
     """Why the model runs without network isolation, or None when it runs isolated."""
     if variant.serverless is not None:

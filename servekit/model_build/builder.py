@@ -154,10 +154,8 @@ def _cached_manifest(archive: Path) -> dict[str, Any] | None:
 def _check_producers(endpoint: Any, found: dict[str, Any] | None, say: Progress) -> None:
     """servekit.rules.producers against the endpoint's image, on each instance type it may run on (its instance
     pools: a TensorRT plan runs on one GPU kind): errors fail the build, warnings print once."""
-    types = [p.instance_type for p in sorted(getattr(endpoint, "instance_pools", None) or [],
-                                             key=lambda p: p.priority)] or [endpoint.instance_type]
     problems = []
-    for instance_type in types:
+    for instance_type in endpoint.instance_types:
         problems += [p for p in manifest.problems(found, endpoint.plugin, endpoint.image_version, instance_type)
                      if p not in problems]
     errors = [f"{p}" for p in problems if p.severity == "error"]

@@ -74,6 +74,17 @@ class VariantBase(Strict):
 _ENDPOINT_LEVEL = {"variants", "shadow_variant", "scaling", "deployment", "data_capture", "async_inference"}
 
 
+def with_first_pool_type(data: Any) -> Any:
+    """Raw servekit.yaml data of an endpoint or fleet with `instance_pools` and no `instance_type`: the priority-1
+    pool's type as its instance_type, so every rule and count keyed on the instance type reads the first choice
+    (each pool is checked on its own too: servekit.config.semantics). Other data as it is."""
+    if isinstance(data, dict) and data.get("instance_pools") and not data.get("instance_type"):
+        pools = [p if isinstance(p, dict) else p.model_dump() for p in data["instance_pools"]]
+        if all(isinstance(p.get("priority"), int) and p.get("instance_type") for p in pools):
+            data = {**data, "instance_type": min(pools, key=lambda p: p["priority"])["instance_type"]}
+    return data
+
+
 class EndpointBase(Strict):
     """What every endpoint has, whatever its server."""
 
@@ -125,13 +136,13 @@ class EndpointBase(Strict):
     @model_validator(mode="before")
     @classmethod
     def _first_pool_is_the_instance_type(cls, data: Any) -> Any:
-        # With instance_pools, instance_type is the priority-1 pool's: every rule and count keyed on the instance
-        # type reads the first choice, and each pool is checked on its own (servekit.config.semantics).
-        if isinstance(data, dict) and data.get("instance_pools") and not data.get("instance_type"):
-            pools = [p if isinstance(p, dict) else p.model_dump() for p in data["instance_pools"]]
-            if all(isinstance(p.get("priority"), int) and p.get("instance_type") for p in pools):
-                data = {**data, "instance_type": min(pools, key=lambda p: p["priority"])["instance_type"]}
-        return data
+        return with_first_pool_type(data)
+
+    @property
+    def instance_types(self) -> list[str | None]:
+        """The types it may run on: its pools' by priority, else its instance_type."""
+        return [p.instance_type for p in sorted(self.instance_pools or [], key=lambda p: p.priority)] or \
+            [self.instance_type]
 
     def variant_endpoint(self, variant: VariantBase) -> EndpointBase:
         """This endpoint as `variant` runs it: the variant's keys over the endpoint's, endpoint-level blocks dropped."""
