@@ -45,15 +45,7 @@ def make_endpoint(
     production = [v for v, r in zip(variants, resolved, strict=True) if r.role == "production"]
     shadow = next((v for v, r in zip(variants, resolved, strict=True) if r.role == "shadow"), None)
     network = endpoint.network
-    vpc, subnets, groups = None, None, None
-    if network.in_vpc:
-        subnets = [ec2.Subnet.from_subnet_id(scope, f"Subnet{i}", s) for i, s in enumerate(network.subnet_ids)]
-        groups = [ec2.SecurityGroup.from_security_group_id(scope, f"SecurityGroup{i}", g)
-                  for i, g in enumerate(network.security_group_ids)]
-        if network.vpc_id is not None:
-            # Only the id is used (for the security group servekit creates); the AZs are the region's.
-            vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id,
-                                              availability_zones=cdk.Fn.get_azs())
+    imported = _network(scope, network)  # before the alarms: the construct tree's order is the template's metadata
     alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     deployment = endpoint.deployment
     rollback: list[cloudwatch.IAlarm] = []
@@ -66,9 +58,24 @@ def make_endpoint(
         endpoint_name=endpoint_name, kms_key=kms_key, data_bucket=data_bucket,
         scaling=endpoint.scaling, deployment=deployment, alarms=alarms, alarm_topic=topic, rollback_alarms=rollback,
         data_capture=endpoint.data_capture, async_inference=endpoint.async_inference,
-        vpc=vpc, vpc_subnets=subnets, security_groups=groups, network_isolation=network.isolation,
-        observability=endpoint.observability,
+        network_isolation=network.isolation, observability=endpoint.observability, **imported,
     )
+
+
+def _network(scope: Construct, network: Any) -> dict[str, Any]:
+    """servekit.yaml's `network` as the constructs take it: imported subnets, security groups and VPC."""
+    if not network.in_vpc:
+        return {"vpc": None, "vpc_subnets": None, "security_groups": None}
+    vpc = None
+    if network.vpc_id is not None:
+        # Only the id is used (for the security group servekit creates); the AZs are the region's.
+        vpc = ec2.Vpc.from_vpc_attributes(scope, "Vpc", vpc_id=network.vpc_id, availability_zones=cdk.Fn.get_azs())
+    return {
+        "vpc": vpc,
+        "vpc_subnets": [ec2.Subnet.from_subnet_id(scope, f"Subnet{i}", s) for i, s in enumerate(network.subnet_ids)],
+        "security_groups": [ec2.SecurityGroup.from_security_group_id(scope, f"SecurityGroup{i}", g)
+                            for i, g in enumerate(network.security_group_ids)],
+    }
 
 
 def _alarms_and_topic(scope: Construct, construct_id: str, alarms: Any) -> tuple[Any, sns.ITopic | None]:
@@ -120,8 +127,9 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         components.append(ComponentProps(
             name=c.name, variant=variant, compute=c.compute, copies=c.copies, copy_scaling=c.copy_scaling,
             rollout=c.rollout.model_copy(update={"rollback_alarm_names": []}), rollback_alarms=rollback,
-            data_cache=c.data_cache, scheduling=c.scheduling,
+            data_cache=c.data_cache, scheduling=c.scheduling, metrics_endpoint=c.metrics_endpoint,
             specifications={s.instance_type: s.compute for s in c.specifications or []} or None))
+    imported = _network(scope, endpoint.network)
     alarms, topic = _alarms_and_topic(scope, construct_id, endpoint.alarms)
     return InferenceComponentEndpoint(
         scope, construct_id, endpoint_name=endpoint_name, instance_type=endpoint.instance_type,
@@ -129,5 +137,6 @@ def make_component_endpoint(scope: Construct, construct_id: str, endpoint: Any,
         hosting=endpoint.hosting, container=endpoint.container, inference_ami_version=endpoint.inference_ami_version,
         kms_key=kms_key, data_bucket=data_bucket, alarms=alarms, alarm_topic=topic,
         observability=endpoint.observability, instance_pools=endpoint.instance_pools or (),
-        provision_timeout_seconds=endpoint.provision_timeout_seconds,
+        provision_timeout_seconds=endpoint.provision_timeout_seconds, data_capture=endpoint.data_capture,
+        network_isolation=endpoint.network.isolation, **imported,
     )

@@ -11,9 +11,9 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from servekit import images, registry
 from servekit.config.endpoints import Endpoint
-from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Observability, Strict
+from servekit.options import Alarms, ContainerOptions, DataCapture, Hosting, InstancePool, Network, Observability, Strict
 from servekit.rules import variants as variant_rules
-from servekit.rules.components import fleet_problems
+from servekit.rules.components import capture_problems, fleet_problems, metrics_endpoint_problems
 from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
 from servekit.spec.endpoint import NAME_PATTERN, InferenceAmiVersion, with_first_pool_type
 from servekit.spec.errors import describe
@@ -44,6 +44,11 @@ class ComponentEndpoint(Strict):
                            "a copy reserves.")
     observability: Observability = Field(default_factory=Observability, description="The fleet's MetricsConfig, "
                                          "always written (enhanced metrics add each component's ContainerId).")
+    network: Network = Field(default_factory=Network, description="The fleet's VPC and network isolation, on its "
+                             "EndpointConfig and every component's Model (isolation on by default).")
+    data_capture: DataCapture | None = Field(
+        None, description="Request/response capture on the fleet's EndpointConfig (every component's requests; "
+        "unconfirmed, validate says so); unset: none.")
     components: list[InferenceComponent] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -83,6 +88,15 @@ class ComponentEndpoint(Strict):
     def copies_layout(self) -> bool:
         """A component serves an uncompressed layout servekit builds, copied into the data bucket at deploy."""
         return any(c.serve.copies_layout for c in self.components)
+
+    @property
+    def uses_shared_bucket(self) -> bool:
+        """Captures to the shared bucket, or a component's layout is copied there."""
+        return self.copies_layout or (self.data_capture is not None and self.data_capture.shared_bucket)
+
+    def capture_advisories(self) -> list:
+        """servekit.rules.components' warnings on the fleet's data capture (Problems)."""
+        return capture_problems([c.name for c in self.components], self.data_capture is not None)
 
     @property
     def instance_types(self) -> list[str | None]:
@@ -129,6 +143,11 @@ class ComponentEndpoint(Strict):
             twice = sorted({t for t in given if given.count(t) > 1})
             if twice:
                 problems.append(f"components[{i}] ({c.name}).specifications: {twice} appear twice; one per type")
+        for i, c in enumerate(self.components):
+            if c.metrics_endpoint is not None:
+                problems += [str(p) for p in metrics_endpoint_problems(
+                    f"components[{i}] ({c.name})", c.serve.plugin.metrics_found_by_sagemaker,
+                    self.observability.detailed)]
         if self.instance_scaling is not None and not (
                 self.instance_scaling.min_instances <= self.instance_count <= self.instance_scaling.max_instances):
             problems.append(f"instance_count: {self.instance_count} is outside instance_scaling "

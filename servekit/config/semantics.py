@@ -176,6 +176,7 @@ def advisories(config: ServekitConfig) -> list[str]:
             out += [f"{at}.{line}" for line in _pool_count_advisories(variant.endpoint)]
     for i, ce in enumerate(config.component_endpoints):
         out += [f"component_endpoints[{i}] ({ce.name}).{p}" for p in ce.fit() if p.severity == "warning"]
+        out += [f"component_endpoints[{i}] ({ce.name}).{p}" for p in ce.capture_advisories()]
         out += [f"component_endpoints[{i}] ({ce.name}).components[{j}] ({c.name}).{line}"
                 for j, c in enumerate(ce.components) for severity, line in _component_server_problems(c, ce)
                 if severity == "warning"]

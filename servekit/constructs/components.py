@@ -24,6 +24,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -33,19 +34,22 @@ from constructs import Construct
 
 from servekit import images, naming
 from servekit.constructs.alarms import VariantAlarms, add_variant_alarms
+from servekit.constructs.data_paths import DataPaths
 from servekit.constructs.durations import seconds
 from servekit.constructs.endpoint import metrics_config
 from servekit.constructs.execution_role import execution_role, grant_describe_alarms
 from servekit.constructs.metrics import SageMakerMetrics
+from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.variant import Variant, add_model, add_type_models, grant_hosting, hosting_properties
-from servekit.options import Alarms, ContainerOptions, Hosting, InstancePool, Observability
+from servekit.options import Alarms, ContainerOptions, DataCapture, Hosting, InstancePool, Observability
 from servekit.rules import variants as variant_rules
-from servekit.rules.components import fleet_problems
+from servekit.rules.components import capture_problems, fleet_problems, metrics_endpoint_problems
 from servekit.spec.components import (
     ComponentCompute,
     ComponentRollout,
     CopyScaling,
     InstanceScaling,
+    MetricsEndpoint,
     ScaleIn,
     Scheduling,
 )
@@ -70,6 +74,9 @@ class ComponentProps:
         none (SageMaker's placement).
     :param specifications: what a copy reserves on each of the fleet's pool types, where it differs from
         `compute`. Default: none (`compute` everywhere).
+    :param metrics_endpoint: Container.ContainerMetricsConfig, the path SageMaker scrapes on port 8080 with the
+        fleet's detailed observability; for a server with its own image (AWS's DLCs are found by SageMaker).
+        Default: none (SageMaker's).
     """
 
     name: str
@@ -82,6 +89,7 @@ class ComponentProps:
     data_cache: bool = False
     scheduling: Scheduling | None = None
     specifications: Mapping[str, ComponentCompute] | None = None
+    metrics_endpoint: MetricsEndpoint | None = None
 
 
 class InferenceComponentEndpoint(Construct):
@@ -111,6 +119,16 @@ class InferenceComponentEndpoint(Construct):
         type's image. Default: none.
     :param provision_timeout_seconds: VariantInstanceProvisionTimeoutInSeconds, with instance_pools. Default:
         SageMaker's.
+    :param data_capture: request/response capture on the fleet's EndpointConfig (whether SageMaker captures
+        components' requests is unconfirmed: a warning says so). Default: none.
+    :param vpc: the VPC of the security group servekit creates when none is given. Default: none.
+    :param vpc_subnets: run the fleet in these subnets: VpcConfig on the EndpointConfig and on every component's
+        Model, as AWS's SDK writes an inference-component endpoint (servekit.facts.fleets). Default: none
+        (SageMaker's network).
+    :param security_groups: of the fleet's containers. Default: one created in `vpc`.
+    :param network_isolation: EnableNetworkIsolation of every component's Model. Default (None): on, unless a
+        component's archive installs packages at start (then off for it, with a warning). The EndpointConfig's
+        says whether all of them are isolated.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, instance_type: str,
@@ -120,14 +138,26 @@ class InferenceComponentEndpoint(Construct):
                  kms_key: kms.IKey | None = None, data_bucket: s3.IBucket | None = None,
                  alarms: Alarms | None = None, alarm_topic: sns.ITopic | None = None,
                  observability: Observability | None = None, instance_pools: Sequence[InstancePool] = (),
-                 provision_timeout_seconds: int | None = None) -> None:
+                 provision_timeout_seconds: int | None = None, data_capture: DataCapture | None = None,
+                 vpc: ec2.IVpc | None = None, vpc_subnets: Sequence[ec2.ISubnet] | None = None,
+                 security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+                 network_isolation: bool | None = None) -> None:
         super().__init__(scope, construct_id)
         self._path = self.node.path
+        self.observability = observability or Observability()
         self._check(endpoint_name, instance_type, components, instance_count, instance_scaling)
+        for p in capture_problems([c.name for c in components], data_capture is not None):
+            cdk.Annotations.of(self).add_warning_v2("servekit:component-data-capture", str(p))
         hosting, container = hosting or Hosting(), container or ContainerOptions()
         self.endpoint_name = endpoint_name
         self.role, self.policy = execution_role(self, self._path, endpoint_name)
-        self.observability = observability or Observability()
+        self.network: EndpointNetwork | None = None
+        if vpc_subnets:
+            self.network = EndpointNetwork(self, "Network", subnets=vpc_subnets, security_groups=security_groups or (),
+                                           vpc=vpc)
+            self.network.grant(self.policy)
+        vpc_config = self.network.vpc_config() if self.network else None
+        self._connections: ec2.Connections | None = None
         pools = sorted(instance_pools, key=lambda p: p.priority)
         self.instance_types: list[str] = [p.instance_type for p in pools] or [instance_type]
         nvme = any(images.variant_facts(t).nvme for t in self.instance_types if images.variant_facts(t))
@@ -153,18 +183,28 @@ class InferenceComponentEndpoint(Construct):
         for component in components:
             scope_c = Construct(self, f"Component-{component.name}")
             model, image_uri = add_model(scope_c, component.variant, role=self.role, policy=self.policy,
-                                         isolation=None, vpc_config=None, data_bucket=data_bucket, kms_key=kms_key)
+                                         isolation=network_isolation, vpc_config=vpc_config, data_bucket=data_bucket,
+                                         kms_key=kms_key)
             self.models[component.name] = model
             # The Model of each fleet type: the component's own, or one of its own where that type's image differs.
             own_image = add_type_models(scope_c, component.variant, model, image_uri, self.instance_types,
                                         id_prefix="Type",
-                                        role=self.role, policy=self.policy, isolation=None, vpc_config=None)
+                                        role=self.role, policy=self.policy, isolation=network_isolation,
+                                        vpc_config=vpc_config)
             self.type_models[component.name] = {t: own_image.get(t, model) for t in self.instance_types}
         scaling = instance_scaling
+        every_model = [m for models in self.type_models.values() for m in models.values()]
+        paths = DataPaths(self, key=endpoint_name, policy=self.policy, bucket=data_bucket, kms_key=kms_key)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",
             execution_role_arn=self.role.role_arn,
             kms_key_id=kms_key.key_arn if kms_key is not None and not nvme else None,
+            # As AWS's SDK writes a fleet (servekit.facts.fleets): its VPC here and on each Model, and here whether
+            # all of the Models are isolated.
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                subnets=vpc_config.subnets, security_group_ids=vpc_config.security_group_ids) if vpc_config else None,
+            enable_network_isolation=all(m.enable_network_isolation for m in every_model),
+            data_capture_config=paths.data_capture(data_capture) if data_capture is not None else None,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=FLEET, instance_type=None if pools else instance_type,
                 instance_pools=[sagemaker.CfnEndpointConfig.InstancePoolProperty(
@@ -190,6 +230,14 @@ class InferenceComponentEndpoint(Construct):
         described: list[str] = []
         for component in components:
             self._add_component(component, container, described)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """Opens ports to the fleet's containers (ec2.IConnectable): its security groups' when it is in a VPC, else
+        an empty set that adds nothing to the template."""
+        if self._connections is None:
+            self._connections = self.network.connections if self.network else ec2.Connections()
+        return self._connections
 
     def metrics(self, name: str) -> SageMakerMetrics:
         """The metric factory of servekit's component `name` (servekit.constructs.metrics)."""
@@ -226,6 +274,7 @@ class InferenceComponentEndpoint(Construct):
             if component.data_cache else None,
             scheduling_config=_scheduling(component.scheduling),
         )
+        metrics = _container_metrics(component.metrics_endpoint)
         made = ic(
             scope, "InferenceComponent",
             endpoint_name=self.endpoint.attr_endpoint_name,
@@ -233,9 +282,13 @@ class InferenceComponentEndpoint(Construct):
             inference_component_name=self.component_name(component.name),
             specification=None if len(self.instance_types) > 1 else ic.InferenceComponentSpecificationProperty(
                 model_name=self.models[component.name].attr_model_name,
+                container=ic.InferenceComponentContainerSpecificationProperty(container_metrics_config=metrics)
+                if metrics else None,
                 compute_resource_requirements=_compute(component.compute), **shared),
             specifications=[ic.InferenceComponentSpecificationForInstanceTypeProperty(
                 instance_type=t, model_name=self.type_models[component.name][t].attr_model_name,
+                container=ic.InferenceComponentContainerSpecificationForInstanceTypeProperty(
+                    container_metrics_config=metrics) if metrics else None,
                 compute_resource_requirements=_compute((component.specifications or {}).get(t, component.compute)),
                 **shared) for t in self.instance_types] if len(self.instance_types) > 1 else None,
             runtime_config=ic.InferenceComponentRuntimeConfigProperty(copy_count=component.copies),
@@ -320,6 +373,10 @@ class InferenceComponentEndpoint(Construct):
             if c.variant.instance_type != instance_type:
                 problems.append(f"components ({c.name}): its variant was made for {c.variant.instance_type}, the fleet "
                                 f"is {instance_type}; make it with instance_type={instance_type!r}")
+            problems += [str(p) for p in metrics_endpoint_problems(
+                f"components ({c.name})", bool(c.variant.plugin and c.variant.plugin.metrics_found_by_sagemaker),
+                self.observability.detailed)
+                if c.metrics_endpoint is not None]
             full = naming.inference_component_name(endpoint_name, c.name)
             if len(full) > 63:
                 problems.append(f"components ({c.name}): InferenceComponentName {full!r} is over SageMaker's 63 "
@@ -367,6 +424,14 @@ def _scheduling(scheduling: Scheduling | None) -> sagemaker.CfnInferenceComponen
         placement_strategy=scheduling.placement,
         availability_zone_balance=ic.InferenceComponentAvailabilityZoneBalanceProperty(
             enforcement_mode="PERMISSIVE", max_imbalance=scheduling.max_az_imbalance))
+
+
+def _container_metrics(endpoint: MetricsEndpoint | None) -> sagemaker.CfnInferenceComponent.ContainerMetricsConfigProperty | None:
+    if endpoint is None:
+        return None
+    ic = sagemaker.CfnInferenceComponent
+    return ic.ContainerMetricsConfigProperty(metrics_endpoints=[ic.MetricsEndpointProperty(
+        metrics_endpoint_path=endpoint.path, metric_publish_frequency_in_seconds=endpoint.publish_frequency_seconds)])
 
 
 def _compute(compute: ComponentCompute) -> sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty:

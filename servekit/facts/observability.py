@@ -14,6 +14,13 @@
   Insights, CloudWatch's dashboard of these metrics, needs the account's OTel enrichment turned on
   (AmazonCloudWatch/latest/monitoring/SageMaker-AI-Insights-Get-Started.html), which is the account's, not the
   endpoint's.
+- ContainerMetricsConfig (on an inference component's Container): one MetricsEndpoint, its MetricsEndpointPath
+  matching `/(?!.*\.\.)[a-zA-Z0-9/_.\-]+`, up to 256 characters, scraped when EnableDetailedObservability is on;
+  "If not specified ... the default path /metrics on port 8080 is used", and "For first-party and Deep Learning
+  Containers (DLC), the endpoint path is determined automatically" (botocore 1.44.8, ContainerMetricsConfig and
+  InferenceComponentContainerSpecification). The port is not settable: servekit's three servers serve their
+  metrics elsewhere (TorchServe 8082, Triton 8002, TFS none by default), so only a server with its own image
+  takes a path.
 """
 
 from __future__ import annotations
@@ -28,3 +35,7 @@ DEFAULT_PUBLISH_FREQUENCY_SECONDS = 60
 METRICS_CONFIG_SOURCE = Source("botocore 1.44.8 service-2.json, sagemaker MetricsConfig (AWS API_MetricsConfig)")
 ROLE_NEEDS_NOTHING_SOURCE = Source("AWS monitoring-detailed-observability-getting-started.html: enabled by the "
                                    "endpoint configuration alone; no execution-role permission named")
+CONTAINER_METRICS_SOURCE = Source("botocore 1.44.8 service-2.json, sagemaker ContainerMetricsConfig, MetricsEndpoint "
+                                  "and InferenceComponentContainerSpecification.ContainerMetricsConfig")
+METRICS_ENDPOINT_PATH_PATTERN = r"^/(?!.*\.\.)[a-zA-Z0-9/_.\-]+$"  # botocore's, anchored as cfn-lint 1.58's schema
+CONTAINER_METRICS_PORT = 8080  # "the default path /metrics on port 8080"; MetricsEndpoint has no port field

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from servekit.facts.fleets import DATA_CAPTURE_OF_COMPONENTS
+from servekit.facts.observability import CONTAINER_METRICS_PORT
 from servekit.images import InstanceFacts
 from servekit.rules import Problem
 
@@ -84,3 +86,34 @@ def fleet_problems(facts: InstanceFacts, components: Sequence[Any], *, instance_
                       c.copy_scaling.max_copies if c.copy_scaling else c.copies) for c in components]
     return fit_problems(facts, needs, instances=instance_count,
                         max_instances=instance_scaling.max_instances if instance_scaling else instance_count)
+
+
+def capture_problems(component_names: Sequence[str], capturing: bool) -> list[Problem]:
+    """Data capture on a fleet: written on its EndpointConfig, where SageMaker keeps it; that it captures the
+    components' requests, and that a record names its component, is unconfirmed (servekit.facts.fleets), so it is
+    said, and with several components the captures may mix."""
+    if not capturing or DATA_CAPTURE_OF_COMPONENTS.confirmed:
+        return []
+    mixed = (f"; the {len(component_names)} components ({', '.join(component_names)}) share the variant AllTraffic, so "
+             "their captures land under one prefix and a monitor would read them as one model's"
+             if len(component_names) > 1 else "")
+    return [Problem("data_capture", None, "written on the fleet's EndpointConfig, the API's only place for it; "
+                    "unconfirmed that SageMaker captures inference components' requests: no AWS page read says so, "
+                    f"nor that a record names its component (servekit/facts/fleets.py){mixed}. Check the first "
+                    "captures after deploying", "warning")]
+
+
+def metrics_endpoint_problems(component: str, found_by_sagemaker: bool, detailed: bool) -> list[Problem]:
+    """A component's ContainerMetricsConfig: scraped only with the fleet's detailed observability, and only from
+    port 8080, where AWS's DLCs serve inference (their metrics SageMaker finds itself). `component`: how the
+    messages name it, e.g. "components[0] (qa)"."""
+    at = f"{component}.metrics_endpoint"
+    out = []
+    if found_by_sagemaker:
+        out.append(Problem(at, None, "the component runs an AWS Deep Learning Container, whose metrics endpoint "
+                           "SageMaker finds itself; a path is scraped on port "
+                           f"{CONTAINER_METRICS_PORT}, where the DLC serves inference, not metrics: remove it"))
+    if not detailed:
+        out.append(Problem(at, None, "SageMaker scrapes it only with detailed observability; set observability."
+                           "detailed: true on the component endpoint, or remove it"))
+    return out

@@ -146,6 +146,13 @@ class Server:
 
         return images.image_uri(self.image_framework, version, region, instance_type)
 
+    @property
+    def metrics_found_by_sagemaker(self) -> bool:
+        """Whether SageMaker finds the container's Prometheus endpoint itself: so for AWS's Deep Learning
+        Containers, the image of every server that keeps the default image_uri (servekit.facts.observability); a
+        component of such a server takes no metrics_endpoint."""
+        return type(self).image_uri is Server.image_uri
+
     def construct(self) -> type:
         """The construct class, from its construct.py (imported on first use: it imports aws-cdk)."""
         return getattr(self._module("construct"), self.construct_class)

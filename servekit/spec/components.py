@@ -15,15 +15,18 @@ AWS::SageMaker::InferenceComponent schema (cfn-lint's), "Scale an endpoint to ze
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from servekit.facts import observability as observability_facts
 from servekit.options import Strict
 from servekit.spec.endpoint import NAME_PATTERN
 
 # The keys of a component that are its own; the rest is an endpoint of its server.
-OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout", "data_cache", "scheduling", "specifications")
+OWN_KEYS = ("compute", "copies", "copy_scaling", "rollout", "data_cache", "scheduling", "specifications",
+            "metrics_endpoint")
 # Endpoint keys a component cannot have: the fleet's (on the component endpoint) or what components do not offer.
 NOT_FOR_COMPONENTS = {
     "instance_type": "the component endpoint's instance_type is the fleet's",
@@ -35,11 +38,13 @@ NOT_FOR_COMPONENTS = {
     "deployment": "components roll out copies: use rollout",
     "variants": "each model is a component of its own: add another component",
     "shadow_variant": "shadow variants are not offered with inference components",
-    "data_capture": "data capture is not offered with inference components here",
+    "data_capture": "set data_capture on the component endpoint: the fleet's EndpointConfig captures the requests of "
+                    "every component",
     "async_inference": "async inference endpoints do not host inference components",
     "serverless": "serverless endpoints do not host inference components",
     "multi_model": "each model is a component of its own: add another component",
-    "network": "VPC placement is not offered with inference components here",
+    "network": "set network on the component endpoint: every component runs on the fleet's instances, in its VPC "
+               "and with its isolation",
     "alarms": "set alarms on the component endpoint: each component gets them, on its own metrics",
     "weight": "components share the fleet by copies, not weights",
     "variant_name": "a component endpoint has one variant, AllTraffic, that every component shares",
@@ -103,6 +108,28 @@ class ComponentSpecification(Strict):
     compute: ComponentCompute
 
 
+class MetricsEndpoint(Strict):
+    """ContainerMetricsConfig of a component's container (one MetricsEndpoint): where SageMaker scrapes the
+    container's Prometheus metrics when the fleet's detailed observability is on. SageMaker scrapes port 8080
+    (servekit.facts.observability.CONTAINER_METRICS_PORT); for AWS's Deep Learning Containers it finds the
+    endpoint itself, so only a server with its own image takes one."""
+
+    path: str = Field(max_length=256, description="MetricsEndpointPath, e.g. /metrics: where the container serves "
+                      "Prometheus text on port 8080.")
+    publish_frequency_seconds: Literal[observability_facts.PUBLISH_FREQUENCIES_SECONDS] = Field(  # type: ignore[valid-type]
+        observability_facts.DEFAULT_PUBLISH_FREQUENCY_SECONDS,
+        description="MetricPublishFrequencyInSeconds of the scraped metrics.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        # Python's re: the pattern looks ahead (no '..'), which pydantic's own regex engine cannot.
+        if not re.fullmatch(observability_facts.METRICS_ENDPOINT_PATH_PATTERN, v):
+            raise ValueError(f"{v!r} is not a metrics path SageMaker takes: it starts with /, has letters, digits, "
+                             "/ _ . - and no '..'; e.g. /metrics")
+        return v
+
+
 class InferenceComponent(Strict):
     """One model of a component endpoint. Beside the keys below, write the keys of an endpoint of its server
     (`server`, `model` or `models`, `tuning`, `image_version`: the endpoints[] tables of that server); the fleet's
@@ -121,6 +148,11 @@ class InferenceComponent(Strict):
         None, min_length=1, description="Per instance type of the fleet's instance_pools: what a copy reserves there "
         "(a pool without one uses `compute`). With pools the component is written as Specifications, one per type, "
         "each naming the Model of that type's image.")
+
+    metrics_endpoint: MetricsEndpoint | None = Field(
+        None, description="Container.ContainerMetricsConfig: the path of the container's Prometheus metrics, for a "
+        "server with its own image (AWS's DLCs are found by SageMaker); needs the fleet's observability.detailed. "
+        "Unset: SageMaker's (the DLC's endpoint, else /metrics every 60 s).")
 
     def compute_on(self, instance_type: str | None) -> ComponentCompute:
         """What a copy reserves on `instance_type`: its specification there, else `compute`."""

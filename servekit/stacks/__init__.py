@@ -24,7 +24,7 @@ def add_serving_stacks(
         scope, stack_name(config.app, "shared"), app_config=config.app, env=env,
         stack_name=stack_name(config.app, "shared"),  # the same name in a pipeline Stage as in the App
         data_bucket=(any(e.uses_shared_bucket for e in config.endpoints)
-                     or any(e.copies_layout for e in config.component_endpoints)),
+                     or any(e.uses_shared_bucket for e in config.component_endpoints)),
         description=f"servekit {config.app.name}/{config.app.env_name}: shared resources of the endpoints",
     )
     stacks = {}
@@ -46,7 +46,7 @@ def add_serving_stacks(
         stacks[endpoint.name] = ComponentStack(
             scope, stack_name(config.app, endpoint.name), stack_name=stack_name(config.app, endpoint.name),
             endpoint=endpoint, model_data=model_data, kms_key=shared.key,
-            data_bucket=shared.data_bucket if endpoint.copies_layout else None,
+            data_bucket=shared.data_bucket if endpoint.uses_shared_bucket else None,
             endpoint_name=endpoint_name(config.app, endpoint.name), env=env,
             description=f"servekit {config.app.name}/{config.app.env_name}: inference-component endpoint "
                         f"{endpoint.name} ({', '.join(c.name for c in endpoint.components)})",

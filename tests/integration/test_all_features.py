@@ -34,7 +34,18 @@ NEW_PROPERTIES = [
     ("AWS::SageMaker::InferenceComponent", ["Specifications", "SchedulingConfig", "PlacementStrategy"]),
     ("AWS::SageMaker::InferenceComponent", ["Specifications", "SchedulingConfig", "AvailabilityZoneBalance",
                                             "MaxImbalance"]),
+    # The fleet's VPC and capture, on its EndpointConfig (servekit.facts.fleets).
+    ("AWS::SageMaker::EndpointConfig", ["VpcConfig", "Subnets"]),
+    ("AWS::SageMaker::EndpointConfig", ["EnableNetworkIsolation"]),
+    ("AWS::SageMaker::EndpointConfig", ["DataCaptureConfig", "DestinationS3Uri"]),
 ]
+# A component's Container.ContainerMetricsConfig is taken only by a server with its own image (AWS's DLCs are found
+# by SageMaker), so all-features.yaml, of servekit's DLC servers, cannot write it: test_plugin_server.py's fleet
+# of the echo plug-in does, and cfn-lint checks it there; here its schema path is checked to exist.
+SCHEMA_ONLY = [("AWS::SageMaker::InferenceComponent", ["Specifications", "Container", "ContainerMetricsConfig",
+                                                       "MetricsEndpoints", "MetricsEndpointPath"]),
+               ("AWS::SageMaker::InferenceComponent", ["Specification", "Container", "ContainerMetricsConfig",
+                                                       "MetricsEndpoints", "MetricPublishFrequencyInSeconds"])]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +105,11 @@ def test_when_checkov_scans_every_feature_then_nothing_fails_and_each_skip_gives
     assert found["failed"] == [], [where(r) for r in found["failed"]]
     assert all(r["check_result"].get("suppress_comment") for r in found["skipped"])
     assert len(found["passed"]) > 100
+
+
+@pytest.mark.parametrize(("resource_type", "path"), SCHEMA_ONLY, ids=[".".join(p) for _, p in SCHEMA_ONLY])
+def test_when_a_component_names_its_metrics_endpoint_then_cfn_lints_schema_knows_where_it_goes(resource_type, path):
+    assert _schema_has(resource_type, path)
 
 
 def test_the_schema_check_sees_a_property_the_schema_does_not_have():

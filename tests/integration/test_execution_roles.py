@@ -389,7 +389,8 @@ def test_when_a_component_is_uncompressed_then_the_fleets_role_lists_and_reads_o
 
 def test_when_every_feature_of_all_features_yaml_is_on_then_each_role_allows_exactly_the_calls(tarball, layout):
     """tests/fixtures/all-features.yaml (every key servekit has, the component fleet with its alarms, rollback on
-    them, data cache, scheduling, scale-in policy and MetricsConfig included): nothing missing, nothing extra."""
+    them, data cache, scheduling, scale-in policy, MetricsConfig, VPC and data capture included): nothing missing,
+    nothing extra."""
     import yaml
 
     data = yaml.safe_load((Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "all-features.yaml").read_text())
@@ -397,4 +398,5 @@ def test_when_every_feature_of_all_features_yaml_is_on_then_each_role_allows_exa
     assert "gpu-fleet" in templates
     _, features = expected_calls(templates["gpu-fleet"], region)
     assert "rollback_alarms" in features  # the components roll back on their own alarms: DescribeAlarms granted
+    assert {"vpc", "data_capture"} <= features  # the fleet's VPC (ENIs) and its capture to the shared bucket
     assert_role_is_complete_and_least_privilege(templates, region)

@@ -143,3 +143,52 @@ def _post(url: str, body: bytes) -> tuple[int, bytes]:
             return answer.status, answer.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+FLEET = """\
+app:
+  name: echoapp
+  region: eu-west-1
+component_endpoints:
+  - name: fleet
+    instance_type: ml.m5.xlarge
+    observability: {detailed: true}
+    network:
+      vpc_id: vpc-0123456789abcdef0
+      subnet_ids: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]
+    components:
+      - name: hello
+        server: echo
+        model: {greeting: hi there}
+        compute: {cpu_cores: 1, memory_mb: 1024}
+        metrics_endpoint: {path: /metrics, publish_frequency_seconds: 30}
+"""
+
+
+def test_when_a_plugin_component_names_its_metrics_endpoint_then_the_fleet_scrapes_it_and_cfn_lint_agrees(
+        tmp_path, start_group):
+    # The path is true of the echo server: it serves Prometheus text there, on its serving port.
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "echo.json").write_text('{"greeting": "hi"}')
+    port = _free_port()
+    server = start_group([sys.executable, "-m", "echo_server.serve", "--model-root", str(tmp_path / "model"),
+                          "--port", str(port)], env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    _wait_for_ping(f"http://127.0.0.1:{port}", server)
+    _post(f"http://127.0.0.1:{port}/invocations", b"not json")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        assert 'echo_invocations_total{code="400"} 1' in response.read().decode()
+    (tmp_path / "servekit.yaml").write_text(FLEET)
+    result = servekit(tmp_path, "synth")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    path = tmp_path / "cdk.out" / "echoapp-dev-fleet.template.json"
+    resources = json.loads(path.read_text())["Resources"].values()
+    (component,) = [r["Properties"] for r in resources if r["Type"] == "AWS::SageMaker::InferenceComponent"]
+    assert component["Specification"]["Container"] == {"ContainerMetricsConfig": {"MetricsEndpoints": [
+        {"MetricsEndpointPath": "/metrics", "MetricPublishFrequencyInSeconds": 30}]}}
+    (config,) = [r["Properties"] for r in resources if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+    assert config["VpcConfig"]["Subnets"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    assert config["EnableNetworkIsolation"] is True
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", str(path)],
+                          capture_output=True, text=True, timeout=600)
+    assert (lint.returncode, lint.stdout.strip()) == (0, ""), lint.stdout + lint.stderr

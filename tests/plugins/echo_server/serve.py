@@ -1,4 +1,6 @@
-"""The echo model server: GET /ping, POST /invocations -> {"greeting", "echo"}; a body that is not JSON gets 400."""
+"""The echo model server: GET /ping, POST /invocations -> {"greeting", "echo"}; a body that is not JSON gets 400.
+GET /metrics: its invocations in Prometheus text, on the port it serves (what a component's metrics_endpoint
+names, since SageMaker scrapes the serving port)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     model = json.loads((Path(args.model_root) / "echo.json").read_text())
+    answered = {"200": 0, "400": 0}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *values: object) -> None:  # noqa: A002
@@ -31,6 +34,15 @@ def main() -> None:
         def do_GET(self) -> None:  # noqa: N802
             if self.path == "/ping":
                 self._answer(200, {"status": "healthy", "workers": int(os.environ.get("ECHO_WORKERS", "1"))})
+            elif self.path == "/metrics":
+                text = "# TYPE echo_invocations_total counter\n" + "".join(
+                    f'echo_invocations_total{{code="{code}"}} {count}\n' for code, count in answered.items())
+                data = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
             else:
                 self._answer(404, {"error": f"no route {self.path}"})
 
@@ -42,8 +54,10 @@ def main() -> None:
             try:
                 value = json.loads(body)
             except ValueError as err:
+                answered["400"] += 1
                 self._answer(400, {"error": f"the body is not JSON: {err}"})
                 return
+            answered["200"] += 1
             self._answer(200, {"greeting": model["greeting"], "echo": value})
 
     ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()

@@ -4,6 +4,8 @@ anything is built."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from component_fixtures import component_endpoint
 
@@ -39,6 +41,9 @@ def test_when_nothing_is_declared_then_it_asks_for_an_endpoint(default_config_da
                                       r"fleet's"),
     ("variants", [{"name": "b"}], r"components\[0\]\.variants: each model is a component of its own"),
     ("serverless", {}, r"components\[0\]\.serverless: serverless endpoints do not host inference components"),
+    ("network", {"isolation": False}, r"components\[0\]\.network: set network on the component endpoint"),
+    ("data_capture", {"shared_bucket": True}, r"components\[0\]\.data_capture: set data_capture on the component "
+                                              r"endpoint"),
 ])
 def test_when_a_component_has_a_key_of_the_fleet_or_one_not_offered_then_it_says_where_it_goes(
         default_config_data, key, value, message):
@@ -172,3 +177,66 @@ def test_when_the_fleet_has_pools_then_its_instance_type_is_the_first_pools(defa
     (fleet,) = cfg.parse(default_config_data).component_endpoints
     assert fleet.instance_type == "ml.g5.12xlarge"
     assert fleet.instance_types == ["ml.g5.12xlarge", "ml.g6.12xlarge"]
+
+
+def test_when_the_fleet_is_placed_in_a_vpc_then_its_network_is_the_fleets(default_config_data):
+    component_endpoint(default_config_data, network={"vpc_id": "vpc-0123456789abcdef0",
+                                                     "subnet_ids": ["subnet-0123456789abcdef0"]})
+    (fleet,) = cfg.parse(default_config_data).component_endpoints
+    assert fleet.network.in_vpc and fleet.network.isolation is None
+
+
+def test_when_the_fleets_network_names_subnets_without_a_group_or_vpc_then_it_says_what_to_add(default_config_data):
+    component_endpoint(default_config_data, network={"subnet_ids": ["subnet-0123456789abcdef0"]})
+    with pytest.raises(cfg.ConfigError, match=r"component_endpoints\[0\]\.network: .*network\.subnet_ids without "
+                                              r"security_group_ids: servekit creates a security group and needs vpc_id"):
+        cfg.parse(default_config_data)
+
+
+def test_when_the_fleet_captures_data_then_validate_says_it_is_unconfirmed_and_the_components_share_a_prefix(
+        default_config_data):
+    component_endpoint(default_config_data, data_capture={"shared_bucket": True, "sampling_percent": 10})
+    config = cfg.parse(default_config_data)
+    (fleet,) = config.component_endpoints
+    assert fleet.uses_shared_bucket
+    (warning,) = [w for w in cfg.advisories(config) if ".data_capture" in w]
+    assert warning.startswith("component_endpoints[0] (gpu-fleet).data_capture: written on the fleet's EndpointConfig, "
+                              "the API's only place for it; unconfirmed that SageMaker captures inference components' "
+                              "requests")
+    assert "the 2 components (qa, resnet) share the variant AllTraffic" in warning
+
+
+def test_when_the_fleet_captures_nothing_then_it_needs_no_shared_bucket_and_says_nothing(default_config_data):
+    component_endpoint(default_config_data)
+    config = cfg.parse(default_config_data)
+    assert not config.component_endpoints[0].uses_shared_bucket
+    assert not [w for w in cfg.advisories(config) if ".data_capture" in w]
+
+
+@pytest.mark.parametrize(("detailed", "messages"), [
+    (True, [r"components\[0\] \(qa\)\.metrics_endpoint: the component runs an AWS Deep Learning Container, whose "
+            r"metrics endpoint SageMaker finds itself; a path is scraped on port 8080"]),
+    (False, [r"metrics_endpoint: the component runs an AWS Deep Learning Container",
+             r"components\[0\] \(qa\)\.metrics_endpoint: SageMaker scrapes it only with detailed observability; set "
+             r"observability\.detailed: true on the component endpoint"]),
+])
+def test_when_a_dlc_component_names_a_metrics_endpoint_then_it_is_refused_with_why(default_config_data, detailed,
+                                                                                  messages):
+    endpoint = component_endpoint(default_config_data, observability={"detailed": detailed})
+    endpoint["components"][0]["metrics_endpoint"] = {"path": "/metrics"}
+    with pytest.raises(cfg.ConfigError) as refused:
+        cfg.parse(default_config_data)
+    for message in messages:
+        assert re.search(message, str(refused.value)), str(refused.value)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"path": "/a/../metrics"}, r"metrics_endpoint\.path: .*'/a/\.\./metrics' is not a metrics path SageMaker takes"),
+    ({"path": "metrics"}, r"metrics_endpoint\.path: .*'metrics' is not a metrics path SageMaker takes: it starts with /"),
+    ({"path": "/metrics", "publish_frequency_seconds": 45}, r"metrics_endpoint\.publish_frequency_seconds: .*45"),
+])
+def test_when_a_metrics_endpoint_is_not_one_sagemaker_takes_then_the_field_is_named(default_config_data, change,
+                                                                                   message):
+    component_endpoint(default_config_data)["components"][0]["metrics_endpoint"] = change
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse(default_config_data)

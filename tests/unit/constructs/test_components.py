@@ -4,6 +4,7 @@ with rollback, and the refusals a construct user gets without servekit.yaml."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,20 +13,27 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk.assertions import Match, Template
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk.assertions import Annotations, Match, Template
 from component_fixtures import component_endpoint
 
 from servekit import config as cfg
 from servekit import naming
 from servekit.cdk import ModelData, TorchServeEndpoint, TritonEndpoint
 from servekit.constructs.components import ComponentProps, InferenceComponentEndpoint
+from servekit.spec.components import MetricsEndpoint
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
 FLEET = "ml.g5.12xlarge"
 
 
-def fleet(archives, *, components=None, **props) -> tuple[cdk.Stack, InferenceComponentEndpoint]:
+def fleet(archives, *, components=None, in_vpc=False, **props) -> tuple[cdk.Stack, InferenceComponentEndpoint]:
     stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    if in_vpc:
+        props.update(vpc=ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-0123456789abcdef0",
+                                                     availability_zones=["us-east-1a"]),
+                     vpc_subnets=[ec2.Subnet.from_subnet_id(stack, f"S{i}", f"subnet-0123456789abcdef{i}")
+                                  for i in range(2)])
     qa = TorchServeEndpoint.variant("qa", model_data=ModelData.from_asset(archives["torchserve_pip"]),
                                     instance_type=FLEET)
     resnet = TritonEndpoint.variant("resnet", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
@@ -260,3 +268,85 @@ def test_when_enhanced_metrics_are_off_then_the_dashboard_has_no_per_copy_rows(a
     component_dashboard(stack, "Dashboard", made, "svc-fleet")
     (dashboard,) = resources(stack, "AWS::CloudWatch::Dashboard")
     assert "SEARCH" not in json.dumps(dashboard["DashboardBody"])
+
+
+def test_when_the_fleet_is_in_a_vpc_then_its_endpoint_config_and_every_model_carry_it_and_the_role_may_make_enis(
+        archives):
+    stack, made = fleet(archives, in_vpc=True)
+    caller = ec2.SecurityGroup.from_security_group_id(stack, "Caller", "sg-0123456789abcdef9")
+    made.connections.allow_from(caller, ec2.Port.tcp(8080))
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    assert config["VpcConfig"]["Subnets"] == subnets
+    (group,) = config["VpcConfig"]["SecurityGroupIds"]
+    assert "Fn::GetAtt" in group  # the security group servekit made in the VPC
+    models = resources(stack, "AWS::SageMaker::Model")
+    assert len(models) == 2 and all(m["VpcConfig"] == config["VpcConfig"] for m in models)
+    (policy,) = resources(stack, "AWS::IAM::ManagedPolicy")
+    assert any(s["Action"] == "ec2:CreateNetworkInterface" for s in policy["PolicyDocument"]["Statement"])
+    (ingress,) = resources(stack, "AWS::EC2::SecurityGroupIngress")
+    assert ingress["SourceSecurityGroupId"] == "sg-0123456789abcdef9" and ingress["FromPort"] == 8080
+
+
+def test_when_one_component_installs_packages_at_start_then_the_fleet_says_not_all_its_models_are_isolated(archives):
+    stack, _ = fleet(archives)  # qa's archive pip-installs at start; resnet's does not
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    assert config["EnableNetworkIsolation"] is False
+    assert sorted(m["EnableNetworkIsolation"] for m in resources(stack, "AWS::SageMaker::Model")) == [False, True]
+
+
+def test_when_every_component_is_isolated_then_the_fleets_endpoint_config_isolates_all_containers(archives):
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    resnet = TritonEndpoint.variant("resnet", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
+                                    instance_type=FLEET)
+    InferenceComponentEndpoint(stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET, components=[
+        ComponentProps("resnet", resnet, cfg.ComponentCompute(memory_mb=1024, accelerators=1))])
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    assert config["EnableNetworkIsolation"] is True
+
+
+def test_when_isolation_is_required_and_a_component_installs_at_start_then_the_fleet_is_refused(archives):
+    with pytest.raises(ValueError, match=r"network isolation is on but .*requirements\.txt.*set network\.isolation: "
+                                         r"false"):
+        fleet(archives, network_isolation=True)
+
+
+def test_when_the_fleet_captures_data_then_its_endpoint_config_captures_and_the_role_may_write_only_there(archives):
+    stack, _ = fleet(archives, data_capture=cfg.DataCapture(s3_uri="s3://captures/fleet", sampling_percent=10))
+    (config,) = resources(stack, "AWS::SageMaker::EndpointConfig")
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://captures/fleet"
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 10
+    (policy,) = resources(stack, "AWS::IAM::ManagedPolicy")
+    (put,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]
+    assert put["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::captures/fleet/*"]]}
+    Annotations.from_stack(stack).has_warning("/Svc/Fleet", Match.string_like_regexp(
+        r"unconfirmed that SageMaker captures inference components' requests.*the 2 components \(qa, resnet\) "
+        r"share the variant AllTraffic"))
+
+
+def test_when_a_dlc_component_is_given_a_metrics_endpoint_then_the_construct_refuses_it(archives):
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    resnet = TritonEndpoint.variant("resnet", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
+                                    instance_type=FLEET)
+    with pytest.raises(ValueError, match=r"components \(resnet\)\.metrics_endpoint: the component runs an AWS Deep "
+                                         r"Learning Container"):
+        InferenceComponentEndpoint(
+            stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET,
+            observability=cfg.Observability(detailed=True), components=[ComponentProps(
+                "resnet", resnet, cfg.ComponentCompute(memory_mb=1024, accelerators=1),
+                metrics_endpoint=MetricsEndpoint(path="/metrics"))])
+
+
+def test_when_a_component_of_its_own_image_names_a_metrics_endpoint_then_each_specification_carries_it(archives):
+    stack = cdk.Stack(cdk.App(), "Svc", env=ENV)
+    resnet = TritonEndpoint.variant("resnet", model_data=ModelData.from_asset(archives["triton"]), model_name="m",
+                                    instance_type=FLEET)
+    own = dataclasses.replace(resnet, plugin=None)  # a Variant a construct user made, of an image servekit cannot tell
+    InferenceComponentEndpoint(
+        stack, "Fleet", endpoint_name="svc-fleet", instance_type=FLEET, observability=cfg.Observability(detailed=True),
+        components=[ComponentProps("resnet", own, cfg.ComponentCompute(memory_mb=1024, accelerators=1),
+                                   metrics_endpoint=MetricsEndpoint(path="/server/metrics",
+                                                                    publish_frequency_seconds=10))])
+    (component,) = resources(stack, "AWS::SageMaker::InferenceComponent")
+    assert component["Specification"]["Container"] == {"ContainerMetricsConfig": {"MetricsEndpoints": [
+        {"MetricsEndpointPath": "/server/metrics", "MetricPublishFrequencyInSeconds": 10}]}}
