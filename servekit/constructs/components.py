@@ -8,6 +8,10 @@ concurrent requests per copy; with min_copies 0, AWS's step policy on NoCapacity
 a rolling update of its copies that rolls back on the alarms given, and, with `alarms`, its own alarms on its
 metrics (servekit.constructs.metrics: by InferenceComponentName; utilization normalized to its reservation).
 
+Per fleet: the EndpointConfig with the execution role, its VPC (also on every Model) and whether all the Models
+are isolated, as AWS's SDK writes an inference-component endpoint (servekit.facts.fleets), its data capture
+(unconfirmed for components: a warning says so) and its MetricsConfig.
+
 Sources (AWS): realtime-endpoints-deploy-models.html (inference components; the EndpointConfig carries the
 execution role, its variant no ModelName), endpoint-auto-scaling-zero-instances.html (scale to zero: min copies 0,
 ManagedInstanceScaling MinInstanceCount 0, and the step scaling policy on NoCapacityInvocationFailures),

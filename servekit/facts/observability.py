@@ -18,9 +18,9 @@
   matching `/(?!.*\.\.)[a-zA-Z0-9/_.\-]+`, up to 256 characters, scraped when EnableDetailedObservability is on;
   "If not specified ... the default path /metrics on port 8080 is used", and "For first-party and Deep Learning
   Containers (DLC), the endpoint path is determined automatically" (botocore 1.44.8, ContainerMetricsConfig and
-  InferenceComponentContainerSpecification). The port is not settable: servekit's three servers serve their
-  metrics elsewhere (TorchServe 8082, Triton 8002, TFS none by default), so only a server with its own image
-  takes a path.
+  InferenceComponentContainerSpecification). The port is not settable, and servekit's three servers serve no
+  Prometheus text on 8080, their inference port (TorchServe on its metrics_address, 8082 unless set; Triton on
+  its --metrics-port; TFS only with a monitoring config): only a server with its own image takes a path.
 """
 
 from __future__ import annotations
