@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -242,6 +243,15 @@ class InstancePool(Strict):
     priority: int = Field(ge=1, le=5, description="1 (tried first) to 5.")
 
 
+def types_by_priority(instance_type: str | None, pools: Sequence[InstancePool] | None) -> list[str | None]:
+    """The instance types a variant or fleet may run on: its pools' by priority, else its one `instance_type`."""
+    return [p.instance_type for p in sorted(pools or (), key=lambda p: p.priority)] or [instance_type]
+
+
+# MetricPublishFrequencyInSeconds, of MetricsConfig and of a container's MetricsEndpoint alike.
+PublishFrequencySeconds = Literal[observability_facts.PUBLISH_FREQUENCIES_SECONDS]  # type: ignore[valid-type]
+
+
 class Observability(Strict):
     """The endpoint configuration's MetricsConfig, always written: SageMaker turns detailed observability on for
     every endpoint configuration created after June 17, 2026 that leaves it out (docs/operations.md), so what a
@@ -255,7 +265,7 @@ class Observability(Strict):
     enhanced_metrics: bool = Field(
         False, description="EnableEnhancedMetrics: utilization and invocation metrics per instance (InstanceId), "
         "per container (ContainerId, inference components) and per GPU (AcceleratorId).")
-    publish_frequency_seconds: Literal[observability_facts.PUBLISH_FREQUENCIES_SECONDS] = Field(  # type: ignore[valid-type]
+    publish_frequency_seconds: PublishFrequencySeconds = Field(
         observability_facts.DEFAULT_PUBLISH_FREQUENCY_SECONDS, description="MetricPublishFrequencyInSeconds: utilization metrics (and, with enhanced_metrics, invocation "
         "metrics; with detailed, the detailed ones) every this many seconds.")
 

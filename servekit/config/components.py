@@ -11,7 +11,17 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from servekit import images, registry
 from servekit.config.endpoints import Endpoint
-from servekit.options import Alarms, ContainerOptions, DataCapture, Hosting, InstancePool, Network, Observability, Strict
+from servekit.options import (
+    Alarms,
+    ContainerOptions,
+    DataCapture,
+    Hosting,
+    InstancePool,
+    Network,
+    Observability,
+    Strict,
+    types_by_priority,
+)
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import capture_problems, fleet_problems, metrics_endpoint_problems
 from servekit.spec.components import NOT_FOR_COMPONENTS, OWN_KEYS, InferenceComponent, InstanceScaling
@@ -101,8 +111,7 @@ class ComponentEndpoint(Strict):
     @property
     def instance_types(self) -> list[str | None]:
         """The types the fleet may run on: its pools' by priority, else its instance_type."""
-        return [p.instance_type for p in sorted(self.instance_pools or [], key=lambda p: p.priority)] or \
-            [self.instance_type]
+        return types_by_priority(self.instance_type, self.instance_pools)
 
     def fit(self) -> list:
         """servekit.rules.components' verdict on this fleet (Problems), on each type it may run on, each component
@@ -143,7 +152,6 @@ class ComponentEndpoint(Strict):
             twice = sorted({t for t in given if given.count(t) > 1})
             if twice:
                 problems.append(f"components[{i}] ({c.name}).specifications: {twice} appear twice; one per type")
-        for i, c in enumerate(self.components):
             if c.metrics_endpoint is not None:
                 problems += [str(p) for p in metrics_endpoint_problems(
                     f"components[{i}] ({c.name})", c.serve.plugin.metrics_found_by_sagemaker,

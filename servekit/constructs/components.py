@@ -45,7 +45,15 @@ from servekit.constructs.execution_role import execution_role, grant_describe_al
 from servekit.constructs.metrics import SageMakerMetrics
 from servekit.constructs.network import EndpointNetwork
 from servekit.constructs.variant import Variant, add_model, add_type_models, grant_hosting, hosting_properties
-from servekit.options import Alarms, ContainerOptions, DataCapture, Hosting, InstancePool, Observability
+from servekit.options import (
+    Alarms,
+    ContainerOptions,
+    DataCapture,
+    Hosting,
+    InstancePool,
+    Observability,
+    types_by_priority,
+)
 from servekit.rules import variants as variant_rules
 from servekit.rules.components import capture_problems, fleet_problems, metrics_endpoint_problems
 from servekit.spec.components import (
@@ -163,7 +171,7 @@ class InferenceComponentEndpoint(Construct):
         vpc_config = self.network.vpc_config() if self.network else None
         self._connections: ec2.Connections | None = None
         pools = sorted(instance_pools, key=lambda p: p.priority)
-        self.instance_types: list[str] = [p.instance_type for p in pools] or [instance_type]
+        self.instance_types: list[str | None] = types_by_priority(instance_type, pools)
         nvme = any(images.variant_facts(t).nvme for t in self.instance_types if images.variant_facts(t))
         if kms_key is not None and not nvme:
             self.policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[kms_key.key_arn]))

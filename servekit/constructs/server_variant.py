@@ -20,7 +20,7 @@ from servekit.constructs.endpoint import EndpointOptions, ServingEndpoint
 from servekit.constructs.model_data import ModelData
 from servekit.constructs.variant import Variant
 from servekit.facts.amis import AMI_NAMES
-from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless
+from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless, types_by_priority
 from servekit.rules import gpu as gpu_rules
 from servekit.rules import variants as variant_rules
 
@@ -80,7 +80,7 @@ def server_variant(server: Any, name: str, where: str, *, model_data: ModelData,
         image=image or ContainerImage.for_server(server, image_version), instance_type=instance_type,
         instance_count=props.get("instance_count", 1), weight=props.get("weight", 1.0),
         serverless=props.get("serverless"), container=props.get("container") or ContainerOptions(),
-        gpu=pools_gpu_verdict(where, server.name, image_version, [p.instance_type for p in pools] or [instance_type],
+        gpu=pools_gpu_verdict(where, server.name, image_version, types_by_priority(instance_type, pools),
                               ami, image),
         hosting=props.get("hosting") or Hosting(), instance_pools=tuple(pools),
         provision_timeout_seconds=props.get("provision_timeout_seconds"),

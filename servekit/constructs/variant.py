@@ -25,7 +25,7 @@ from servekit.constructs.container_image import ContainerImage
 from servekit.constructs.isolation import start_install_reason
 from servekit.constructs.model_data import ModelData
 from servekit.facts import iam as iam_facts
-from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless
+from servekit.options import ContainerOptions, Hosting, InstancePool, Serverless, types_by_priority
 from servekit.rules import variants as variant_rules
 from servekit.rules.gpu import GpuVerdict
 
@@ -93,7 +93,7 @@ class Variant:
     @property
     def instance_types(self) -> list[str | None]:
         """Every type it may run on: the pools' by priority, else its instance_type (None: serverless)."""
-        return [p.instance_type for p in sorted(self.instance_pools, key=lambda p: p.priority)] or [self.instance_type]
+        return types_by_priority(self.instance_type, self.instance_pools)
 
     @property
     def facts(self) -> images.InstanceFacts:

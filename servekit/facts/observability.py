@@ -1,4 +1,4 @@
-"""An endpoint configuration's MetricsConfig: what SageMaker does when it is left out, and what it accepts.
+r"""An endpoint configuration's MetricsConfig: what SageMaker does when it is left out, and what it accepts.
 
 - EnableDetailedObservability "defaults to true for endpoint configurations created after June 17, 2026" (AWS,
   sagemaker/latest/dg/monitoring-detailed-observability-getting-started.html, "New endpoint configurations"):

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from servekit.facts import observability as observability_facts
-from servekit.options import Strict
+from servekit.options import PublishFrequencySeconds, Strict
 from servekit.spec.endpoint import NAME_PATTERN
 
 # The keys of a component that are its own; the rest is an endpoint of its server.
@@ -116,7 +116,7 @@ class MetricsEndpoint(Strict):
 
     path: str = Field(max_length=256, description="MetricsEndpointPath, e.g. /metrics: where the container serves "
                       "Prometheus text on port 8080.")
-    publish_frequency_seconds: Literal[observability_facts.PUBLISH_FREQUENCIES_SECONDS] = Field(  # type: ignore[valid-type]
+    publish_frequency_seconds: PublishFrequencySeconds = Field(
         observability_facts.DEFAULT_PUBLISH_FREQUENCY_SECONDS,
         description="MetricPublishFrequencyInSeconds of the scraped metrics.")
 
@@ -148,7 +148,6 @@ class InferenceComponent(Strict):
         None, min_length=1, description="Per instance type of the fleet's instance_pools: what a copy reserves there "
         "(a pool without one uses `compute`). With pools the component is written as Specifications, one per type, "
         "each naming the Model of that type's image.")
-
     metrics_endpoint: MetricsEndpoint | None = Field(
         None, description="Container.ContainerMetricsConfig: the path of the container's Prometheus metrics, for a "
         "server with its own image (AWS's DLCs are found by SageMaker); needs the fleet's observability.detailed. "

@@ -24,6 +24,7 @@ from servekit.options import (
     Scaling,
     Serverless,
     Strict,
+    types_by_priority,
 )
 from servekit.rules import variants as variant_rules
 from servekit.rules.combinations import combination_problems
@@ -141,8 +142,7 @@ class EndpointBase(Strict):
     @property
     def instance_types(self) -> list[str | None]:
         """The types it may run on: its pools' by priority, else its instance_type."""
-        return [p.instance_type for p in sorted(self.instance_pools or [], key=lambda p: p.priority)] or \
-            [self.instance_type]
+        return types_by_priority(self.instance_type, self.instance_pools)
 
     def variant_endpoint(self, variant: VariantBase) -> EndpointBase:
         """This endpoint as `variant` runs it: the variant's keys over the endpoint's, endpoint-level blocks dropped."""

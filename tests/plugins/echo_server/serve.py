@@ -24,9 +24,11 @@ def main() -> None:
             pass
 
         def _answer(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
+            self._send(status, json.dumps(payload).encode(), "application/json")
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -37,12 +39,7 @@ def main() -> None:
             elif self.path == "/metrics":
                 text = "# TYPE echo_invocations_total counter\n" + "".join(
                     f'echo_invocations_total{{code="{code}"}} {count}\n' for code, count in answered.items())
-                data = text.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(200, text.encode(), "text/plain; version=0.0.4")
             else:
                 self._answer(404, {"error": f"no route {self.path}"})
 
