@@ -53,12 +53,15 @@ synth: setup
 validate: setup
 	$(BIN)/servekit validate $(CONFIG)
 
-# lint-imports: the layers contract of pyproject.toml over every import statement (docs/architecture.md).
+# ruff (pyproject's [tool.ruff], under a second), then lint-imports: the layers contract of pyproject.toml over
+# every import statement (docs/architecture.md), then the suite.
 test: setup $(CHECKOV_STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: setup
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
