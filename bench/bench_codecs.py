@@ -31,9 +31,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from servekit import bench, codecs  # noqa: E402
+from servekit.servers.triton.signature import TritonSignature  # noqa: E402
 
 TARGET_RATIO = 3.0
-SIGNATURE = codecs.TritonSignature.from_pbtxt("""
+SIGNATURE = TritonSignature.from_pbtxt("""
 name: "resnet" max_batch_size: 8
 input [ { name: "input__0" data_type: TYPE_FP32 dims: [3, 224, 224] } ]
 output [ { name: "output__0" data_type: TYPE_FP32 dims: [10] } ]

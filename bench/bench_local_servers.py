@@ -25,6 +25,7 @@ from servekit.model_build import build
 from servekit.servers.tfs import local as tfs
 from servekit.servers.torchserve import local as torchserve
 from servekit.servers.triton import local as triton
+from servekit.servers.triton.signature import TritonSignature
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +66,7 @@ def tfs_body(artifact: Path, workdir: Path) -> np.ndarray:
 def serve_cases(ep, artifact: Path, tmp_path: Path):
     """(label, start(workdir) -> LocalEndpoint, {payload: (body, content type)}) for each server run of `ep`."""
     if ep.server == "triton":
-        signature = codecs.TritonSignature.from_artifact(artifact, ep.model.name)
+        signature = TritonSignature.from_artifact(artifact, ep.model.name)
         x = {s.name: np.random.default_rng(0).random((1, *[max(d, 1) for d in s.dims])).astype(s.numpy_dtype)
              for s in signature.inputs}
         cases = {"KServe JSON": codecs.encode_kserve_json(x, signature=signature),

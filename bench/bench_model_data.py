@@ -33,7 +33,7 @@ from bench_packaging import make_weights  # noqa: E402
 
 from servekit.bench import markdown_table  # noqa: E402
 from servekit.model_build.archive import unpack, write_archive, write_directory  # noqa: E402
-from servekit.servers.layout import record_start_installs  # noqa: E402
+from servekit.model_build.layout import record_start_installs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PY = REPO / ".venv" / "bin" / "python"
@@ -43,7 +43,7 @@ APP = """
 import sys
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms, aws_s3 as s3
-from servekit.constructs import ModelData, TritonEndpoint
+from servekit.cdk import ModelData, TritonEndpoint
 
 kind, path, out = sys.argv[1:4]
 app = cdk.App(outdir=out)

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from servekit import bench, codecs, config, local  # noqa: E402
 from servekit.model_build import build  # noqa: E402
+from servekit.servers.triton.signature import TritonSignature  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 3.0
@@ -73,7 +74,7 @@ def triton_inprocess(artifact: Path, work: Path, payload: bench.Payload, model_n
     root = untar(artifact, work / "inprocess-model")
     version = sorted((p for p in (root / model_name).iterdir() if p.is_dir()), key=lambda p: int(p.name))[-1]
     model = torch.jit.load(str(version / "model.pt"), map_location="cpu").eval()
-    signature = codecs.TritonSignature.from_file(root / model_name / "config.pbtxt")
+    signature = TritonSignature.from_file(root / model_name / "config.pbtxt")
     names = [s.name for s in signature.inputs]
     binary = codecs.header_size(payload.content_type) is not None
 
